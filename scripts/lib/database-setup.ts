@@ -1,0 +1,140 @@
+// Bringing a database to the current migrations: Supabase's roles on a plain Postgres, then the
+// real Supabase CLI (`supabase db reset --remote=<url>`), plus per-test databases cloned from a template.
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+import { LOCAL_DB_PORT, repoRoot, withDatabase } from './local-config.ts';
+
+const run = promisify(execFile);
+const supabaseBin = path.join(repoRoot, 'node_modules', '.bin', 'supabase');
+const bootstrapFile = path.join(repoRoot, 'scripts', 'sql', 'supabase-bootstrap.sql');
+const migrationsDir = path.join(repoRoot, 'supabase', 'migrations');
+const seedFile = path.join(repoRoot, 'supabase', 'seed.sql');
+
+export function adminClient(url: string, max = 1) {
+  return postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+}
+
+/** Whether the database already has what Supabase's image provides (a real stack or hosted project). */
+export async function hasSupabaseRoles(url: string): Promise<boolean> {
+  const sql = adminClient(url);
+  try {
+    const [row] = await sql<{ ok: boolean }[]>`
+      select exists (select 1 from pg_roles where rolname = 'anon')
+         and exists (select 1 from pg_roles where rolname = 'authenticated')
+         and exists (select 1 from pg_roles where rolname = 'service_role')
+         and to_regprocedure('auth.jwt()') is not null
+         and to_regprocedure('auth.uid()') is not null as ok`;
+    return row.ok;
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** Apply Supabase's roles, auth helpers and default grants to a plain Postgres. Idempotent. */
+export async function bootstrapSupabaseRoles(url: string): Promise<void> {
+  const sql = adminClient(url);
+  try {
+    await sql.unsafe(fs.readFileSync(bootstrapFile, 'utf8'));
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/**
+ * `supabase db reset --remote=<url> --yes`: drops what the migrations made and applies
+ * supabase/migrations (and seed.sql unless noSeed). The CLI takes a URL whose port equals config.toml's
+ * db.port for its own Docker database and asks Docker about it; there is no Docker stack here, so we
+ * move the CLI's idea of that port out of the way and it talks to the URL directly, as for any remote.
+ */
+export async function supabaseDbReset(url: string, options: { noSeed?: boolean; quiet?: boolean } = {}): Promise<string> {
+  const args = ['db', 'reset', `--remote=${url}`, '--yes'];
+  if (options.noSeed) args.push('--no-seed');
+  const port = Number(new URL(url).port || 5432);
+  const env = { ...process.env, SUPABASE_DB_PORT: String(port === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT) };
+  try {
+    const { stdout, stderr } = await run(supabaseBin, args, { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 });
+    return `${stdout}${stderr}`;
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`supabase db reset failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
+}
+
+/** A digest of everything that shapes a fresh database: changes to it make a new test template. */
+export function schemaDigest(): string {
+  const hash = crypto.createHash('sha256');
+  hash.update(fs.readFileSync(bootstrapFile));
+  for (const file of fs.readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort()) {
+    hash.update(file);
+    hash.update(fs.readFileSync(path.join(migrationsDir, file)));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+export const seedExists = () => fs.existsSync(seedFile);
+
+/**
+ * A template database at the current migrations (no seed), made once per schema digest with the real
+ * `supabase db reset`, so each test file can clone a fresh database from it in milliseconds.
+ */
+export async function ensureTemplateDatabase(serverUrl: string): Promise<string> {
+  const name = `taskweave_template_${schemaDigest()}`;
+  const sql = adminClient(serverUrl);
+  try {
+    // one process at a time builds the template (several vitest runs may start together)
+    await sql`select pg_advisory_lock(hashtext('taskweave_template'))`;
+    const [existing] = await sql<{ datname: string; datistemplate: boolean }[]>`
+      select datname, datistemplate from pg_database where datname = ${name}`;
+    if (existing?.datistemplate) return name;
+    if (existing) await sql.unsafe(`drop database ${name} with (force)`);
+    const stale = await sql<{ datname: string }[]>`
+      select datname from pg_database where datname like 'taskweave_template_%' and datname <> ${name}`;
+    for (const { datname } of stale) {
+      await sql.unsafe(`alter database ${datname} is_template false`);
+      await sql.unsafe(`drop database ${datname} with (force)`);
+    }
+    await sql.unsafe(`create database ${name}`);
+    await supabaseDbReset(withDatabase(serverUrl, name), { noSeed: true });
+    await sql.unsafe(`alter database ${name} is_template true allow_connections false`);
+    return name;
+  } finally {
+    await sql`select pg_advisory_unlock(hashtext('taskweave_template'))`.catch(() => {});
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** A new database cloned from the template; returns its URL and a function that drops it. */
+export async function createDatabaseFromTemplate(serverUrl: string, template: string, prefix = 'taskweave_test') {
+  const name = `${prefix}_${crypto.randomBytes(5).toString('hex')}`;
+  const sql = adminClient(serverUrl);
+  try {
+    // CREATE DATABASE ... TEMPLATE fails if another session is cloning the same template at once
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sql.unsafe(`create database ${name} template ${template}`);
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55006' || attempt > 50) throw error;
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+  return {
+    name,
+    url: withDatabase(serverUrl, name),
+    async drop() {
+      const admin = adminClient(serverUrl);
+      try {
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await admin.end({ timeout: 2 });
+      }
+    },
+  };
+}
