@@ -54,7 +54,10 @@ export async function supabaseDbReset(url: string, options: { noSeed?: boolean; 
   const args = ['db', 'reset', `--remote=${url}`, '--yes'];
   if (options.noSeed) args.push('--no-seed');
   const port = Number(new URL(url).port || 5432);
-  const env = { ...process.env, SUPABASE_DB_PORT: String(port === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT) };
+  const host = new URL(url).hostname;
+  const env: NodeJS.ProcessEnv = { ...process.env, SUPABASE_DB_PORT: String(port === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT) };
+  // a loopback server has no TLS; say so instead of letting the CLI try and warn
+  if (/^(127\.|localhost$|\[?::1\]?$)/.test(host) && !process.env.PGSSLMODE) env.PGSSLMODE = 'disable';
   try {
     const { stdout, stderr } = await run(supabaseBin, args, { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 });
     return `${stdout}${stderr}`;
