@@ -101,6 +101,8 @@ export async function ensureTemplateDatabase(serverUrl: string): Promise<string>
       await sql.unsafe(`drop database ${datname} with (force)`);
     }
     await sql.unsafe(`create database ${name}`);
+    // auth helpers and schemas live per database, so a new database needs them even where the roles exist
+    await bootstrapSupabaseRoles(withDatabase(serverUrl, name));
     await supabaseDbReset(withDatabase(serverUrl, name), { noSeed: true });
     await sql.unsafe(`alter database ${name} is_template true allow_connections false`);
     return name;

@@ -154,6 +154,19 @@ grant all on private.aggregator_join_counters to service_role;
 
 alter table private.aggregator_join_counters enable row level security;
 
+create function private.caller_role()
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  -- the role GUC survives a security definer switch (current_user does not): it names the API role
+  -- PostgREST (or our web app) set for this request; a direct login without SET ROLE is its login role
+  select coalesce(nullif(current_setting('role', true), 'none'), session_user::text)
+$$;
+comment on function private.caller_role() is
+  'The role the request runs as (anon, authenticated, service_role, or a direct login such as postgres), even inside a security definer function.';
+
 create function private.is_operator()
 returns boolean
 language sql
@@ -162,13 +175,14 @@ set search_path = ''
 as $$
   select coalesce((select auth.jwt()) -> 'app_metadata' ->> 'role' = 'operator', false)
       or coalesce((select auth.jwt()) ->> 'role' = 'service_role', false)
-      or current_user not in ('anon', 'authenticated')
+      or private.caller_role() = 'service_role'
+      or private.caller_role() not in ('anon', 'authenticated', 'authenticator')
 $$;
 comment on function private.is_operator() is
   'True for an operator (JWT app_metadata.role = operator), for service_role, and for trusted database roles that connect directly '
-  '(postgres, SUPABASE_DB_URL); false for anon and plain signed-in users.';
-revoke all on function private.is_operator() from public, anon;
-grant execute on function private.is_operator() to authenticated, service_role;
+  '(postgres, SUPABASE_DB_URL); false for anon, plain signed-in users and the bare authenticator login.';
+revoke all on function private.is_operator(), private.caller_role() from public, anon;
+grant execute on function private.is_operator(), private.caller_role() to authenticated, service_role;
 
 create policy "operators read tasks" on public.tasks
   for select to authenticated using ((select private.is_operator()));

@@ -691,7 +691,7 @@ as $$
 declare
   v_review public.human_reviews;
   v_task public.tasks;
-  v_who text := coalesce((select auth.jwt()) ->> 'email', (select auth.jwt()) ->> 'sub', (select auth.role()), session_user::text);
+  v_who text := coalesce((select auth.jwt()) ->> 'email', (select auth.jwt()) ->> 'sub', private.caller_role());
 begin
   if not private.is_operator() then
     raise exception 'only operators may resolve reviews' using errcode = '42501',
@@ -896,5 +896,5 @@ grant execute on function
   public.resolve_review(uuid, text, jsonb, text)
   to service_role;
 grant execute on function public.resolve_review(uuid, text, jsonb, text) to authenticated;
-grant execute on function private.is_operator() to authenticated, service_role;
+grant execute on function private.is_operator(), private.caller_role() to authenticated, service_role;
 grant execute on all functions in schema private to service_role;
