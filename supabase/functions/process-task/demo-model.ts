@@ -1,0 +1,169 @@
+// `LLM_PROVIDER=demo`: an offline, deterministic language model behind the AI SDK's LanguageModelV3
+// interface, so it goes through the same loop, tools and transcript as a real provider. It reads the
+// task block the loop writes into the prompt and plans a real fan-out from the task's input:
+//   root        -> create_parallel_task per topic (input.topics, or three angles on the title),
+//                  then create_aggregator_task over their ids, then a final answer
+//   parallel    -> a research note; fails when input.simulate_failure is true (a permanent provider
+//                  error: the task goes to human review) or "transient" (a retryable 503), or when the
+//                  instructions contain [simulate-failure]
+//   aggregator  -> a summary of the injected dependency results
+import { APICallError } from 'ai';
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3GenerateResult } from '@ai-sdk/provider';
+import { readBlock } from './context.ts';
+import type { ParallelTaskResult } from './types.ts';
+
+export const FAILURE_MARKER = '[simulate-failure]';
+
+type Topic = { title: string; instructions?: string; simulate_failure?: boolean | 'transient' };
+type TaskBlock = { id: string; kind: 'root' | 'parallel' | 'aggregator'; input?: Record<string, unknown> };
+
+function promptText(options: LanguageModelV3CallOptions): { user: string; toolResults: { toolCallId: string; toolName: string; output: { type: string; value: unknown } }[]; assistantSteps: number } {
+  let user = '';
+  let assistantSteps = 0;
+  const toolResults: { toolCallId: string; toolName: string; output: { type: string; value: unknown } }[] = [];
+  for (const message of options.prompt) {
+    if (message.role === 'user') {
+      for (const part of message.content) if (part.type === 'text') user += part.text;
+    } else if (message.role === 'assistant') {
+      assistantSteps++;
+    } else if (message.role === 'tool') {
+      for (const part of message.content) {
+        if (part.type === 'tool-result') toolResults.push({ toolCallId: part.toolCallId, toolName: part.toolName, output: part.output as { type: string; value: unknown } });
+      }
+    }
+  }
+  return { user, toolResults, assistantSteps };
+}
+
+function topicsOf(title: string, input: Record<string, unknown> | undefined): Topic[] {
+  const raw = input?.topics;
+  if (Array.isArray(raw)) {
+    return raw.slice(0, 10).flatMap((t): Topic[] => {
+      if (typeof t === 'string' && t.trim()) {
+        return [{ title: t.replace(FAILURE_MARKER, '').trim(), simulate_failure: t.includes(FAILURE_MARKER) || undefined }];
+      }
+      if (t && typeof t === 'object' && typeof (t as Topic).title === 'string') return [t as Topic];
+      return [];
+    });
+  }
+  return [`Background of ${title}`, `Current state of ${title}`, `Open questions about ${title}`].map((t) => ({ title: t }));
+}
+
+const result = (content: LanguageModelV3Content[]): LanguageModelV3GenerateResult => ({
+  content,
+  finishReason: { unified: content.some((c) => c.type === 'tool-call') ? 'tool-calls' : 'stop', raw: undefined },
+  usage: {
+    inputTokens: { total: 0, noCache: 0, cacheRead: 0, cacheWrite: 0 },
+    outputTokens: { total: 0, text: 0, reasoning: 0 },
+  },
+  warnings: [],
+});
+
+const text = (t: string): LanguageModelV3GenerateResult => result([{ type: 'text', text: t }]);
+
+function note(topic: string, input: Record<string, unknown>): string {
+  // deterministic "findings" derived from the topic, so runs are repeatable and outputs differ per topic
+  let hash = 0;
+  for (const ch of topic) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const angles = ['history', 'key actors', 'trade-offs', 'costs', 'risks', 'open problems', 'recent changes'];
+  const picked = [angles[hash % angles.length], angles[(hash >> 3) % angles.length], angles[(hash >> 6) % angles.length]];
+  return [
+    `Research note: ${topic}`,
+    ...[...new Set(picked)].map((a, i) => `${i + 1}. ${a[0].toUpperCase()}${a.slice(1)} of ${topic}: summarised from the task input (${Object.keys(input).join(', ') || 'no input'}).`),
+    `Confidence: ${['low', 'medium', 'high'][hash % 3]}.`,
+  ].join('\n');
+}
+
+export function createDemoModel(modelId = 'demo-planner-1'): LanguageModelV3 {
+  return {
+    specificationVersion: 'v3',
+    provider: 'demo',
+    modelId,
+    supportedUrls: {},
+    async doGenerate(options) {
+      const { user, toolResults, assistantSteps } = promptText(options);
+      const task = readBlock<TaskBlock>(user, 'task');
+      const title = /^Task: (.*)$/m.exec(user)?.[1] ?? 'the task';
+      if (!task) return text(`I could not find the task description in my prompt, so here is a direct answer about ${title}.`);
+      const input = (task.input ?? {}) as Record<string, unknown>;
+
+      if (task.kind === 'aggregator') {
+        const deps = readBlock<ParallelTaskResult[]>(user, 'dependency_results') ?? [];
+        const omitted = readBlock<{ task_id: string }[]>(user, 'omitted_dependencies') ?? [];
+        const lines = deps.map((d) => {
+          const who = d.completed_by === 'operator' ? ' (written by a human operator)' : '';
+          const first = d.output ? d.output.split('\n')[0] : 'no output';
+          return d.status === 'completed' ? `- ${d.title}${who}: ${first}` : `- ${d.title}: cancelled, no result`;
+        });
+        const completed = deps.filter((d) => d.status === 'completed').length;
+        return text(
+          [`Summary of ${deps.length + omitted.length} results (${completed} completed):`, ...lines, ...(omitted.length ? [`(${omitted.length} results did not fit the context.)`] : [])].join('\n'),
+        );
+      }
+
+      if (task.kind === 'parallel') {
+        const failure = input.simulate_failure;
+        const marked = user.includes(FAILURE_MARKER);
+        if (failure === true || failure === 'transient' || marked) {
+          const transient = failure === 'transient';
+          throw new APICallError({
+            message: transient ? 'demo provider is overloaded (simulated)' : 'demo provider rejected the request (simulated failure requested by the task input)',
+            url: 'demo://model/generate',
+            requestBodyValues: {},
+            statusCode: transient ? 503 : 422,
+            responseHeaders: {},
+            responseBody: JSON.stringify({ error: { type: transient ? 'overloaded' : 'simulated_failure', task_id: task.id } }),
+            isRetryable: transient,
+          });
+        }
+        return text(note(String(input.topic ?? title), input));
+      }
+
+      // root: fan out, then fan in, then answer
+      const topics = topicsOf(title, input);
+      if (topics.length === 0) return text(`Answer to "${title}": nothing to split up, so this is answered directly.`);
+      const created = toolResults.filter((r) => r.toolName === 'create_parallel_task' && r.output.type === 'json');
+      const aggregator = toolResults.find((r) => r.toolName === 'create_aggregator_task');
+      if (assistantSteps === 0) {
+        return result(
+          topics.map((t, i) => ({
+            type: 'tool-call',
+            toolCallId: `demo_${task.id.slice(0, 8)}_parallel_${i + 1}`,
+            toolName: 'create_parallel_task',
+            input: JSON.stringify({
+              title: t.title,
+              instructions: t.instructions ?? `Research "${t.title}" for the task "${title}" and write a short note with your findings.`,
+              input: { topic: t.title, ...(t.simulate_failure ? { simulate_failure: t.simulate_failure } : {}) },
+            }),
+          })),
+        );
+      }
+      if (!aggregator && created.length > 0) {
+        const ids = created.map((r) => (r.output.value as { task_id: string }).task_id);
+        return result([
+          {
+            type: 'tool-call',
+            toolCallId: `demo_${task.id.slice(0, 8)}_aggregate`,
+            toolName: 'create_aggregator_task',
+            input: JSON.stringify({
+              title: `Combine: ${title}`,
+              instructions: `Combine the ${ids.length} research notes into one answer to "${title}".`,
+              dependent_task_ids: ids,
+            }),
+          },
+        ]);
+      }
+      const aggregatorId = aggregator?.output.type === 'json' ? (aggregator.output.value as { task_id: string }).task_id : null;
+      const failed = toolResults.filter((r) => r.output.type !== 'json').length;
+      return text(
+        [
+          `Delegated "${title}" to ${created.length} parallel tasks${aggregatorId ? `; aggregator ${aggregatorId} will combine their results` : ''}.`,
+          ...(failed ? [`${failed} tool calls were rejected.`] : []),
+        ].join(' '),
+      );
+    },
+    async doStream() {
+      throw new Error('the demo model does not stream; process-task uses generateText');
+    },
+  };
+}

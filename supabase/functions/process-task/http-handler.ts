@@ -1,0 +1,143 @@
+// The HTTP contract of DESIGN §4. Everything about a request is checked (method, path, key, size,
+// JSON, schema) before any data is read or written; bad input is always a 4xx with a JSON error.
+import { corsHeaders } from '../_shared/cors.ts';
+import type { AgentDeps } from './ports.ts';
+import { processDueTasks, processTaskById } from './processor.ts';
+import { sqlStateOf, SQLSTATE } from './errors.ts';
+import { ProcessRequestSchema, type TaskRunResult } from './types.ts';
+
+export const FUNCTION_NAME = 'process-task';
+export const MAX_BODY_BYTES = 16 * 1024;
+/** Paths this function answers: behind `supabase functions serve`/our server, and as deployed. */
+const ACCEPTED_PATHS = new Set([`/functions/v1/${FUNCTION_NAME}`, `/${FUNCTION_NAME}`]);
+
+export interface HandlerDeps {
+  /** Bearer keys that are accepted (the service role key and/or PROCESS_TASK_SECRET). */
+  secrets: string[];
+  agent: AgentDeps;
+}
+
+type Issue = { path: (string | number)[]; message: string; code?: string };
+
+function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...corsHeaders, 'Content-Type': 'application/json; charset=utf-8', ...extra },
+  });
+}
+
+export const errorResponse = (status: number, code: string, message: string, issues?: Issue[], extra?: Record<string, string>) =>
+  json(status, { error: { code, message, ...(issues ? { issues } : {}) } }, extra);
+
+const encoder = new TextEncoder();
+
+/** Compare in time independent of where the strings differ (length is not secret: keys are fixed-size). */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  const length = Math.max(x.length, y.length);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < length; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+function authorized(header: string | null, secrets: string[]): boolean {
+  if (!header) return false;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (!match) return false;
+  const token = match[1];
+  // every configured key is compared, so the timing does not tell which one (or whether any) matched
+  let ok = false;
+  for (const secret of secrets) if (secret && timingSafeEqual(token, secret)) ok = true;
+  return ok;
+}
+
+/** Read at most `limit` bytes of the body; undefined when it is larger. */
+async function readBody(req: Request, limit: number): Promise<string | undefined> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) return undefined;
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder('utf-8', { fatal: true }).decode(all);
+}
+
+export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Response> {
+  const secrets = deps.secrets.filter((s) => s.length > 0);
+  return async function handle(req: Request): Promise<Response> {
+    let path: string;
+    try {
+      path = new URL(req.url).pathname.replace(/\/+$/, '');
+    } catch {
+      return errorResponse(400, 'invalid_request', 'the request URL cannot be parsed');
+    }
+    if (!ACCEPTED_PATHS.has(path)) return errorResponse(404, 'not_found', `no function at ${path.slice(0, 200)}`);
+    if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders });
+    if (req.method !== 'POST') {
+      return errorResponse(405, 'method_not_allowed', `${req.method.slice(0, 20)} is not allowed; use POST`, undefined, { Allow: 'POST, OPTIONS' });
+    }
+    if (secrets.length === 0 || !authorized(req.headers.get('authorization'), secrets)) {
+      return errorResponse(401, 'unauthorized', 'a valid "Authorization: Bearer <key>" header is required', undefined, {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+
+    let text: string | undefined;
+    try {
+      text = await readBody(req, MAX_BODY_BYTES);
+    } catch {
+      return errorResponse(400, 'invalid_request', 'the body could not be read as UTF-8 text');
+    }
+    if (text === undefined) return errorResponse(413, 'payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    let body: unknown = {};
+    if (text.trim() !== '') {
+      const type = req.headers.get('content-type') ?? 'application/json';
+      if (!/^application\/(.+\+)?json\b/i.test(type.trim())) {
+        return errorResponse(415, 'unsupported_media_type', 'the body must be JSON (Content-Type: application/json)');
+      }
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        return errorResponse(400, 'invalid_request', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, [
+          { path: [], message: 'invalid JSON', code: 'invalid_json' },
+        ]);
+      }
+    }
+    const parsed = ProcessRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message, code: i.code }));
+      return errorResponse(400, 'invalid_request', issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '), issues);
+    }
+
+    let results: TaskRunResult[];
+    try {
+      results = parsed.data.task_id
+        ? await processTaskById(parsed.data.task_id, deps.agent)
+        : await processDueTasks(parsed.data.max_tasks ?? 1, deps.agent);
+    } catch (error) {
+      const code = sqlStateOf(error);
+      if (code === SQLSTATE.wrongState) return errorResponse(409, 'not_claimable', (error as Error).message);
+      if (code === SQLSTATE.notFound) return errorResponse(404, 'task_not_found', (error as Error).message);
+      deps.agent.logger.error('invocation failed', { error: (error as Error).message, code });
+      return errorResponse(503, 'unavailable', 'the task store could not be reached; try again');
+    }
+    return json(200, { results });
+  };
+}

@@ -1,0 +1,53 @@
+// process-task: the composition root. The only module that reads the environment or calls Deno.serve;
+// everything else receives its ports (database, model, clock, logger) as arguments.
+import postgres from 'postgres';
+import { readConfig } from './config.ts';
+import { createHandler } from './http-handler.ts';
+import { createModelProvider } from './models.ts';
+import { jsonLogger, systemClock } from './ports.ts';
+import { postgresTaskStore } from './store-postgres.ts';
+
+// Typed through globalThis so this file also type-checks in the repo's Node tsconfig.
+interface DenoRuntime {
+  env: { toObject(): Record<string, string>; get(name: string): string | undefined };
+  serve(
+    options: { port: number; hostname?: string; onListen?: (addr: { hostname: string; port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): unknown;
+}
+const Deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
+
+const config = readConfig(Deno.env.toObject());
+const logger = jsonLogger((line) => console.log(line), { fn: 'process-task' });
+
+// prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements
+const sql = postgres(config.databaseUrl, { max: config.dbPoolSize, prepare: false, onnotice: () => {}, idle_timeout: 20, connect_timeout: 10 });
+
+const handler = createHandler({
+  secrets: config.secrets,
+  agent: {
+    store: postgresTaskStore(sql as unknown as postgres.Sql<Record<string, unknown>>),
+    models: createModelProvider(config.model),
+    clock: systemClock,
+    logger,
+    settings: config.settings,
+  },
+});
+
+const port = Number(Deno.env.get('PORT') || Deno.env.get('FUNCTIONS_PORT') || 8000);
+const hostname = Deno.env.get('FUNCTIONS_HOST') || undefined;
+Deno.serve(
+  {
+    port,
+    hostname,
+    onListen: ({ hostname, port }) => logger.info('listening', { url: `http://${hostname}:${port}/functions/v1/process-task`, provider: config.model.provider }),
+  },
+  async (req) => {
+    try {
+      return await handler(req);
+    } catch (error) {
+      logger.error('unhandled error', { error: (error as Error).message });
+      return new Response(JSON.stringify({ error: { code: 'internal', message: 'internal error' } }), { status: 500, headers: { 'Content-Type': 'application/json' } });
+    }
+  },
+);

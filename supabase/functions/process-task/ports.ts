@@ -1,0 +1,124 @@
+// The ports the core runs against. index.ts wires real adapters (Postgres, AI SDK providers, the system
+// clock, a JSON logger); tests pass fakes. Nothing behind these interfaces reads the environment.
+import type { LanguageModel } from 'ai';
+import type { Task, TaskError, TaskMessage } from './types.ts';
+
+/** The SQL API of DESIGN §3, one method per function, plus the plain reads the loop needs. */
+export interface TaskStore {
+  claimTask(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
+  claimTasks(worker: string, limit: number, leaseSeconds: number): Promise<Task[]>;
+  heartbeat(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
+  complete(taskId: string, worker: string, output: unknown): Promise<Task>;
+  fail(taskId: string, worker: string, error: TaskError, retryable: boolean): Promise<Task>;
+  release(taskId: string, worker: string, delaySeconds: number): Promise<Task>;
+  appendMessage(taskId: string, worker: string, role: TaskMessage['role'], content: unknown): Promise<TaskMessage>;
+  createParallelTask(args: { parentTaskId: string; title: string; instructions: string; input: unknown; toolCallId: string }): Promise<Task>;
+  createAggregatorTask(args: {
+    parentTaskId: string;
+    dependentTaskIds: string[];
+    title: string;
+    instructions: string;
+    toolCallId: string;
+  }): Promise<Task>;
+  dependencyResults(taskId: string): Promise<Task[]>;
+  // plain reads
+  getTask(taskId: string): Promise<Task | null>;
+  listMessages(taskId: string): Promise<TaskMessage[]>;
+  countChildren(parentTaskId: string): Promise<number>;
+  findChildByToolCall(parentTaskId: string, toolCallId: string): Promise<Task | null>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Chooses the language model for a task (one provider and model per deployment, in practice). */
+export interface ModelProvider {
+  /** e.g. "openai:gpt-4o-mini", recorded in outputs and errors */
+  readonly label: string;
+  model(task: Task): LanguageModel;
+}
+
+export interface AgentSettings {
+  leaseSeconds: number;
+  /** how often the lease is renewed while a task runs */
+  heartbeatMs: number;
+  /** model steps one attempt may take before the task fails */
+  maxSteps: number;
+  /** per model call */
+  modelTimeoutMs: number;
+  /** retries of one model call on 429/5xx/network errors, with bounded exponential backoff */
+  modelMaxRetries: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** wall-clock budget of one invocation; after it the task is saved and released */
+  budgetMs: number;
+  /** a model step is not started with less than this left of the budget */
+  minStepMs: number;
+  maxChildrenPerTask: number;
+  maxDepth: number;
+  /** result injection: cap per dependency output and for all of them together, in characters */
+  dependencyOutputChars: number;
+  dependencyBudgetChars: number;
+  maxOutputTokens?: number;
+  /** tasks run at once in `max_tasks` mode */
+  concurrency: number;
+}
+
+export const DEFAULT_SETTINGS: AgentSettings = {
+  leaseSeconds: 300,
+  heartbeatMs: 30_000,
+  maxSteps: 12,
+  modelTimeoutMs: 60_000,
+  modelMaxRetries: 2,
+  retryBaseDelayMs: 1_000,
+  retryMaxDelayMs: 8_000,
+  budgetMs: 110_000,
+  minStepMs: 5_000,
+  maxChildrenPerTask: 20,
+  maxDepth: 3,
+  dependencyOutputChars: 4_000,
+  dependencyBudgetChars: 24_000,
+  maxOutputTokens: undefined,
+  concurrency: 4,
+};
+
+export interface AgentDeps {
+  store: TaskStore;
+  models: ModelProvider;
+  clock: Clock;
+  logger: Logger;
+  settings: AgentSettings;
+  /** makes worker ids; injectable so tests are deterministic */
+  newWorkerId?: () => string;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+export function jsonLogger(write: (line: string) => void = (l) => console.log(l), base: Record<string, unknown> = {}): Logger {
+  const emit = (level: string) => (message: string, fields: Record<string, unknown> = {}) =>
+    write(JSON.stringify({ level, message, ...base, ...fields, at: new Date().toISOString() }));
+  return { info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
