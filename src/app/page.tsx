@@ -1,0 +1,82 @@
+import Link from 'next/link';
+import { StatusBadge, statusStyles } from '@/components/status-badge';
+import { requireOperator } from '@/lib/auth/viewer';
+import { pool } from '@/lib/db/pool';
+import { getOverview, TASK_STATUSES } from '@/lib/db/tasks';
+import { formatAge, formatTimestamp, plural } from '@/lib/format';
+
+export default async function OverviewPage() {
+  const viewer = await requireOperator();
+  const overview = await getOverview(pool(), viewer.claims);
+  return (
+    <div className="space-y-6">
+      <h1 className="text-xl font-semibold tracking-tight">Overview</h1>
+
+      <Link
+        href="/reviews"
+        className={`block rounded-lg p-4 shadow-sm ring-1 ${overview.openReviews > 0 ? 'bg-amber-50 ring-amber-300' : 'bg-white ring-slate-200'}`}
+        data-testid="open-reviews-card"
+      >
+        <p className="text-sm font-medium text-slate-700">Open reviews</p>
+        <p className="text-3xl font-semibold">{overview.openReviews.toLocaleString('en-US')}</p>
+        <p className="text-sm text-slate-600">
+          {overview.oldestOpenReviewAt
+            ? `The oldest has waited since ${formatTimestamp(overview.oldestOpenReviewAt)} (${formatAge(overview.oldestOpenReviewAt)}).`
+            : 'Nothing waits for an operator.'}
+        </p>
+      </Link>
+
+      <section aria-label="Tasks by status">
+        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Tasks by status</h2>
+        <ul className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-7">
+          {TASK_STATUSES.map((status) => (
+            <li key={status} className="rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200" data-status-count={status}>
+              <p className="text-2xl font-semibold">{overview.counts[status].toLocaleString('en-US')}</p>
+              <p className="mt-1">
+                <StatusBadge status={status} />
+              </p>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section aria-label="Recent root tasks">
+        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Recent root tasks</h2>
+        {overview.recentRoots.length === 0 ? (
+          <div className="rounded-lg border-2 border-dashed border-slate-300 bg-white/60 px-6 py-10 text-center text-sm text-slate-600">
+            No tasks yet. Create one with <code className="rounded bg-slate-100 px-1">select create_task(&apos;title&apos;, &apos;instructions&apos;)</code>{' '}
+            or load the demo data with <code className="rounded bg-slate-100 px-1">npm run db:reset</code>.
+          </div>
+        ) : (
+          <ul className="divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+            {overview.recentRoots.map((root) => (
+              <li key={root.id} className="flex flex-wrap items-center gap-3 px-4 py-3">
+                <Link href={`/tasks/${root.id}`} className="min-w-0 flex-1 font-medium break-words text-indigo-700 hover:underline">
+                  {root.title}
+                </Link>
+                <StatusBadge status={root.status} />
+                <span className="text-xs text-slate-600">{plural(root.descendants, 'subtask')}</span>
+                <StatusStrip byStatus={root.byStatus} total={root.descendants} />
+                <time dateTime={root.createdAt.toISOString()} className="w-24 text-right text-xs text-slate-500">
+                  {formatAge(root.createdAt)}
+                </time>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function StatusStrip({ byStatus, total }: { byStatus: Partial<Record<(typeof TASK_STATUSES)[number], number>>; total: number }) {
+  if (total === 0) return <span className="w-40" />;
+  const label = TASK_STATUSES.filter((s) => byStatus[s]).map((s) => `${byStatus[s]} ${statusStyles[s].label}`).join(', ');
+  return (
+    <span className="flex h-2 w-40 overflow-hidden rounded-full bg-slate-100" role="img" aria-label={label} title={label}>
+      {TASK_STATUSES.map((s) =>
+        byStatus[s] ? <span key={s} style={{ width: `${(byStatus[s]! / total) * 100}%`, background: statusStyles[s].stroke }} /> : null,
+      )}
+    </span>
+  );
+}

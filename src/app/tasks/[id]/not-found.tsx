@@ -1,0 +1,13 @@
+import Link from 'next/link';
+
+export default function TaskNotFound() {
+  return (
+    <div className="mx-auto mt-12 max-w-md rounded-lg bg-white p-6 text-center shadow-sm ring-1 ring-slate-200">
+      <h1 className="text-lg font-semibold">No such task</h1>
+      <p className="mt-2 text-sm text-slate-600">It may have been deleted, or the link is wrong.</p>
+      <Link href="/" className="mt-4 inline-block text-sm text-indigo-700 hover:underline">
+        Back to the overview
+      </Link>
+    </div>
+  );
+}

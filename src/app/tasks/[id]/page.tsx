@@ -1,0 +1,223 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { z } from 'zod';
+import { CollapsibleText } from '@/components/collapsible-text';
+import { Badge, StatusBadge } from '@/components/status-badge';
+import { requireOperator } from '@/lib/auth/viewer';
+import { pool } from '@/lib/db/pool';
+import { getTaskDetail, type TaskDetail, type TaskNode } from '@/lib/db/tasks';
+import { formatAge, formatTimestamp, jsonToText } from '@/lib/format';
+import { ErrorDetails } from '../../reviews/review-card';
+import { FanOutDiagram } from './fan-out-diagram';
+import { Transcript } from './transcript';
+
+type Params = Promise<{ id: string }>;
+
+export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
+  return { title: `Task ${(await params).id.slice(0, 8)}` };
+}
+
+export default async function TaskPage({ params }: { params: Params }) {
+  const viewer = await requireOperator();
+  const { id } = await params;
+  if (!z.uuid().safeParse(id).success) notFound();
+  const detail = await getTaskDetail(pool(), viewer.claims, id);
+  if (!detail) notFound();
+  const { task } = detail;
+  const openReview = detail.reviews.find((r) => r.status === 'open');
+
+  return (
+    <div className="space-y-6">
+      <Breadcrumbs detail={detail} />
+      <header className="space-y-2">
+        <div className="flex flex-wrap items-center gap-3">
+          <h1 className="text-xl font-semibold tracking-tight break-words" data-testid="task-title">
+            {task.title}
+          </h1>
+          <StatusBadge status={task.status} />
+          {task.isParallelTask ? <Badge tone="violet">parallel task</Badge> : null}
+          {task.dependentTaskIds.length > 0 ? <Badge>aggregator of {task.dependentTaskIds.length}</Badge> : null}
+        </div>
+        <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
+          <Meta label="Attempt">
+            {task.attempt} of {task.maxAttempts}
+          </Meta>
+          <Meta label="Created">
+            <time dateTime={task.createdAt.toISOString()}>{formatTimestamp(task.createdAt)}</time>
+          </Meta>
+          <Meta label="Updated">
+            <time dateTime={task.updatedAt.toISOString()}>{formatAge(task.updatedAt)}</time>
+          </Meta>
+          {task.completedAt ? (
+            <Meta label="Ended">
+              <time dateTime={task.completedAt.toISOString()}>{formatTimestamp(task.completedAt)}</time>
+            </Meta>
+          ) : null}
+          {task.leasedBy ? (
+            <Meta label="Worker">
+              {task.leasedBy}
+              {task.leaseExpiresAt ? ` (lease until ${formatTimestamp(task.leaseExpiresAt)})` : ''}
+            </Meta>
+          ) : null}
+          <Meta label="Id">
+            <code className="text-xs">{task.id}</code>
+          </Meta>
+        </dl>
+      </header>
+
+      {openReview ? (
+        <div role="note" className="flex flex-wrap items-center gap-3 rounded-md bg-amber-50 px-4 py-3 text-sm text-amber-950 ring-1 ring-amber-300">
+          <span>This task stopped after its last attempt and waits for an operator’s decision.</span>
+          <Link href="/reviews" className="font-medium underline">
+            Open the review queue
+          </Link>
+        </div>
+      ) : null}
+
+      {detail.group ? (
+        <Section title={detail.group.parent.id === task.id ? 'Fan-out' : 'Fan-out group'}>
+          <FanOutDiagram parent={detail.group.parent} childNodes={detail.group.children} currentId={task.id} />
+        </Section>
+      ) : null}
+
+      {detail.children.length > 0 ? (
+        <Section title="Tasks this one fanned out">
+          <FanOutDiagram parent={nodeOf(detail)} childNodes={detail.children} currentId={task.id} />
+        </Section>
+      ) : null}
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Section title="Instructions">
+          <CollapsibleText text={task.instructions} label="instructions" />
+        </Section>
+        <Section title="Input">
+          <CollapsibleText text={jsonToText(task.input)} label="input" />
+        </Section>
+        <Section title="Output">
+          <Output output={task.output} />
+        </Section>
+        {task.lastError ? (
+          <Section title="Last error">
+            <ErrorDetails error={task.lastError} />
+          </Section>
+        ) : null}
+      </div>
+
+      <Section title="Transcript">
+        <Transcript messages={detail.messages} truncated={detail.truncated.messages} />
+      </Section>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Section title="Timeline">
+          {detail.events.length === 0 ? (
+            <p className="text-sm text-slate-500">No events recorded.</p>
+          ) : (
+            <ol className="space-y-2 border-l-2 border-slate-200 pl-4 text-sm" aria-label="Timeline" data-testid="timeline">
+              {detail.events.map((event) => (
+                <li key={event.id}>
+                  <div className="flex flex-wrap items-center gap-2">
+                    <time dateTime={event.createdAt.toISOString()} className="text-xs text-slate-500">
+                      {formatTimestamp(event.createdAt)}
+                    </time>
+                    <span className="font-medium">{event.event.replaceAll('_', ' ')}</span>
+                    {event.fromStatus || event.toStatus ? (
+                      <span className="text-slate-600">
+                        {event.fromStatus ?? '∅'} → {event.toStatus ?? '∅'}
+                      </span>
+                    ) : null}
+                    {event.actor ? <span className="text-xs text-slate-500">by {event.actor}</span> : null}
+                  </div>
+                  {event.detail && typeof event.detail === 'object' && Object.keys(event.detail).length > 0 ? (
+                    <CollapsibleText text={jsonToText(event.detail)} previewLines={3} className="mt-1" label="detail" />
+                  ) : null}
+                </li>
+              ))}
+            </ol>
+          )}
+        </Section>
+        <Section title="Reviews">
+          {detail.reviews.length === 0 ? (
+            <p className="text-sm text-slate-500">This task never needed a review.</p>
+          ) : (
+            <ul className="space-y-3 text-sm">
+              {detail.reviews.map((review) => (
+                <li key={review.id} className="space-y-2 rounded-md bg-slate-50 p-3 ring-1 ring-slate-200">
+                  <p>
+                    {review.status === 'open' ? (
+                      <strong className="text-amber-800">Open</strong>
+                    ) : (
+                      <>
+                        <strong>{review.action}</strong> by {review.resolvedBy ?? 'unknown'}
+                        {review.resolvedAt ? ` at ${formatTimestamp(review.resolvedAt)}` : ''}
+                      </>
+                    )}
+                  </p>
+                  {review.note ? <p className="text-slate-700">“{review.note}”</p> : null}
+                  <ErrorDetails error={review.error} at={review.createdAt} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </Section>
+      </div>
+    </div>
+  );
+}
+
+function nodeOf(detail: TaskDetail): TaskNode {
+  const t = detail.task;
+  return { id: t.id, title: t.title, status: t.status, isParallelTask: t.isParallelTask, dependentTaskIds: t.dependentTaskIds, attempt: t.attempt, childCount: detail.children.length };
+}
+
+function Output({ output }: { output: unknown }) {
+  if (output === null || output === undefined) return <p className="text-sm text-slate-500">No output yet.</p>;
+  const manual = output && typeof output === 'object' && (output as Record<string, unknown>).source === 'manual' ? (output as Record<string, unknown>) : null;
+  return (
+    <div className="space-y-2" data-testid="task-output">
+      {manual ? (
+        <p className="text-xs text-slate-600">
+          <Badge tone="amber">written by an operator</Badge> {String(manual.resolved_by ?? '')}
+          {manual.resolved_at ? ` at ${formatTimestamp(String(manual.resolved_at))}` : ''}
+        </p>
+      ) : null}
+      <CollapsibleText text={jsonToText(manual ? manual.value : output)} label="output" />
+    </div>
+  );
+}
+
+function Breadcrumbs({ detail }: { detail: TaskDetail }) {
+  const crumbs = [detail.root, detail.parent].filter((n): n is TaskNode => !!n);
+  if (crumbs.length === 0) return null;
+  return (
+    <nav aria-label="Task tree" className="text-sm text-slate-600">
+      {crumbs.map((node) => (
+        <span key={node.id}>
+          <Link href={`/tasks/${node.id}`} className="text-indigo-700 hover:underline">
+            {node.title}
+          </Link>
+          <span aria-hidden> / </span>
+        </span>
+      ))}
+      <span aria-current="page">{detail.task.title}</span>
+    </nav>
+  );
+}
+
+function Meta({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="flex gap-1.5">
+      <dt className="text-slate-500">{label}</dt>
+      <dd className="text-slate-800">{children}</dd>
+    </div>
+  );
+}
+
+function Section({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <section aria-label={title} className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
+      <h2 className="mb-3 text-sm font-semibold tracking-wide text-slate-700 uppercase">{title}</h2>
+      {children}
+    </section>
+  );
+}

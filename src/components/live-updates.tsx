@@ -1,0 +1,103 @@
+'use client';
+// Keeps every page current: listens to /api/live (server-sent events fed by Postgres LISTEN) and
+// re-renders the page from the server when something changes. Another operator's resolution and new
+// reviews are also announced, since a row vanishing from the queue needs an explanation.
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useEffect, useRef, useState } from 'react';
+
+type Connection = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
+interface Notice {
+  key: number;
+  text: string;
+  href?: string;
+}
+
+const REFRESH_DELAY_MS = 120;
+const MIN_REFRESH_INTERVAL_MS = 500;
+
+export function LiveUpdates({ viewerName }: { viewerName: string }) {
+  const router = useRouter();
+  const [connection, setConnection] = useState<Connection>('connecting');
+  const [notices, setNotices] = useState<Notice[]>([]);
+  const lastRefresh = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useEffect(() => {
+    // coalesce bursts (a fan-out finishing) into at most one refresh every half second
+    const scheduleRefresh = () => {
+      if (timer.current) return;
+      const wait = Math.max(REFRESH_DELAY_MS, lastRefresh.current + MIN_REFRESH_INTERVAL_MS - Date.now());
+      timer.current = setTimeout(() => {
+        timer.current = null;
+        lastRefresh.current = Date.now();
+        router.refresh();
+      }, wait);
+    };
+    const notify = (text: string, href?: string) => {
+      const key = Date.now() + Math.random();
+      setNotices((list) => [...list.slice(-3), { key, text, href }]);
+      setTimeout(() => setNotices((list) => list.filter((n) => n.key !== key)), 8000);
+    };
+
+    let everConnected = false;
+    const source = new EventSource('/api/live');
+    source.addEventListener('ready', () => {
+      setConnection('live');
+      // after a drop, changes may have been missed: catch up once
+      if (everConnected) scheduleRefresh();
+      everConnected = true;
+    });
+    source.addEventListener('unavailable', () => setConnection('unavailable'));
+    source.addEventListener('task_changed', scheduleRefresh);
+    source.addEventListener('task_ready', scheduleRefresh);
+    source.addEventListener('review_changed', (event) => {
+      scheduleRefresh();
+      try {
+        const review = JSON.parse((event as MessageEvent<string>).data) as {
+          task_id?: string;
+          status?: string;
+          action?: string;
+          resolved_by?: string;
+        };
+        const href = review.task_id ? `/tasks/${review.task_id}` : undefined;
+        if (review.status === 'resolved' && review.resolved_by && review.resolved_by !== viewerName) {
+          notify(`${review.resolved_by} resolved a review (${review.action ?? 'resolved'}).`, href);
+        } else if (review.status === 'open') {
+          notify('A new review is waiting.', href);
+        }
+      } catch {
+        // the refresh above is what matters
+      }
+    });
+    source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? 'unavailable' : 'reconnecting');
+    return () => {
+      source.close();
+      if (timer.current) clearTimeout(timer.current);
+      timer.current = null;
+    };
+  }, [router, viewerName]);
+
+  const dot = { connecting: 'bg-slate-400', live: 'bg-emerald-500', reconnecting: 'bg-amber-500', unavailable: 'bg-rose-500' }[connection];
+  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Live updates off' }[connection];
+  return (
+    <>
+      <span className="inline-flex items-center gap-1.5 text-xs text-slate-600" data-live={connection} title="Pages update as tasks and reviews change">
+        <span className={`h-2 w-2 rounded-full ${dot}`} aria-hidden />
+        {words}
+      </span>
+      <div aria-live="polite" className="pointer-events-none fixed right-4 bottom-4 z-50 flex w-80 flex-col gap-2">
+        {notices.map((notice) => (
+          <div key={notice.key} role="status" className="pointer-events-auto rounded-md bg-slate-900 px-3 py-2 text-sm text-white shadow-lg">
+            {notice.text}{' '}
+            {notice.href ? (
+              <Link href={notice.href} className="underline">
+                Open task
+              </Link>
+            ) : null}
+          </div>
+        ))}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,98 @@
+// What an operator may submit to resolve a review, parsed once here and used by both the browser (to
+// show a mistake before the round trip) and the server action (which never trusts the browser).
+import { z } from 'zod';
+
+export const REVIEW_ACTIONS = ['retry', 'abort', 'manual'] as const;
+export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
+
+export const MANUAL_OUTPUT_MAX_CHARS = 100_000;
+export const NOTE_MAX_CHARS = 2_000;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const optionalNote = z
+  .string()
+  .trim()
+  .max(NOTE_MAX_CHARS, `Keep the note under ${NOTE_MAX_CHARS.toLocaleString('en-US')} characters.`)
+  .optional()
+  .transform((note) => (note ? note : undefined));
+
+const reviewId = z.uuid({ message: 'This review id is not valid; reload the page.' });
+
+/**
+ * The manual output field: with format "json" it must parse as JSON (any value); with "text" it is
+ * stored as a JSON string. Either way it may not be blank, since a blank output would silently feed the
+ * aggregator nothing.
+ */
+export function parseManualOutput(raw: string, format: 'text' | 'json'): { ok: true; value: JsonValue } | { ok: false; error: string } {
+  if (raw.trim() === '') return { ok: false, error: 'Write the output this task should have produced.' };
+  if (raw.length > MANUAL_OUTPUT_MAX_CHARS) {
+    return { ok: false, error: `The output is too long (${raw.length.toLocaleString('en-US')} characters; at most ${MANUAL_OUTPUT_MAX_CHARS.toLocaleString('en-US')}).` };
+  }
+  if (format === 'text') return { ok: true, value: raw };
+  try {
+    return { ok: true, value: JSON.parse(raw) as JsonValue };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { ok: false, error: `This is not valid JSON (${detail}). Fix it, or choose "Text" to save it as plain text.` };
+  }
+}
+
+export const resolveReviewSchema = z.discriminatedUnion(
+  'action',
+  [
+    z.object({ reviewId, action: z.literal('retry'), note: optionalNote }),
+    z.object({ reviewId, action: z.literal('abort'), note: optionalNote }),
+    z
+      .object({
+        reviewId,
+        action: z.literal('manual'),
+        manualFormat: z.enum(['text', 'json']).default('text'),
+        manualOutput: z.string({ message: 'Write the output this task should have produced.' }),
+        note: optionalNote,
+      })
+      .transform((input, ctx) => {
+        const parsed = parseManualOutput(input.manualOutput, input.manualFormat);
+        if (!parsed.ok) {
+          ctx.addIssue({ code: 'custom', path: ['manualOutput'], message: parsed.error });
+          return z.NEVER;
+        }
+        return { reviewId: input.reviewId, action: 'manual' as const, manualOutput: parsed.value, note: input.note };
+      }),
+  ],
+  { error: () => 'Choose retry, abort or manual.' },
+);
+
+export type ResolveReviewInput = z.output<typeof resolveReviewSchema>;
+export type ResolveReviewFieldErrors = Partial<Record<'reviewId' | 'action' | 'manualOutput' | 'manualFormat' | 'note', string[]>>;
+
+/** Form fields -> plain object: only the fields the schema knows, blank strings kept (the schema decides). */
+export function formToObject(form: FormData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['reviewId', 'action', 'manualFormat', 'manualOutput', 'note']) {
+    const value = form.get(key);
+    if (typeof value === 'string') out[key] = value;
+  }
+  return out;
+}
+
+export function parseResolveReviewForm(
+  form: FormData,
+): { success: true; data: ResolveReviewInput } | { success: false; errors: ResolveReviewFieldErrors } {
+  const result = resolveReviewSchema.safeParse(formToObject(form));
+  if (result.success) return { success: true, data: result.data };
+  return { success: false, errors: z.flattenError(result.error).fieldErrors as ResolveReviewFieldErrors };
+}
+
+/** What a server action hands back to `useActionState`: words for the operator, never raw rows. */
+export interface ResolveReviewState {
+  status: 'idle' | 'success' | 'error';
+  message: string;
+  errors: ResolveReviewFieldErrors;
+  reviewId?: string;
+  action?: ReviewAction;
+  /** distinguishes two identical results so the banner re-announces them */
+  at: number;
+}
+
+export const initialResolveReviewState: ResolveReviewState = { status: 'idle', message: '', errors: {}, at: 0 };
