@@ -86,7 +86,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     try {
       path = new URL(req.url).pathname.replace(/\/+$/, '');
     } catch {
-      return errorResponse(400, 'invalid_request', 'the request URL cannot be parsed');
+      return errorResponse(400, 'invalid_request', 'the request URL cannot be parsed', [{ path: [], message: 'invalid URL', code: 'invalid_url' }]);
     }
     if (!ACCEPTED_PATHS.has(path)) return errorResponse(404, 'not_found', `no function at ${path.slice(0, 200)}`);
     if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders });
@@ -103,7 +103,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     try {
       text = await readBody(req, MAX_BODY_BYTES);
     } catch {
-      return errorResponse(400, 'invalid_request', 'the body could not be read as UTF-8 text');
+      return errorResponse(400, 'invalid_request', 'the body could not be read as UTF-8 text', [{ path: [], message: 'invalid UTF-8', code: 'invalid_encoding' }]);
     }
     if (text === undefined) return errorResponse(413, 'payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
     let body: unknown = {};
