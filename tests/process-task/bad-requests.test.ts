@@ -163,7 +163,7 @@ describe('bad requests', () => {
       await Promise.all(
         all.slice(i, i + 8).map(async (c) => {
           const url = new URL(c.path ?? '/functions/v1/process-task', fn.url).toString();
-          const res = await fetch(url, { method: c.method ?? 'POST', headers: c.headers, body: c.body ?? undefined });
+          const res = await fetch(url, { method: c.method ?? 'POST', headers: c.headers, body: (c.body ?? undefined) as BodyInit | undefined });
           outcomes.push({ name: c.name, status: res.status, body: await res.text(), expected: c.expect });
         }),
       );
