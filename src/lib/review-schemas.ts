@@ -63,7 +63,13 @@ export const resolveReviewSchema = z.discriminatedUnion(
   { error: () => 'Choose retry, abort or manual.' },
 );
 
-export type ResolveReviewInput = z.output<typeof resolveReviewSchema>;
+export type ResolveReviewInput = { reviewId: string; note?: string } & (
+  | { action: 'retry' | 'abort' }
+  | { action: 'manual'; manualOutput: JsonValue }
+);
+// the schema's output must fit the type the data access takes
+const _schemaFits: (value: z.output<typeof resolveReviewSchema>) => ResolveReviewInput = (value) => value;
+void _schemaFits;
 export type ResolveReviewFieldErrors = Partial<Record<'reviewId' | 'action' | 'manualOutput' | 'manualFormat' | 'note', string[]>>;
 
 /** Form fields -> plain object: only the fields the schema knows, blank strings kept (the schema decides). */
