@@ -138,9 +138,9 @@ function cases(secret: string): Case[] {
   list.push({ name: 'body: task_id of a completed task (not claimable)', headers: auth, body: JSON.stringify({ task_id: completedTaskId }), expect: 409 });
   list.push({ name: 'body: larger than the limit', headers: auth, body: `{"max_tasks": 1, "pad": "${'x'.repeat(40_000)}"}`, expect: 413 });
   list.push({ name: 'body: invalid UTF-8', headers: auth, body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), expect: 400 });
-  list.push({ name: 'content-type text/plain', headers: { ...auth, 'Content-Type': 'text/plain' }, body: valid, expect: 415 });
-  list.push({ name: 'content-type form', headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'max_tasks=1', expect: 415 });
-  list.push({ name: 'content-type multipart', headers: { ...auth, 'Content-Type': 'multipart/form-data; boundary=x' }, body: '--x\r\n\r\n1\r\n--x--', expect: 415 });
+  list.push({ name: 'content-type text/plain, not JSON', headers: { ...auth, 'Content-Type': 'text/plain' }, body: 'max tasks: one', expect: 400 });
+  list.push({ name: 'content-type form, form body', headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'max_tasks=1', expect: 400 });
+  list.push({ name: 'content-type multipart', headers: { ...auth, 'Content-Type': 'multipart/form-data; boundary=x' }, body: '--x\r\n\r\n1\r\n--x--', expect: 400 });
   // --- random bytes (seeded, so a failure reproduces) ---
   let seed = 42;
   const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed / 0x7fffffff);
