@@ -18,8 +18,13 @@ export interface Claims {
 
 export async function withClaims<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return (await sql.begin(async (tx) => {
-    // one round trip: both settings are transaction-local, like PostgREST's per-request preamble
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('role', 'authenticated', true)`;
+    // one round trip, all transaction-local like PostgREST's per-request preamble. Custom plans: the
+    // driver prepares statements, and a generic plan cannot see that a keyset cursor or an id list
+    // is selective enough for an index.
+    await tx`
+      select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+             set_config('role', 'authenticated', true),
+             set_config('plan_cache_mode', 'force_custom_plan', true)`;
     return fn(tx);
   })) as T;
 }

@@ -116,32 +116,18 @@ export async function listOpenReviews(
       select page.id, page.created_at, page.created_at::text as cursor_at, page.error,
              t.id as task_id, t.title, t.instructions, t.status as task_status, t.is_parallel_task,
              t.attempt, t.max_attempts, t.root_task_id,
-             p.id as parent_id, p.title as parent_title, p.status as parent_status,
-             coalesce(agg.list, '[]'::json) as aggregators
+             p.id as parent_id, p.title as parent_title, p.status as parent_status
       from page
       join public.tasks t on t.id = page.task_id
       left join public.tasks p on p.id = t.parent_task_id
-      left join lateral (
-        select json_agg(json_build_object(
-                 'id', a.id, 'title', a.title, 'status', a.status,
-                 'total', cardinality(a.dependent_task_ids),
-                 'ended', deps.ended, 'completed', deps.completed
-               ) order by a.created_at) as list
-        from public.tasks a
-        cross join lateral (
-          select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
-                 count(*) filter (where d.status = 'completed')::int as completed
-          from public.tasks d
-          where d.id = any (a.dependent_task_ids)
-        ) deps
-        where a.dependent_task_ids @> array[t.id]
-      ) agg on true
       order by ${backwards ? tx`page.created_at desc, page.id desc` : tx`page.created_at, page.id`}`;
     const [{ total }] = await tx<{ total: number }[]>`
       select count(*)::int as total from public.human_reviews where status = 'open'`;
 
     const hasMore = rows.length > limit;
     let pageRows = rows.slice(0, limit);
+    const aggregators = await aggregatorsOf(tx, pageRows.map((r) => r.task_id));
+    for (const row of pageRows) row.aggregators = aggregators.filter((a) => a.dependentTaskIds.includes(row.task_id)).map(stripDeps);
     if (backwards) pageRows = pageRows.reverse();
     const first = pageRows[0];
     const last = pageRows[pageRows.length - 1];
@@ -279,7 +265,7 @@ export async function resolveReview(sql: Sql, claims: Claims, input: ResolveRevi
         )`;
       const [task] = await tx<{ id: string; title: string; status: TaskStatus }[]>`
         select id, title, status from public.tasks where id = ${review.task_id}`;
-      const aggregators = await aggregatorsOf(tx, review.task_id);
+      const aggregators = (await aggregatorsOf(tx, [review.task_id])).map(stripDeps);
       return {
         ok: true as const,
         review: { id: review.id, action: review.action, resolvedBy: review.resolved_by, resolvedAt: review.resolved_at },
@@ -313,15 +299,26 @@ export async function resolveReview(sql: Sql, claims: Claims, input: ResolveRevi
   }
 }
 
-async function aggregatorsOf(tx: Tx, taskId: string): Promise<AggregatorProgress[]> {
-  return tx<AggregatorProgress[]>`
-    select a.id, a.title, a.status, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
+/**
+ * The aggregators that wait for any of these tasks, with their progress. One query for a whole page:
+ * `&&` on a literal array lets the planner use the GIN index on dependent_task_ids (a correlated
+ * `@> array[t.id]` per row was planned as a sequential scan of all tasks).
+ */
+async function aggregatorsOf(tx: Tx, taskIds: string[]): Promise<(AggregatorProgress & { dependentTaskIds: string[] })[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await tx<(AggregatorProgress & { dependent_task_ids: string[] })[]>`
+    select a.id, a.title, a.status, a.dependent_task_ids, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
     from public.tasks a
     cross join lateral (
       select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
              count(*) filter (where d.status = 'completed')::int as completed
       from public.tasks d where d.id = any (a.dependent_task_ids)
     ) deps
-    where a.dependent_task_ids @> array[${taskId}::uuid]
-    order by a.created_at`;
+    where a.dependent_task_ids && ${taskIds}::uuid[]
+    order by a.created_at, a.id`;
+  return rows.map(({ dependent_task_ids, ...rest }) => ({ ...rest, dependentTaskIds: dependent_task_ids }));
+}
+
+function stripDeps({ dependentTaskIds: _deps, ...progress }: AggregatorProgress & { dependentTaskIds: string[] }): AggregatorProgress {
+  return progress;
 }
