@@ -1,8 +1,14 @@
 // The shapes this function reads and writes, each declared once as a zod schema; the TypeScript types
 // are inferred from them, so the runtime check and the static type cannot drift apart. The task row
-// mirrors `public.tasks`; `database-types-check.ts` proves at compile time that it matches the
-// generated database types (`npm run db:types`) once they exist.
+// schema is keyed by the generated database types (`npm run db:types` -> ../_shared/database.types.ts):
+// a column renamed in a migration breaks the type check here, not a run in production.
 import { z } from 'zod';
+import type { Database } from '../_shared/database.types.ts';
+
+type Tables = Database['public']['Tables'];
+export type TaskRow = Tables['tasks']['Row'];
+export type TaskMessageRow = Tables['task_messages']['Row'];
+type Assert<T extends true> = T;
 
 export const TASK_STATUSES = ['pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
@@ -27,6 +33,7 @@ const uuidArray = z
 const jsonValue: z.ZodType<unknown> = z.unknown();
 
 export const TaskSchema = z.object({
+  // `satisfies` below: every key is a column of public.tasks
   id: z.string(),
   parent_task_id: z.string().nullable(),
   root_task_id: z.string(),
@@ -48,8 +55,10 @@ export const TaskSchema = z.object({
   created_at: nullableTimestamp,
   updated_at: nullableTimestamp,
   completed_at: nullableTimestamp,
-});
+} satisfies Partial<Record<keyof TaskRow, z.ZodType>>);
 export type Task = z.infer<typeof TaskSchema>;
+// a row as the database returns it parses (status is text in the database, an enum here)
+export type _TaskRowParses = Assert<Omit<TaskRow, 'status'> extends Omit<z.input<typeof TaskSchema>, 'status'> ? true : false>;
 
 /** What kind of work a task is, from its row: an aggregator has dependencies, a parallel task a parent. */
 export type TaskKind = 'root' | 'parallel' | 'aggregator';
@@ -67,7 +76,7 @@ export const TaskMessageSchema = z.object({
   // the AI SDK ModelMessage content: a string, or an array of parts (text, tool-call, tool-result, …)
   content: z.unknown(),
   created_at: nullableTimestamp,
-});
+} satisfies Partial<Record<keyof TaskMessageRow, z.ZodType>>);
 export type TaskMessage = z.infer<typeof TaskMessageSchema>;
 
 /** How a dependency of an aggregator ended, as the aggregator's model is told. */
