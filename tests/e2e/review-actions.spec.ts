@@ -89,3 +89,27 @@ test('a double click resolves once and the page says so once', async ({ page, sq
   const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from public.task_events where task_id = ${fanOut.failed[0].taskId} and to_status = 'pending' and from_status = 'needs_human_review'`;
   expect(n).toBe(1);
 });
+
+test('acting on a stale page shows who resolved the review first', async ({ page, sql, localUrl }) => {
+  const fanOut = await seedFanOut(sql, { title: 'E2E stale view' });
+  // no live feed for this page: it keeps showing the review after another operator resolved it
+  await page.route('**/api/live', (route) => route.abort());
+  await page.goto(`${localUrl}/reviews`);
+  const card = reviewCard(page, fanOut.failed[0].taskId);
+  await expect(card).toBeVisible();
+
+  await sql.begin(async (tx) => {
+    const grace = { sub: '00000000-0000-4000-8000-00000000a0a1', email: 'grace@example.com', role: 'authenticated', app_metadata: { role: 'operator' } };
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(grace)}, true), set_config('role', 'authenticated', true)`;
+    await tx`select public.resolve_review(${fanOut.failed[0].reviewId}, 'manual', ${tx.json('done by hand')}, null)`;
+  });
+
+  await card.getByRole('button', { name: 'Retry' }).click();
+  await expect(page.getByTestId('action-result')).toHaveText(
+    /^Nothing changed: “Research vendor 2” was already resolved by grace@example\.com at \d\d:\d\d UTC \(given a manual output\)\.$/,
+  );
+  await expect(page.getByTestId('action-result')).toHaveAttribute('data-result', 'error');
+  // and the queue shows the truth now
+  await expect(card).toHaveCount(0);
+  expect(await taskStatus(sql, fanOut.failed[0].taskId)).toBe('completed');
+});

@@ -129,7 +129,10 @@ export default async function TaskPage({ params }: { params: Params }) {
                     {event.actor ? <span className="text-xs text-slate-500">by {event.actor}</span> : null}
                   </div>
                   {event.detail && typeof event.detail === 'object' && Object.keys(event.detail).length > 0 ? (
-                    <CollapsibleText text={jsonToText(event.detail)} previewLines={3} className="mt-1" label="detail" />
+                    <details className="mt-1 text-xs">
+                      <summary className="cursor-pointer text-slate-500 hover:text-slate-800">details</summary>
+                      <CollapsibleText text={jsonToText(event.detail)} previewLines={12} className="mt-1" label="detail" />
+                    </details>
                   ) : null}
                 </li>
               ))}
