@@ -18,13 +18,16 @@ try {
   });
   console.log(`functions: process-task serving at ${server.url} (database ${redactUrl(dbUrl)}, LLM_PROVIDER=${process.env.LLM_PROVIDER || 'demo'})`);
   console.log(`functions: try  curl -sS -X POST ${server.url} -H 'Authorization: Bearer ${secret}' -H 'Content-Type: application/json' -d '{"max_tasks": 5}'`);
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await server.stop();
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   server.process.once('exit', (code) => {
+    if (stopping) return;
     console.error(`functions: process-task exited (code ${code})`);
     process.exit(code ?? 1);
   });

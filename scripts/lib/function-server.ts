@@ -71,6 +71,12 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', (code) => ((exited = code), resolve())));
+  // never leave a Deno server behind when the process that started it ends
+  const killChild = () => {
+    if (exited === undefined) child.kill('SIGKILL');
+  };
+  process.once('exit', killChild);
+  child.once('exit', () => process.removeListener('exit', killChild));
 
   const url = `http://${host}:${port}/functions/v1/process-task`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
