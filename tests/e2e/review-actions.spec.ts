@@ -113,3 +113,24 @@ test('acting on a stale page shows who resolved the review first', async ({ page
   await expect(card).toHaveCount(0);
   expect(await taskStatus(sql, fanOut.failed[0].taskId)).toBe('completed');
 });
+
+test('the overview and the resolved list show who decided what', async ({ page, sql, localUrl }) => {
+  const fanOut = await seedFanOut(sql, { title: 'E2E overview fan-out', children: 4, complete: [0], fail: [1, 2] });
+  await sql.begin(async (tx) => {
+    const local = { sub: '10ca1000-0000-4000-8000-000000000001', email: 'local-operator@localhost', role: 'authenticated', app_metadata: { role: 'operator' } };
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(local)}, true), set_config('role', 'authenticated', true)`;
+    await tx`select public.resolve_review(${fanOut.failed[1].reviewId}, 'manual', ${tx.json({ summary: 'Vendor 3 checked by hand' })}, 'their API was down')`;
+  });
+  await page.goto(`${localUrl}/`);
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+  await expect(page.getByTestId('open-reviews-card')).toContainText('Open reviews');
+  await expect(page.getByRole('link', { name: 'E2E overview fan-out' })).toBeVisible();
+  await saveScreenshot(page, 'overview');
+
+  await page.goto(`${localUrl}/reviews?tab=resolved`);
+  const rows = page.locator('tbody tr');
+  await expect(rows.first()).toBeVisible();
+  await expect(page.locator('tbody')).toContainText('local-operator@localhost');
+  await expect(page.locator('tbody')).toContainText('Manual output');
+  await saveScreenshot(page, 'reviews-resolved');
+});
