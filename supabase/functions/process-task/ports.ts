@@ -73,8 +73,8 @@ export interface AgentSettings {
 }
 
 export const DEFAULT_SETTINGS: AgentSettings = {
-  leaseSeconds: 300,
-  heartbeatMs: 30_000,
+  leaseSeconds: 120,
+  heartbeatMs: 20_000,
   maxSteps: 12,
   modelTimeoutMs: 60_000,
   modelMaxRetries: 2,

@@ -1,0 +1,21 @@
+// The function's modules type-check under Deno with its import map (deno.json), offline, from the
+// repo's node_modules: the same files vitest runs in Node.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/lib/local-config.ts';
+
+const run = promisify(execFile);
+
+describe('process-task under Deno', () => {
+  it('passes deno check with the pinned import map', async () => {
+    const cwd = path.join(repoRoot, 'supabase', 'functions', 'process-task');
+    const { stdout, stderr } = await run(path.join(repoRoot, 'node_modules', '.bin', 'deno'), ['check', 'index.ts'], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(`${stdout}${stderr}`).toContain('Check');
+    expect(`${stdout}${stderr}`).not.toMatch(/error/i);
+  }, 60_000);
+});
