@@ -15,6 +15,7 @@ interface Notice {
 
 const REFRESH_DELAY_MS = 120;
 const MIN_REFRESH_INTERVAL_MS = 500;
+const FALLBACK_POLL_MS = 10_000;
 
 export function LiveUpdates({ viewerName }: { viewerName: string }) {
   const router = useRouter();
@@ -48,7 +49,14 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
       if (everConnected) scheduleRefresh();
       everConnected = true;
     });
-    source.addEventListener('unavailable', () => setConnection('unavailable'));
+    // without a live feed (LISTEN refused, e.g. behind a transaction pooler) fall back to polling
+    let poll: ReturnType<typeof setInterval> | null = null;
+    const startPolling = () => {
+      setConnection('unavailable');
+      source.close();
+      poll ??= setInterval(scheduleRefresh, FALLBACK_POLL_MS);
+    };
+    source.addEventListener('unavailable', startPolling);
     source.addEventListener('task_changed', scheduleRefresh);
     source.addEventListener('task_ready', scheduleRefresh);
     source.addEventListener('review_changed', (event) => {
@@ -70,16 +78,20 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
         // the refresh above is what matters
       }
     });
-    source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? 'unavailable' : 'reconnecting');
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) startPolling();
+      else setConnection('reconnecting');
+    };
     return () => {
       source.close();
+      if (poll) clearInterval(poll);
       if (timer.current) clearTimeout(timer.current);
       timer.current = null;
     };
   }, [router, viewerName]);
 
   const dot = { connecting: 'bg-slate-400', live: 'bg-emerald-500', reconnecting: 'bg-amber-500', unavailable: 'bg-rose-500' }[connection];
-  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Live updates off' }[connection];
+  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Refreshing every 10 s' }[connection];
   return (
     <>
       <span className="inline-flex items-center gap-1.5 text-xs text-slate-600" data-live={connection} title="Pages update as tasks and reviews change">

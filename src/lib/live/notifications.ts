@@ -66,3 +66,12 @@ export async function subscribe(subscriber: Subscriber): Promise<() => void> {
     hub.subscribers.delete(subscriber);
   };
 }
+
+/** Close the shared LISTEN connection (tests, graceful shutdown); the next subscriber opens it again. */
+export async function stopListening(): Promise<void> {
+  const sql = hub.sql;
+  hub.ready = undefined;
+  hub.sql = undefined;
+  hub.subscribers.clear();
+  await sql?.end({ timeout: 2 });
+}
