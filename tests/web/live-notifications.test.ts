@@ -9,11 +9,16 @@ const db = useTestDatabase();
 let subscribe: typeof import('../../src/lib/live/notifications.ts').subscribe;
 let stopListening: typeof import('../../src/lib/live/notifications.ts').stopListening;
 
+const previousUrl = process.env.DATABASE_URL;
 beforeAll(async () => {
   process.env.DATABASE_URL = db.url; // the hub connects where the app's pool would
   ({ subscribe, stopListening } = await import('../../src/lib/live/notifications.ts'));
 });
-afterAll(() => stopListening());
+afterAll(async () => {
+  await stopListening();
+  if (previousUrl === undefined) delete process.env.DATABASE_URL;
+  else process.env.DATABASE_URL = previousUrl;
+});
 
 describe('live notifications', () => {
   it('delivers task and review changes to every subscriber, and stops after unsubscribe', async () => {
