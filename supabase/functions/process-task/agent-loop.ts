@@ -69,12 +69,14 @@ export async function runClaimedTask(task: Task, worker: string, deadline: numbe
   const lease = new AbortController();
   let leaseLost = false;
   let heartbeatRunning = false;
+  let finished = false; // a heartbeat still in flight when the run ends must not report a lost lease
   const heartbeat = setInterval(async () => {
-    if (heartbeatRunning || leaseLost) return;
+    if (heartbeatRunning || leaseLost || finished) return;
     heartbeatRunning = true;
     try {
       await store.heartbeat(task.id, worker, settings.leaseSeconds);
     } catch (error) {
+      if (finished) return;
       if (isLeaseLost(error) || (error as { code?: string }).code === '55000') {
         leaseLost = true;
         lease.abort(new LeaseLostSignal());
@@ -210,6 +212,7 @@ export async function runClaimedTask(task: Task, worker: string, deadline: numbe
       return result('running', 'failed', { error: { category: taskError.category, message: taskError.message } });
     }
   } finally {
+    finished = true;
     clearInterval(heartbeat);
   }
 }
