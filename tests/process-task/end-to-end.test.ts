@@ -142,6 +142,15 @@ describe('process-task end to end', () => {
     expect(transcript.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     if (process.env.PRINT_TRANSCRIPT) console.log(JSON.stringify(transcript, null, 1));
     // each model request after the first one carried the saved transcript forward
-    expect(fake.requests.filter((r) => taskOf(r).kind === 'root')).toHaveLength(3);
+    const rootRequests = fake.requests.filter((r) => taskOf(r).kind === 'root');
+    expect(rootRequests).toHaveLength(3);
+    expect(rootRequests[2].messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool']);
+    // the tools reached the model as JSON Schema from their zod schemas
+    const tools = Object.fromEntries(rootRequests[0].tools!.map((t) => [t.function.name, t.function.parameters as { properties: Record<string, unknown>; required: string[] }]));
+    expect(Object.keys(tools)).toEqual(['create_parallel_task', 'create_aggregator_task']);
+    expect(Object.keys(tools.create_parallel_task.properties)).toEqual(['title', 'instructions', 'input']);
+    expect(tools.create_parallel_task.required).toEqual(['title', 'instructions']);
+    expect(tools.create_aggregator_task.required).toEqual(['title', 'instructions', 'dependent_task_ids']);
+    expect(rootRequests[0].model).toBe('fake-gpt');
   });
 });
