@@ -140,7 +140,10 @@ describe('process-task end to end', () => {
     const transcript = await sql`select seq, role, content from public.task_messages where task_id = ${root.id} order by seq`;
     expect(transcript.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool', 'assistant']);
     expect(transcript.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    if (process.env.PRINT_TRANSCRIPT) console.log(JSON.stringify(transcript, null, 1));
+    if (process.env.PRINT_TRANSCRIPT) {
+      const aggregatorTranscript = await sql`select seq, role, content from public.task_messages where task_id = ${aggregator.id} order by seq`;
+      console.log(JSON.stringify({ root: transcript, aggregator: aggregatorTranscript }));
+    }
     // each model request after the first one carried the saved transcript forward
     const rootRequests = fake.requests.filter((r) => taskOf(r).kind === 'root');
     expect(rootRequests).toHaveLength(3);
