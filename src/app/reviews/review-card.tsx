@@ -9,6 +9,7 @@ import { ReviewActions } from './review-actions';
 export function ErrorDetails({ error, at }: { error: ReviewError | null; at?: Date }) {
   const { category, message, provider, step, ...rest } = error ?? {};
   const extra = Object.entries(rest).filter(([, v]) => v !== undefined && v !== null);
+  if (provider !== undefined && provider !== null && typeof provider !== 'object') extra.unshift(['provider', provider]);
   return (
     <div className="rounded-md border border-rose-200 bg-rose-50/60 p-3">
       <div className="flex flex-wrap items-center gap-2 text-xs text-rose-900">
