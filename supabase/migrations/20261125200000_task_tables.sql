@@ -18,6 +18,7 @@ create table public.tasks (
   is_parallel_task boolean not null default false,
   dependent_task_ids uuid[] not null default '{}',
   join_slots smallint not null default 0,
+  join_open_slots smallint not null default 0,
   output jsonb,
   last_error jsonb,
   attempt integer not null default 0,
@@ -49,7 +50,8 @@ comment on table public.tasks is
 comment on column public.tasks.root_task_id is 'The root of this task''s tree (itself for a root).';
 comment on column public.tasks.is_parallel_task is 'Created by create_parallel_task or create_aggregator_task: a failure stops in needs_human_review instead of failed.';
 comment on column public.tasks.dependent_task_ids is 'For an aggregator: the tasks it waits for, in the order their results are shown to it. Empty for other tasks.';
-comment on column public.tasks.join_slots is 'For an aggregator: how many counter slots in private.aggregator_join_counters track its open dependencies.';
+comment on column public.tasks.join_slots is 'For an aggregator: how many counter slots in private.aggregator_join_counters its open dependencies are hashed into.';
+comment on column public.tasks.join_open_slots is 'For a queued aggregator: how many of its counter slots still have open dependencies; the slot that takes it to zero activates the aggregator.';
 comment on column public.tasks.last_error is 'The most recent failure given to fail_task: {category, message, provider?, ...}.';
 comment on column public.tasks.attempt is 'Claims so far in this round; claim_tasks adds one, an operator''s retry starts a new round at zero.';
 comment on column public.tasks.run_after is 'A pending task is not claimed before this time (retry backoff).';
@@ -62,13 +64,13 @@ comment on column public.tasks.depth is 'Nesting depth: 0 for a root, parent dep
 create index tasks_claimable_idx on public.tasks (run_after, created_at) where status = 'pending';
 -- the lease sweep walks only running rows
 create index tasks_lease_expiry_idx on public.tasks (lease_expires_at) where status = 'running';
--- which aggregators wait for a task (fan-in trigger, review page)
-create index tasks_dependent_task_ids_idx on public.tasks using gin (dependent_task_ids);
+-- which aggregators list a task (review page, ad-hoc queries); the trigger uses private.aggregator_dependencies
+-- partial: only aggregators have entries, so the far more frequent updates of other tasks never touch it
+create index tasks_dependent_task_ids_idx on public.tasks using gin (dependent_task_ids) where cardinality(dependent_task_ids) > 0;
 create index tasks_parent_task_id_idx on public.tasks (parent_task_id, created_at);
 create index tasks_root_task_id_idx on public.tasks (root_task_id, created_at);
 create unique index tasks_tool_call_idx on public.tasks (parent_task_id, tool_call_id) where tool_call_id is not null;
 create index tasks_roots_recent_idx on public.tasks (created_at desc) where parent_task_id is null;
-create index tasks_status_idx on public.tasks (status);
 
 alter table public.tasks enable row level security;
 
@@ -83,7 +85,19 @@ create table private.aggregator_join_counters (
 comment on table private.aggregator_join_counters is
   'Sharded countdown of an aggregator''s open dependencies. A dependency that ends decrements one slot (chosen by a hash of its id), '
   'so concurrent completions rarely touch the same row and the cost per completion does not grow with the number of dependencies. '
-  'Only when a slot reaches zero is the aggregator row locked and the slots summed.';
+  'Only a slot reaching zero touches the aggregator row (tasks.join_open_slots). Slot -1, when present, holds the dependencies '
+  'that had already completed when the aggregator was created.';
+
+create table private.aggregator_dependencies (
+  dependency_task_id uuid not null references public.tasks (id) on delete cascade,
+  aggregator_task_id uuid not null references public.tasks (id) on delete cascade,
+  primary key (dependency_task_id, aggregator_task_id)
+);
+comment on table private.aggregator_dependencies is
+  'Which queued aggregators wait for a task, one row per open dependency. The fan-in trigger looks a dependency up here by '
+  'primary key; looking it up in tasks.dependent_task_ids would read the aggregator''s whole array (160 kB at 10,000 '
+  'dependencies) for every completion.';
+create index aggregator_dependencies_aggregator_idx on private.aggregator_dependencies (aggregator_task_id);
 
 create table public.human_reviews (
   id uuid primary key default gen_random_uuid(),
@@ -148,11 +162,12 @@ alter table public.task_messages enable row level security;
 -- Writes happen only through the SQL API; the Data API roles get no direct write rights.
 revoke all on public.tasks, public.human_reviews, public.task_events, public.task_messages from anon, authenticated;
 grant select on public.tasks, public.human_reviews, public.task_events, public.task_messages to authenticated;
-revoke all on private.aggregator_join_counters from public, anon, authenticated;
-grant select on private.aggregator_join_counters to authenticated;
-grant all on private.aggregator_join_counters to service_role;
+revoke all on private.aggregator_join_counters, private.aggregator_dependencies from public, anon, authenticated;
+grant select on private.aggregator_join_counters, private.aggregator_dependencies to authenticated;
+grant all on private.aggregator_join_counters, private.aggregator_dependencies to service_role;
 
 alter table private.aggregator_join_counters enable row level security;
+alter table private.aggregator_dependencies enable row level security;
 
 create function private.caller_role()
 returns text
@@ -193,4 +208,6 @@ create policy "operators read events" on public.task_events
 create policy "operators read messages" on public.task_messages
   for select to authenticated using ((select private.is_operator()));
 create policy "operators read join counters" on private.aggregator_join_counters
+  for select to authenticated using ((select private.is_operator()));
+create policy "operators read aggregator dependencies" on private.aggregator_dependencies
   for select to authenticated using ((select private.is_operator()));

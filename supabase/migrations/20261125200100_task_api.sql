@@ -332,8 +332,9 @@ begin
     into v_open, v_completed
   from public.tasks t where t.id = any (p_dependent_task_ids);
 
-  -- enough slots that 8-16 concurrent workers rarely meet on one counter row, few enough to sum cheaply
-  v_slots := least(64, greatest(v_open, 1))::smallint;
+  -- Enough slots that concurrent workers rarely meet on one counter row (a wait there costs a whole
+  -- commit), and about eight dependencies per slot so few completions reach the aggregator row itself.
+  v_slots := least(128, greatest(1, v_open / 8))::smallint;
 
   insert into public.tasks (id, parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
                             dependent_task_ids, join_slots, tool_call_id, depth, max_attempts)
@@ -345,14 +346,21 @@ begin
 
   if v_open > 0 then
     insert into private.aggregator_join_counters (aggregator_task_id, slot, remaining, completed)
-    select v_id, s.slot, coalesce(o.remaining, 0), case when s.slot = 0 then v_completed else 0 end
-    from generate_series(0, v_slots - 1) as s(slot)
-    left join (
-      select private.join_slot(t.id, v_slots) as slot, count(*)::integer as remaining
+    select v_id, private.join_slot(t.id, v_slots), count(*)::integer, 0
       from public.tasks t
-      where t.id = any (p_dependent_task_ids) and t.status not in ('completed', 'cancelled')
-      group by 1
-    ) o on o.slot = s.slot;
+     where t.id = any (p_dependent_task_ids) and t.status not in ('completed', 'cancelled')
+     group by 2;
+    insert into private.aggregator_dependencies (dependency_task_id, aggregator_task_id)
+    select t.id, v_id from public.tasks t
+     where t.id = any (p_dependent_task_ids) and t.status not in ('completed', 'cancelled');
+    if v_completed > 0 then
+      insert into private.aggregator_join_counters (aggregator_task_id, slot, remaining, completed)
+      values (v_id, -1, 0, v_completed);
+    end if;
+    update public.tasks
+       set join_open_slots = (select count(*) from private.aggregator_join_counters c where c.aggregator_task_id = v_id and c.remaining > 0)
+     where id = v_id
+     returning * into v_task;
   elsif v_completed = 0 then
     update public.tasks set completed_at = now() where id = v_id returning * into v_task;
   end if;
@@ -766,14 +774,15 @@ as $$
 declare
   v_agg record;
   v_remaining integer;
-  v_total_remaining bigint;
+  v_open_slots integer;
   v_total_completed bigint;
-  v_status text;
 begin
-  -- aggregators that wait for this task (GIN index); usually exactly one
+  -- aggregators that wait for this task (primary key lookup); usually exactly one
   for v_agg in
-    select a.id, a.join_slots from public.tasks a
-     where a.dependent_task_ids @> array[new.id] and a.status = 'queued'
+    select a.id, a.join_slots
+      from private.aggregator_dependencies d
+      join public.tasks a on a.id = d.aggregator_task_id
+     where d.dependency_task_id = new.id and a.status = 'queued'
   loop
     update private.aggregator_join_counters
        set remaining = remaining - 1,
@@ -782,19 +791,20 @@ begin
      returning remaining into v_remaining;
 
     if v_remaining = 0 then
-      -- This slot is done. Lock the aggregator so the slots that finish last are checked one at a time:
-      -- whoever locks second sees the first one's committed counts, so exactly one transaction sees zero.
-      select a.status into v_status from public.tasks a where a.id = v_agg.id for no key update;
-      if v_status = 'queued' then
-        select sum(c.remaining), sum(c.completed) into v_total_remaining, v_total_completed
+      -- This slot is done: count it off on the aggregator row. The row lock orders these last steps, so
+      -- exactly one transaction takes join_open_slots to zero, whatever order the commits come in.
+      update public.tasks set join_open_slots = join_open_slots - 1
+       where id = v_agg.id and status = 'queued'
+       returning join_open_slots into v_open_slots;
+      if v_open_slots = 0 then
+        -- every other slot's last decrement committed before our update got the row: their counts are visible
+        select sum(c.completed) into v_total_completed
           from private.aggregator_join_counters c where c.aggregator_task_id = v_agg.id;
-        if v_total_remaining = 0 then
-          update public.tasks
-             set status = case when v_total_completed > 0 then 'pending' else 'cancelled' end,
-                 run_after = now(), updated_at = now(),
-                 completed_at = case when v_total_completed > 0 then null else now() end
-           where id = v_agg.id;
-        end if;
+        update public.tasks
+           set status = case when v_total_completed > 0 then 'pending' else 'cancelled' end,
+               run_after = now(), updated_at = now(),
+               completed_at = case when v_total_completed > 0 then null else now() end
+         where id = v_agg.id;
       end if;
     end if;
   end loop;
@@ -804,7 +814,8 @@ $$;
 comment on function public.check_aggregator_dependencies() is
   'Fan-in: when a parallel task ends (completed or cancelled), counts it down on each aggregator waiting for it and activates '
   'the aggregator (pending, or cancelled when no dependency completed) when the last one ends. O(1) per ending dependency: '
-  'one GIN lookup and one sharded counter row; exactly one activation even when dependencies end in concurrent transactions. '
+  'one primary-key lookup and one sharded counter row (the aggregator row only when a slot empties); exactly one activation even '
+  'when dependencies end in concurrent transactions. '
   'A dependency in needs_human_review does not count as ended, so it holds the aggregator.';
 
 create trigger tasks_check_aggregator_dependencies

@@ -1,0 +1,228 @@
+// npm run bench:fan-in — what one completing dependency costs, as the fan-in grows.
+//
+// For N = 100, 1,000 and 10,000 dependencies of one aggregator, 8 connections complete them through
+// public.complete_task. Compared with:
+//   - the seed design: a trigger that, for every completion, scans all of the aggregator's dependencies
+//     with bool_and (built here in a scratch schema, bench_seed, with the same table, lease check and
+//     event trigger, so only the fan-in differs);
+//   - the floor: the same number of completions of tasks that feed no aggregator.
+// Runs against a fresh database cloned from the migrated template (embedded Postgres unless DATABASE_URL).
+import postgres from 'postgres';
+import { databaseUrl, usesEmbeddedDatabase } from './lib/local-config.ts';
+import { bootstrapSupabaseRoles, createDatabaseFromTemplate, ensureTemplateDatabase, hasSupabaseRoles } from './lib/database-setup.ts';
+import { startLocalPostgres } from './lib/local-postgres.ts';
+
+const CONNECTIONS = 8;
+const SIZES = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
+/** Small fan-ins are repeated so every row of the table measures about the same number of completions. */
+const roundsFor = (n: number) => Math.max(1, Math.round(Math.max(...SIZES) / n / 5));
+
+type Sql = postgres.Sql<Record<string, unknown>>;
+/**
+ * synchronous_commit: 'off' (default) measures the work each design does per completion; 'on' adds this
+ * machine's disk flush to every commit, the same for all three, which hides that work (BENCH_SYNC_COMMIT=on).
+ */
+const SYNC_COMMIT = process.env.BENCH_SYNC_COMMIT === 'on' ? 'on' : 'off';
+const connect = (url: string, max = 1): Sql =>
+  postgres(url, { max, onnotice: () => {}, idle_timeout: 5, connection: { synchronous_commit: SYNC_COMMIT } }) as Sql;
+
+const seedSchema = `
+create schema bench_seed;
+create table bench_seed.tasks (like public.tasks including all);
+create table bench_seed.task_events (like public.task_events including all);
+
+create function bench_seed.record_transition() returns trigger language plpgsql set search_path = '' as $$
+begin
+  insert into bench_seed.task_events (task_id, event, from_status, to_status, actor, detail)
+  values (new.id, 'status_changed', old.status, new.status, current_setting('taskweave.actor', true), jsonb_build_object('attempt', new.attempt));
+  perform pg_notify('bench_task_changed', new.id::text);
+  return null;
+end $$;
+create trigger record_transition after update of status on bench_seed.tasks
+  for each row when (old.status is distinct from new.status) execute function bench_seed.record_transition();
+
+-- the seed design: every ending dependency rescans all of its aggregator's dependencies
+create function bench_seed.check_aggregator_dependencies() returns trigger language plpgsql set search_path = '' as $$
+declare v_agg record;
+begin
+  for v_agg in select a.id, a.dependent_task_ids from bench_seed.tasks a
+                where a.dependent_task_ids @> array[new.id] and a.status = 'queued' loop
+    if (select bool_and(t.status in ('completed', 'cancelled')) from bench_seed.tasks t where t.id = any (v_agg.dependent_task_ids)) then
+      update bench_seed.tasks set status = 'pending' where id = v_agg.id and status = 'queued';
+    end if;
+  end loop;
+  return null;
+end $$;
+create trigger check_aggregator_dependencies after update of status on bench_seed.tasks
+  for each row when (new.status in ('completed', 'cancelled') and old.status is distinct from new.status)
+  execute function bench_seed.check_aggregator_dependencies();
+
+create function bench_seed.complete_task(p_task_id uuid, p_worker text, p_output jsonb) returns bench_seed.tasks
+language plpgsql set search_path = '' as $$
+declare v_task bench_seed.tasks;
+begin
+  select * into v_task from bench_seed.tasks where id = p_task_id for no key update;
+  if v_task.status <> 'running' or v_task.leased_by is distinct from p_worker then
+    raise exception 'not leased' using errcode = 'TW001';
+  end if;
+  perform set_config('taskweave.actor', p_worker, true);
+  update bench_seed.tasks set status = 'completed', output = p_output, leased_by = null, lease_expires_at = null,
+         completed_at = now(), updated_at = now() where id = p_task_id returning * into v_task;
+  return v_task;
+end $$;
+`;
+
+interface Measurement {
+  completions: number;
+  wallMs: number;
+  meanCallMs: number;
+  activationDelayMs: number | null;
+  activations: number;
+}
+
+/** Complete the given running tasks from CONNECTIONS connections; measure wall time and each call. */
+async function completeAll(clients: Sql[], ids: string[], fn: 'public.complete_task' | 'bench_seed.complete_task') {
+  let next = 0;
+  let callMs = 0;
+  let lastReturn = 0;
+  const started = performance.now();
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        const t0 = performance.now();
+        await c.unsafe(`select 1 from ${fn}($1, 'bench', '{"ok": true}'::jsonb)`, [id], { prepare: true });
+        const t1 = performance.now();
+        callMs += t1 - t0;
+        lastReturn = Math.max(lastReturn, t1);
+      }
+    }),
+  );
+  return { wallMs: performance.now() - started, callMs, lastReturn };
+}
+
+async function runOurs(admin: Sql, clients: Sql[], listener: Sql, n: number, withAggregator: boolean): Promise<Measurement> {
+  const rounds = roundsFor(n);
+  let wallMs = 0;
+  let callMs = 0;
+  let delay = 0;
+  let activations = 0;
+  for (let r = 0; r < rounds; r++) {
+    const [root] = await admin`select (public.create_task('bench root', 'bench')).id`;
+    const children = await admin<{ id: string }[]>`
+      select (public.create_parallel_task(${root.id}, 'dep ' || i, 'bench')).id from generate_series(1, ${n}::int) i`;
+    const ids = children.map((c) => c.id);
+    let aggregatorId: string | null = null;
+    if (withAggregator) {
+      const [agg] = await admin`select (public.create_aggregator_task(${root.id}, ${ids}::uuid[], 'bench aggregate', 'bench')).id`;
+      aggregatorId = agg.id as string;
+    }
+    await admin`select count(public.claim_task(id, 'bench', 3600)) from unnest(${ids}::uuid[]) as id`;
+    let notifiedAt = 0;
+    const subscription = aggregatorId
+      ? await listener.listen('task_ready', (payload) => {
+          if (payload === aggregatorId) notifiedAt = performance.now();
+        })
+      : null;
+    const result = await completeAll(clients, ids, 'public.complete_task');
+    wallMs += result.wallMs;
+    callMs += result.callMs;
+    if (aggregatorId) {
+      const deadline = performance.now() + 10_000;
+      while (!notifiedAt && performance.now() < deadline) await new Promise((res) => setTimeout(res, 1));
+      delay = Math.max(delay, notifiedAt - result.lastReturn);
+      const [row] = await admin`select count(*)::int as n from public.task_events where task_id = ${aggregatorId} and to_status = 'pending'`;
+      activations += row.n as number;
+      await subscription!.unlisten();
+    }
+  }
+  return { completions: n * rounds, wallMs, meanCallMs: callMs / (n * rounds), activationDelayMs: withAggregator ? delay : null, activations };
+}
+
+async function runSeed(admin: Sql, clients: Sql[], n: number): Promise<Measurement> {
+  const rounds = roundsFor(n);
+  let wallMs = 0;
+  let callMs = 0;
+  let activations = 0;
+  for (let r = 0; r < rounds; r++) {
+    const [root] = await admin`
+      insert into bench_seed.tasks (id, root_task_id, title, instructions, status)
+      select id, id, 'bench root', 'bench', 'completed' from (select gen_random_uuid() as id) g returning id`;
+    const children = await admin<{ id: string }[]>`
+      insert into bench_seed.tasks (parent_task_id, root_task_id, title, instructions, status, is_parallel_task, attempt, leased_by, lease_expires_at)
+      select ${root.id}, ${root.id}, 'dep ' || i, 'bench', 'running', true, 1, 'bench', now() + interval '1 hour'
+        from generate_series(1, ${n}::int) i returning id`;
+    const ids = children.map((c) => c.id);
+    const [agg] = await admin`
+      insert into bench_seed.tasks (parent_task_id, root_task_id, title, instructions, status, is_parallel_task, dependent_task_ids)
+      values (${root.id}, ${root.id}, 'bench aggregate', 'bench', 'queued', true, ${ids}::uuid[]) returning id`;
+    const result = await completeAll(clients, ids, 'bench_seed.complete_task');
+    wallMs += result.wallMs;
+    callMs += result.callMs;
+    const [row] = await admin`select count(*)::int as n from bench_seed.task_events where task_id = ${agg.id} and to_status = 'pending'`;
+    activations += row.n as number;
+  }
+  return { completions: n * rounds, wallMs, meanCallMs: callMs / (n * rounds), activationDelayMs: null, activations };
+}
+
+const perCompletionUs = (m: Measurement) => (m.wallMs * 1000) / m.completions;
+const fmt = (value: number, digits = 1) => value.toFixed(digits);
+
+async function main() {
+  const serverUrl = databaseUrl();
+  if (usesEmbeddedDatabase()) await startLocalPostgres((line) => console.log(`db: ${line}`));
+  if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(serverUrl))) await bootstrapSupabaseRoles(serverUrl);
+  const template = await ensureTemplateDatabase(serverUrl);
+  const database = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench');
+  const admin = connect(database.url, 4);
+  try {
+    await admin.unsafe(`alter database ${database.name} set taskweave.max_children_per_task = 100000`);
+    await admin.unsafe(`alter database ${database.name} set taskweave.max_aggregator_dependencies = 100000`);
+    await admin.end();
+    const admin2 = connect(database.url, 4);
+    await admin2.unsafe(seedSchema);
+    const clients = Array.from({ length: CONNECTIONS }, () => connect(database.url));
+    const listener = connect(database.url);
+    await Promise.all(clients.map((c) => c`select 1`));
+
+    const [server] = await admin2`select current_setting('server_version') as v, current_setting('synchronous_commit') as sc`;
+    console.log(`\nfan-in benchmark: Postgres ${server.v}, ${CONNECTIONS} connections, synchronous_commit=${server.sc}`);
+    console.log('warming up…');
+    await runOurs(admin2, clients, listener, 200, true);
+
+    const rows: { n: number; ours: Measurement; seed: Measurement; floor: Measurement }[] = [];
+    for (const n of SIZES) {
+      console.log(`N = ${n}: ${roundsFor(n)} round(s)…`);
+      const floor = await runOurs(admin2, clients, listener, n, false);
+      const ours = await runOurs(admin2, clients, listener, n, true);
+      const seed = await runSeed(admin2, clients, n);
+      rows.push({ n, ours, seed, floor });
+    }
+
+    const base = perCompletionUs(rows[0].ours);
+    console.log('\n| N | rounds | completions | Taskweave µs/completion | mean call ms | activation delay ms | activations/rounds | floor µs/completion | vs floor | seed (bool_and scan) µs/completion | seed ÷ Taskweave | vs N=' + SIZES[0] + ' |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { n, ours, seed, floor } of rows) {
+      console.log(
+        `| ${n} | ${roundsFor(n)} | ${ours.completions} | ${fmt(perCompletionUs(ours))} | ${fmt(ours.meanCallMs, 2)} | ${fmt(ours.activationDelayMs ?? 0, 2)} | ${ours.activations}/${roundsFor(n)} | ${fmt(perCompletionUs(floor))} | ${fmt(perCompletionUs(ours) / perCompletionUs(floor), 2)}x | ${fmt(perCompletionUs(seed))} | ${fmt(perCompletionUs(seed) / perCompletionUs(ours), 1)}x | ${fmt(perCompletionUs(ours) / base, 2)}x |`,
+      );
+    }
+    const last = rows[rows.length - 1];
+    const checks = [
+      [`time per completion at N=${last.n} within 2x of N=${rows[0].n}`, perCompletionUs(last.ours) / base <= 2],
+      [`time per completion at N=${last.n} within 1.5x of the floor`, perCompletionUs(last.ours) / perCompletionUs(last.floor) <= 1.5],
+      [`at least 10x faster than the scanning trigger at N=${last.n}`, perCompletionUs(last.seed) / perCompletionUs(last.ours) >= 10],
+      ['exactly one activation per aggregator', rows.every((r) => r.ours.activations === roundsFor(r.n))],
+    ] as const;
+    console.log('\ntargets:');
+    for (const [label, ok] of checks) console.log(`  ${ok ? 'met    ' : 'MISSED '} ${label}`);
+    console.log('\nactivation delay: from the return of the last complete_task call to the aggregator\'s task_ready notification at a listener;');
+    console.log('the activation itself commits in the same transaction as the last completion (negative: the notification came first).');
+    await Promise.all([...clients, listener, admin2].map((c) => c.end({ timeout: 2 })));
+    if (checks.some(([, ok]) => !ok)) process.exitCode = 1;
+  } finally {
+    await database.drop();
+  }
+}
+
+await main();
