@@ -1,5 +1,5 @@
 // Live updates between two operators, inert model output, and who may not come in.
-import { expect, reviewCard, seedFanOut, signIn, taskStatus, test, waitForLive } from './support/fixtures.ts';
+import { expect, reviewCard, saveScreenshot, seedFanOut, signIn, taskStatus, test, waitForLive } from './support/fixtures.ts';
 
 test('a second operator’s resolution, a new review and a status change arrive without a reload', async ({ page, browser, sql, localUrl, hostedUrl }) => {
   const fanOut = await seedFanOut(sql, { title: 'E2E live fan-out', complete: [0], fail: [1] });
@@ -61,6 +61,27 @@ test('model output and errors are shown as text: markup stays inert', async ({ p
   await expect(card.getByText(`Tool said: ${payload}`)).toBeVisible();
   await expect(card.getByRole('link', { name: '<script>window.__xss=3</script> vendor 2' })).toBeVisible();
   await expect(card.locator('img, script, svg[onload]')).toHaveCount(0);
+
+  // a transcript in the shape the worker saves (AI SDK messages), with the payload in every part
+  const transcriptTask = fanOut.childIds[2];
+  await sql`select public.claim_task(${transcriptTask}, 'e2e-worker', 300)`;
+  const messages = [
+    ['user', [{ type: 'text', text: `Research this: ${payload}` }]],
+    ['assistant', [{ type: 'text', text: 'I will look it up.' }, { type: 'tool-call', toolCallId: 'c1', toolName: 'web_search', input: { query: payload } }]],
+    ['tool', [{ type: 'tool-result', toolCallId: 'c1', toolName: 'web_search', output: { type: 'text', value: `Result: ${payload}` } }]],
+    ['assistant', [{ type: 'text', text: `Done: ${payload}` }]],
+  ] as const;
+  for (const [role, content] of messages) {
+    await sql`select public.append_task_message(${transcriptTask}, 'e2e-worker', ${role}, ${sql.json(content as never)})`;
+  }
+  await visit(`/tasks/${transcriptTask}`);
+  const transcript = page.getByRole('list', { name: 'Transcript' });
+  await expect(transcript).toContainText('calls web_search');
+  await expect(transcript).toContainText('result of web_search');
+  await expect(transcript.getByText(`Result: ${payload}`)).toBeVisible();
+  await expect(transcript.getByText(`Done: ${payload}`)).toBeVisible();
+  await saveScreenshot(page, 'task-transcript');
+  await expect(page.locator('main img, main script')).toHaveCount(0);
 
   await visit(`/tasks/${fanOut.childIds[0]}`);
   await expect(page.getByTestId('task-output')).toContainText(payload.replaceAll('"', '\\"'));

@@ -40,10 +40,19 @@ function partOf(part: unknown): Part[] {
       return [{ kind: 'tool-call', label: String(p.toolName ?? p.name ?? 'tool'), text: jsonToText(p.input ?? p.args ?? p.arguments) }];
     case 'tool-result':
     case 'tool_result':
-      return [{ kind: 'tool-result', label: String(p.toolName ?? p.name ?? p.tool_use_id ?? 'tool'), text: jsonToText(p.output ?? p.result ?? p.content) }];
+      return [{ kind: 'tool-result', label: String(p.toolName ?? p.name ?? p.tool_use_id ?? 'tool'), text: jsonToText(unwrapOutput(p.output ?? p.result ?? p.content)) }];
     default:
       return [{ kind: 'data', text: jsonToText(p) }];
   }
+}
+
+/** AI SDK tool outputs are tagged: {type: 'json' | 'text' | 'error-text' | 'error-json', value}. */
+function unwrapOutput(output: unknown): unknown {
+  if (output && typeof output === 'object' && 'type' in output && 'value' in output) {
+    const o = output as { type: unknown; value: unknown };
+    if (typeof o.type === 'string' && /^(json|text|error-text|error-json)$/.test(o.type)) return o.value;
+  }
+  return output;
 }
 
 const roleStyle: Record<TaskMessage['role'], string> = {
