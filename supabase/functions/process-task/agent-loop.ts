@@ -104,8 +104,8 @@ export async function runClaimedTask(task: Task, worker: string, deadline: numbe
     ...extra,
   });
 
-  const append = async (role: TaskMessage['role'], content: unknown) => {
-    if (leaseLost) throw new LeaseLostSignal();
+  const append = (role: TaskMessage['role'], content: unknown): Promise<TaskMessage> => {
+    if (leaseLost) return Promise.reject(new LeaseLostSignal());
     return store.appendMessage(task.id, worker, role, content);
   };
 

@@ -80,90 +80,95 @@ export function createDemoModel(modelId = 'demo-planner-1'): LanguageModelV3 {
     provider: 'demo',
     modelId,
     supportedUrls: {},
-    async doGenerate(options) {
-      const { user, toolResults, assistantSteps } = promptText(options);
-      const task = readBlock<TaskBlock>(user, 'task');
-      const title = /^Task: (.*)$/m.exec(user)?.[1] ?? 'the task';
-      if (!task) return text(`I could not find the task description in my prompt, so here is a direct answer about ${title}.`);
-      const input = (task.input ?? {}) as Record<string, unknown>;
-
-      if (task.kind === 'aggregator') {
-        const deps = readBlock<ParallelTaskResult[]>(user, 'dependency_results') ?? [];
-        const omitted = readBlock<{ task_id: string }[]>(user, 'omitted_dependencies') ?? [];
-        const lines = deps.map((d) => {
-          const who = d.completed_by === 'operator' ? ' (written by a human operator)' : '';
-          const first = d.output ? d.output.split('\n')[0] : 'no output';
-          return d.status === 'completed' ? `- ${d.title}${who}: ${first}` : `- ${d.title}: cancelled, no result`;
-        });
-        const completed = deps.filter((d) => d.status === 'completed').length;
-        return text(
-          [`Summary of ${deps.length + omitted.length} results (${completed} completed):`, ...lines, ...(omitted.length ? [`(${omitted.length} results did not fit the context.)`] : [])].join('\n'),
-        );
-      }
-
-      if (task.kind === 'parallel') {
-        const failure = input.simulate_failure;
-        const marked = user.includes(FAILURE_MARKER);
-        if (failure === true || failure === 'transient' || marked) {
-          const transient = failure === 'transient';
-          throw new APICallError({
-            message: transient ? 'demo provider is overloaded (simulated)' : 'demo provider rejected the request (simulated failure requested by the task input)',
-            url: 'demo://model/generate',
-            requestBodyValues: {},
-            statusCode: transient ? 503 : 422,
-            responseHeaders: {},
-            responseBody: JSON.stringify({ error: { type: transient ? 'overloaded' : 'simulated_failure', task_id: task.id } }),
-            isRetryable: transient,
-          });
-        }
-        return text(note(String(input.topic ?? title), input));
-      }
-
-      // root: fan out, then fan in, then answer
-      const topics = topicsOf(title, input);
-      if (topics.length === 0) return text(`Answer to "${title}": nothing to split up, so this is answered directly.`);
-      const created = toolResults.filter((r) => r.toolName === 'create_parallel_task' && r.output.type === 'json');
-      const aggregator = toolResults.find((r) => r.toolName === 'create_aggregator_task');
-      if (assistantSteps === 0) {
-        return result(
-          topics.map((t, i) => ({
-            type: 'tool-call',
-            toolCallId: `demo_${task.id.slice(0, 8)}_parallel_${i + 1}`,
-            toolName: 'create_parallel_task',
-            input: JSON.stringify({
-              title: t.title,
-              instructions: t.instructions ?? `Research "${t.title}" for the task "${title}" and write a short note with your findings.`,
-              input: { topic: t.title, ...(t.simulate_failure ? { simulate_failure: t.simulate_failure } : {}) },
-            }),
-          })),
-        );
-      }
-      if (!aggregator && created.length > 0) {
-        const ids = created.map((r) => (r.output.value as { task_id: string }).task_id);
-        return result([
-          {
-            type: 'tool-call',
-            toolCallId: `demo_${task.id.slice(0, 8)}_aggregate`,
-            toolName: 'create_aggregator_task',
-            input: JSON.stringify({
-              title: `Combine: ${title}`,
-              instructions: `Combine the ${ids.length} research notes into one answer to "${title}".`,
-              dependent_task_ids: ids,
-            }),
-          },
-        ]);
-      }
-      const aggregatorId = aggregator?.output.type === 'json' ? (aggregator.output.value as { task_id: string }).task_id : null;
-      const failed = toolResults.filter((r) => r.output.type !== 'json').length;
-      return text(
-        [
-          `Delegated "${title}" to ${created.length} parallel tasks${aggregatorId ? `; aggregator ${aggregatorId} will combine their results` : ''}.`,
-          ...(failed ? [`${failed} tool calls were rejected.`] : []),
-        ].join(' '),
-      );
+    doGenerate(options) {
+      return Promise.resolve().then(() => plan(options));
     },
-    async doStream() {
-      throw new Error('the demo model does not stream; process-task uses generateText');
+    doStream() {
+      return Promise.reject(new Error('the demo model does not stream; process-task uses generateText'));
     },
   };
+}
+
+/** The demo's plan for one step, from what its prompt says. */
+function plan(options: LanguageModelV3CallOptions): LanguageModelV3GenerateResult {
+  const { user, toolResults, assistantSteps } = promptText(options);
+  const task = readBlock<TaskBlock>(user, 'task');
+  const title = /^Task: (.*)$/m.exec(user)?.[1] ?? 'the task';
+  if (!task) return text(`I could not find the task description in my prompt, so here is a direct answer about ${title}.`);
+  const input = (task.input ?? {}) as Record<string, unknown>;
+
+  if (task.kind === 'aggregator') {
+    const deps = readBlock<ParallelTaskResult[]>(user, 'dependency_results') ?? [];
+    const omitted = readBlock<{ task_id: string }[]>(user, 'omitted_dependencies') ?? [];
+    const lines = deps.map((d) => {
+      const who = d.completed_by === 'operator' ? ' (written by a human operator)' : '';
+      const first = d.output ? d.output.split('\n')[0] : 'no output';
+      return d.status === 'completed' ? `- ${d.title}${who}: ${first}` : `- ${d.title}: cancelled, no result`;
+    });
+    const completed = deps.filter((d) => d.status === 'completed').length;
+    return text(
+      [`Summary of ${deps.length + omitted.length} results (${completed} completed):`, ...lines, ...(omitted.length ? [`(${omitted.length} results did not fit the context.)`] : [])].join('\n'),
+    );
+  }
+
+  if (task.kind === 'parallel') {
+    const failure = input.simulate_failure;
+    const marked = user.includes(FAILURE_MARKER);
+    if (failure === true || failure === 'transient' || marked) {
+      const transient = failure === 'transient';
+      throw new APICallError({
+        message: transient ? 'demo provider is overloaded (simulated)' : 'demo provider rejected the request (simulated failure requested by the task input)',
+        url: 'demo://model/generate',
+        requestBodyValues: {},
+        statusCode: transient ? 503 : 422,
+        responseHeaders: {},
+        responseBody: JSON.stringify({ error: { type: transient ? 'overloaded' : 'simulated_failure', task_id: task.id } }),
+        isRetryable: transient,
+      });
+    }
+    return text(note(String(input.topic ?? title), input));
+  }
+
+  // root: fan out, then fan in, then answer
+  const topics = topicsOf(title, input);
+  if (topics.length === 0) return text(`Answer to "${title}": nothing to split up, so this is answered directly.`);
+  const created = toolResults.filter((r) => r.toolName === 'create_parallel_task' && r.output.type === 'json');
+  const aggregator = toolResults.find((r) => r.toolName === 'create_aggregator_task');
+  if (assistantSteps === 0) {
+    return result(
+      topics.map((t, i) => ({
+        type: 'tool-call',
+        toolCallId: `demo_${task.id.slice(0, 8)}_parallel_${i + 1}`,
+        toolName: 'create_parallel_task',
+        input: JSON.stringify({
+          title: t.title,
+          instructions: t.instructions ?? `Research "${t.title}" for the task "${title}" and write a short note with your findings.`,
+          input: { topic: t.title, ...(t.simulate_failure ? { simulate_failure: t.simulate_failure } : {}) },
+        }),
+      })),
+    );
+  }
+  if (!aggregator && created.length > 0) {
+    const ids = created.map((r) => (r.output.value as { task_id: string }).task_id);
+    return result([
+      {
+        type: 'tool-call',
+        toolCallId: `demo_${task.id.slice(0, 8)}_aggregate`,
+        toolName: 'create_aggregator_task',
+        input: JSON.stringify({
+          title: `Combine: ${title}`,
+          instructions: `Combine the ${ids.length} research notes into one answer to "${title}".`,
+          dependent_task_ids: ids,
+        }),
+      },
+    ]);
+  }
+  const aggregatorId = aggregator?.output.type === 'json' ? (aggregator.output.value as { task_id: string }).task_id : null;
+  const failed = toolResults.filter((r) => r.output.type !== 'json').length;
+  return text(
+    [
+      `Delegated "${title}" to ${created.length} parallel tasks${aggregatorId ? `; aggregator ${aggregatorId} will combine their results` : ''}.`,
+      ...(failed ? [`${failed} tool calls were rejected.`] : []),
+    ].join(' '),
+  );
 }

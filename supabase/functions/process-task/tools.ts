@@ -72,6 +72,9 @@ export async function executeToolCall(
   try {
     // a repeated call (same tool_call_id) is answered with the child it already made, limit or not
     const existing = await store.findChildByToolCall(task.id, call.toolCallId);
+    if (existing && (existing.dependent_task_ids.length > 0) !== (call.toolName === 'create_aggregator_task')) {
+      return toolError(`tool call id ${call.toolCallId} was already used for another tool; use a new tool call`);
+    }
     if (!existing) {
       const children = await store.countChildren(task.id);
       if (children >= settings.maxChildrenPerTask) {
