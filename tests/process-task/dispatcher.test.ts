@@ -1,5 +1,6 @@
-// The local dispatcher against a real database and a stand-in function: NOTIFY task_ready becomes an
-// invocation, the sweep finds expired leases and due retries, and concurrency stays bounded.
+// The local dispatcher against a real database and a stand-in function (it claims and completes the
+// task through the SQL API, as process-task would): NOTIFY task_ready becomes an invocation, the sweep
+// finds expired leases, and concurrency stays bounded.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +9,10 @@ import { startDispatcher, type Dispatcher } from '../../scripts/lib/dispatcher.t
 import { waitFor } from './support.ts';
 
 const db = useTestDatabase();
-const received: { taskId: string; auth: string | undefined }[] = [];
+const received: { taskId: string; auth: string | undefined; status: number }[] = [];
 let inFlight = 0;
 let maxInFlight = 0;
 let server: http.Server;
-let url: string;
 let dispatcher: Dispatcher;
 
 beforeAll(async () => {
@@ -20,15 +20,23 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const { task_id } = JSON.parse(Buffer.concat(chunks).toString());
-    received.push({ taskId: task_id, auth: req.headers.authorization });
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    await new Promise((r) => setTimeout(r, 150));
-    inFlight--;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: [{ task_id, status: 'completed', outcome: 'completed' }] }));
+    let status = 200;
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      await db.sql`select public.claim_task(${task_id}, 'stand-in', 30)`;
+      await db.sql`select public.complete_task(${task_id}, 'stand-in', '{"source":"model","text":"ok","model":"stand-in","steps":0}'::jsonb)`;
+    } catch (error) {
+      status = (error as { code?: string }).code === '55000' ? 409 : 500;
+    } finally {
+      inFlight--;
+    }
+    received.push({ taskId: task_id, auth: req.headers.authorization, status });
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { results: [{ task_id, status: 'completed', outcome: 'completed' }] } : { error: { code: 'not_claimable', message: 'x' } }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/functions/v1/process-task`;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/functions/v1/process-task`;
   dispatcher = await startDispatcher({ databaseUrl: db.url, functionUrl: url, secret: 'k', concurrency: 2, sweepIntervalMs: 200, log: () => {} });
 });
 
@@ -42,19 +50,28 @@ describe('dispatcher', () => {
   it('invokes the function for each ready task, at most `concurrency` at a time, with the key', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await db.sql`select id from public.create_task(${'t' + i}, 'x')`)[0].id as string);
-    await waitFor('six invocations', async () => ids.every((id) => received.some((r) => r.taskId === id)), 10_000, 50);
+    await waitFor('six tasks completed', async () => {
+      const rows = await db.sql`select count(*)::int as n from public.tasks where id in ${db.sql(ids)} and status = 'completed'`;
+      return rows[0].n === 6;
+    }, 10_000, 50);
     expect(maxInFlight).toBeLessThanOrEqual(2);
     expect(received.every((r) => r.auth === 'Bearer k')).toBe(true);
+    expect(dispatcher.stats.completed).toBeGreaterThanOrEqual(6);
   });
 
-  it('sweeps up a task whose worker died once its lease expires', async () => {
-    const [t] = await db.sql`select id from public.create_task('orphan', 'x')`;
-    await waitFor('first invocation', async () => received.some((r) => r.taskId === t.id), 5_000, 50);
-    // the stand-in does not claim; a worker claims and dies holding a 1 s lease
-    await db.sql`select public.claim_task(${t.id}, 'dead-worker', 1)`;
-    const before = received.filter((r) => r.taskId === t.id).length;
-    await waitFor('a sweep invocation after lease expiry', async () => received.filter((r) => r.taskId === t.id).length > before, 5_000, 50);
-    const [row] = await db.sql`select lease_expires_at <= now() as expired from public.tasks where id = ${t.id}`;
-    expect(row.expired).toBe(true);
+  it('sweeps up a task whose worker died, once its lease expires', async () => {
+    // created and claimed by a worker that dies at once, holding a 1 s lease
+    const [t] = await db.sql.begin(async (tx) => {
+      const [created] = await tx`select id from public.create_task('orphan', 'x')`;
+      return tx`select id, lease_expires_at from public.claim_task(${created.id}, 'dead-worker', 1)`;
+    });
+    const done = await waitFor('the orphan completed by the stand-in', async () => {
+      const [row] = await db.sql`select status, completed_at from public.tasks where id = ${t.id}`;
+      return row.status === 'completed' ? row : undefined;
+    }, 8_000, 50);
+    // claim_task refuses while the lease lasts, so it can only have been the sweep after expiry
+    expect((done.completed_at as Date).getTime()).toBeGreaterThanOrEqual((t.lease_expires_at as Date).getTime());
+    const [event] = await db.sql`select actor from public.task_events where task_id = ${t.id} and to_status = 'completed'`;
+    expect(event.actor).toBe('stand-in');
   });
 });
