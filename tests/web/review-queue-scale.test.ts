@@ -72,7 +72,7 @@ describe(`review queue with ${COUNT.toLocaleString('en-US')} open reviews`, () =
       select task_id from public.human_reviews where status = 'open' order by created_at, id limit 20`).map((r) => r.task_id);
     const plan = await db.sql.begin(async (tx) => {
       await tx`select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)`;
-      const rows = await tx.unsafe(`explain (format json) select id from public.tasks a where a.dependent_task_ids && $1::uuid[]`, [ids]);
+      const rows = await tx.unsafe(`explain (format json) select id from public.tasks a where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && $1::uuid[]`, [ids]);
       return JSON.stringify(rows[0]['QUERY PLAN']);
     });
     expect(plan).toContain('tasks_dependent_task_ids_idx');

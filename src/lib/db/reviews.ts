@@ -301,8 +301,8 @@ export async function resolveReview(sql: Sql, claims: Claims, input: ResolveRevi
 
 /**
  * The aggregators that wait for any of these tasks, with their progress. One query for a whole page:
- * `&&` on a literal array lets the planner use the GIN index on dependent_task_ids (a correlated
- * `@> array[t.id]` per row was planned as a sequential scan of all tasks).
+ * `&&` on an array of ids lets the planner use the (partial, aggregators-only) GIN index on
+ * dependent_task_ids; a correlated `@> array[t.id]` per row was planned as a sequential scan per row.
  */
 async function aggregatorsOf(tx: Tx, taskIds: string[]): Promise<(AggregatorProgress & { dependentTaskIds: string[] })[]> {
   if (taskIds.length === 0) return [];
@@ -314,7 +314,7 @@ async function aggregatorsOf(tx: Tx, taskIds: string[]): Promise<(AggregatorProg
              count(*) filter (where d.status = 'completed')::int as completed
       from public.tasks d where d.id = any (a.dependent_task_ids)
     ) deps
-    where a.dependent_task_ids && ${taskIds}::uuid[]
+    where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && ${taskIds}::uuid[]
     order by a.created_at, a.id`;
   return rows.map(({ dependent_task_ids, ...rest }) => ({ ...rest, dependentTaskIds: dependent_task_ids }));
 }
