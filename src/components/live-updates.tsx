@@ -13,8 +13,8 @@ interface Notice {
   href?: string;
 }
 
-const REFRESH_DELAY_MS = 120;
-const MIN_REFRESH_INTERVAL_MS = 500;
+const REFRESH_DELAY_MS = 50;
+const MIN_REFRESH_INTERVAL_MS = 250;
 const FALLBACK_POLL_MS = 10_000;
 
 export function LiveUpdates({ viewerName }: { viewerName: string }) {
@@ -25,7 +25,7 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
-    // coalesce bursts (a fan-out finishing) into at most one refresh every half second
+    // coalesce bursts (a fan-out finishing) into at most one refresh every quarter second
     const scheduleRefresh = () => {
       if (timer.current) return;
       const wait = Math.max(REFRESH_DELAY_MS, lastRefresh.current + MIN_REFRESH_INTERVAL_MS - Date.now());
