@@ -45,25 +45,45 @@ export async function bootstrapSupabaseRoles(url: string): Promise<void> {
 }
 
 /**
- * `supabase db reset --remote=<url> --yes`: drops what the migrations made and applies
- * supabase/migrations (and seed.sql unless noSeed). The CLI takes a URL whose port equals config.toml's
- * db.port for its own Docker database and asks Docker about it; there is no Docker stack here, so we
- * move the CLI's idea of that port out of the way and it talks to the URL directly, as for any remote.
+ * Runs the real Supabase CLI against a database URL. The CLI takes a URL whose port equals config.toml's
+ * db.port for its own Docker database and asks Docker about it; there is no Docker stack here, so we move
+ * the CLI's idea of that port out of the way and it talks to the URL directly, as for any remote.
  */
-export async function supabaseDbReset(url: string, options: { noSeed?: boolean; quiet?: boolean } = {}): Promise<string> {
-  const args = ['db', 'reset', `--remote=${url}`, '--yes'];
-  if (options.noSeed) args.push('--no-seed');
-  const port = Number(new URL(url).port || 5432);
-  const host = new URL(url).hostname;
-  const env: NodeJS.ProcessEnv = { ...process.env, SUPABASE_DB_PORT: String(port === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT) };
+export async function runSupabaseCli(args: string[], url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SUPABASE_DB_PORT: String(Number(port || 5432) === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT),
+  };
   // a loopback server has no TLS; say so instead of letting the CLI try and warn
-  if (/^(127\.|localhost$|\[?::1\]?$)/.test(host) && !process.env.PGSSLMODE) env.PGSSLMODE = 'disable';
+  if (/^(127\.|localhost$|\[?::1\]?$)/.test(hostname) && !process.env.PGSSLMODE) env.PGSSLMODE = 'disable';
   try {
     const { stdout, stderr } = await run(supabaseBin, args, { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 });
     return `${stdout}${stderr}`;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`supabase db reset failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+    throw new Error(`supabase ${args[0]} ${args[1] ?? ''} failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
+}
+
+/** `supabase db reset --remote=<url> --yes`: drops what the migrations made, applies them all, then seed.sql unless noSeed. */
+export function supabaseDbReset(url: string, options: { noSeed?: boolean } = {}): Promise<string> {
+  return runSupabaseCli(['db', 'reset', `--remote=${url}`, '--yes', ...(options.noSeed ? ['--no-seed'] : [])], url);
+}
+
+/** `supabase migration up --remote=<url>`: applies only the migrations the database has not had; never wipes. */
+export function supabaseMigrationUp(url: string): Promise<string> {
+  return runSupabaseCli(['migration', 'up', `--remote=${url}`, '--yes'], url);
+}
+
+/** Whether the database has had Taskweave's migrations (so `dev` must not reset it). */
+export async function hasMigrations(url: string): Promise<boolean> {
+  const sql = adminClient(url);
+  try {
+    const [row] = await sql<{ ok: boolean }[]>`select to_regclass('supabase_migrations.schema_migrations') is not null and to_regclass('public.tasks') is not null as ok`;
+    return row.ok;
+  } finally {
+    await sql.end({ timeout: 2 });
   }
 }
 

@@ -66,7 +66,7 @@ function note(topic: string, input: Record<string, unknown>): string {
   let hash = 0;
   for (const ch of topic) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   const angles = ['history', 'key actors', 'trade-offs', 'costs', 'risks', 'open problems', 'recent changes'];
-  const picked = [angles[hash % angles.length], angles[(hash >> 3) % angles.length], angles[(hash >> 6) % angles.length]];
+  const picked = [angles[hash % angles.length], angles[(hash >>> 3) % angles.length], angles[(hash >>> 6) % angles.length]];
   return [
     `Research note: ${topic}`,
     ...[...new Set(picked)].map((a, i) => `${i + 1}. ${a[0].toUpperCase()}${a.slice(1)} of ${topic}: summarised from the task input (${Object.keys(input).join(', ') || 'no input'}).`),
