@@ -74,4 +74,16 @@ describe('row level security', () => {
       expect(row.prosecdef, `${row.proname} security definer`).toBe(row.proname === 'resolve_review');
     }
   });
+
+  it('in schema private, signed-in users may run only the two helpers the read policies need', async () => {
+    const rows = await db.sql<{ proname: string }[]>`
+      select p.proname from pg_proc p
+       where p.pronamespace = 'private'::regnamespace and has_function_privilege('authenticated', p.oid, 'execute')
+       order by 1`;
+    expect(rows.map((r) => r.proname)).toEqual(['caller_role', 'is_operator']);
+    const [anonRow] = await db.sql`
+      select count(*)::int as n from pg_proc p
+       where p.pronamespace = 'private'::regnamespace and has_function_privilege('anon', p.oid, 'execute')`;
+    expect(anonRow.n).toBe(0);
+  });
 });

@@ -1,4 +1,3 @@
--- DRAFT for a migration (the lead turns it into supabase/migrations/<ts>_hosted_dispatch.sql).
 -- Hosted dispatch: Postgres invokes process-task itself, as Supabase's queue and scheduling guides do
 -- (pg_net for the HTTP call, pg_cron for the sweep, Vault for the URL and key). Harmless where pg_net,
 -- pg_cron or Vault are absent (the embedded local database, CI): nothing is scheduled and the trigger
@@ -133,3 +132,5 @@ begin
   end if;
 end;
 $$;
+
+revoke all on function private.dispatch_ready_task(), private.sweep_due_tasks(integer) from public, anon, authenticated;
