@@ -51,7 +51,7 @@ export default async function OverviewPage() {
           <ul className="divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
             {overview.recentRoots.map((root) => (
               <li key={root.id} className="flex flex-wrap items-center gap-3 px-4 py-3">
-                <Link href={`/tasks/${root.id}`} className="min-w-0 flex-1 font-medium break-words text-indigo-700 hover:underline">
+                <Link prefetch={false} href={`/tasks/${root.id}`} className="min-w-0 flex-1 font-medium break-words text-indigo-700 hover:underline">
                   {root.title}
                 </Link>
                 <StatusBadge status={root.status} />

@@ -4,7 +4,7 @@
 // reviews are also announced, since a row vanishing from the queue needs an explanation.
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, useTransition } from 'react';
 
 type Connection = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
 interface Notice {
@@ -14,27 +14,47 @@ interface Notice {
 }
 
 const REFRESH_DELAY_MS = 50;
-const MIN_REFRESH_INTERVAL_MS = 250;
+const REFRESH_GIVE_UP_MS = 5_000;
 const FALLBACK_POLL_MS = 10_000;
 
 export function LiveUpdates({ viewerName }: { viewerName: string }) {
   const router = useRouter();
   const [connection, setConnection] = useState<Connection>('connecting');
   const [notices, setNotices] = useState<Notice[]>([]);
-  const lastRefresh = useRef(0);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  // One refresh in flight at a time: changes that arrive meanwhile mark the page stale, and exactly
+  // one more refresh follows when the current one has rendered. (Firing a refresh per change under a
+  // burst, such as a fan-out being created, keeps superseding the one in flight and delays them all.)
+  const [refreshing, startRefresh] = useTransition();
+  const inFlight = useRef<number | null>(null);
+  const stale = useRef(false);
+  const scheduleRef = useRef<() => void>(() => {});
 
   useEffect(() => {
-    // coalesce bursts (a fan-out finishing) into at most one refresh every quarter second
+    if (refreshing) return;
+    inFlight.current = null;
+    if (stale.current) scheduleRef.current();
+  }, [refreshing]);
+
+  useEffect(() => {
     const scheduleRefresh = () => {
-      if (timer.current) return;
-      const wait = Math.max(REFRESH_DELAY_MS, lastRefresh.current + MIN_REFRESH_INTERVAL_MS - Date.now());
+      stale.current = true;
+      if (timer.current || inFlight.current !== null) return;
       timer.current = setTimeout(() => {
         timer.current = null;
-        lastRefresh.current = Date.now();
-        router.refresh();
-      }, wait);
+        stale.current = false;
+        const started = Date.now();
+        inFlight.current = started;
+        startRefresh(() => router.refresh());
+        // never wait forever on a refresh whose end went unnoticed
+        setTimeout(() => {
+          if (inFlight.current !== started) return;
+          inFlight.current = null;
+          if (stale.current) scheduleRefresh();
+        }, REFRESH_GIVE_UP_MS);
+      }, REFRESH_DELAY_MS);
     };
+    scheduleRef.current = scheduleRefresh;
     const notify = (text: string, href?: string) => {
       const key = Date.now() + Math.random();
       setNotices((list) => [...list.slice(-3), { key, text, href }]);
@@ -88,7 +108,7 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
       if (timer.current) clearTimeout(timer.current);
       timer.current = null;
     };
-  }, [router, viewerName]);
+  }, [router, viewerName, startRefresh]);
 
   const dot = { connecting: 'bg-slate-400', live: 'bg-emerald-500', reconnecting: 'bg-amber-500', unavailable: 'bg-rose-500' }[connection];
   const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Refreshing every 10 s' }[connection];

@@ -103,7 +103,7 @@ async function ResolvedReviews({ viewerClaims, before }: { viewerClaims: Claims;
             {page.items.map((review) => (
               <tr key={review.id} data-review-id={review.id}>
                 <td className="px-3 py-2">
-                  <Link href={`/tasks/${review.task.id}`} className="font-medium text-indigo-700 hover:underline">
+                  <Link prefetch={false} href={`/tasks/${review.task.id}`} className="font-medium text-indigo-700 hover:underline">
                     {review.task.title}
                   </Link>
                   <div className="mt-1">

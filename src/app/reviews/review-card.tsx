@@ -1,4 +1,6 @@
 import Link from 'next/link';
+// Task links do not prefetch: a page of reviews holds dozens, and every live refresh would
+// prefetch them all again, loading the server for pages the operator mostly never opens.
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
 import type { OpenReview, ReviewError } from '@/lib/db/reviews';
@@ -74,7 +76,7 @@ export function ReviewCard({ review }: { review: OpenReview }) {
     <article aria-labelledby={headingId} data-review-id={review.id} data-task-id={task.id} className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
       <header className="flex flex-wrap items-start gap-x-3 gap-y-1">
         <h2 id={headingId} className="min-w-0 flex-1 text-base font-semibold break-words">
-          <Link href={`/tasks/${task.id}`} className="hover:underline">
+          <Link prefetch={false} href={`/tasks/${task.id}`} className="hover:underline">
             {task.title}
           </Link>
         </h2>
@@ -101,7 +103,7 @@ export function ReviewCard({ review }: { review: OpenReview }) {
           <dd className="mt-0.5">
             {review.parent ? (
               <span className="inline-flex flex-wrap items-center gap-2">
-                <Link href={`/tasks/${review.parent.id}`} className="text-indigo-700 hover:underline">
+                <Link prefetch={false} href={`/tasks/${review.parent.id}`} className="text-indigo-700 hover:underline">
                   {review.parent.title}
                 </Link>
                 <StatusBadge status={review.parent.status} />
@@ -118,7 +120,7 @@ export function ReviewCard({ review }: { review: OpenReview }) {
             {review.aggregators.map((aggregator) => (
               <div key={aggregator.id} data-testid="aggregator" className="space-y-1">
                 <span className="inline-flex flex-wrap items-center gap-2">
-                  <Link href={`/tasks/${aggregator.id}`} className="text-indigo-700 hover:underline">
+                  <Link prefetch={false} href={`/tasks/${aggregator.id}`} className="text-indigo-700 hover:underline">
                     {aggregator.title}
                   </Link>
                   <StatusBadge status={aggregator.status} />

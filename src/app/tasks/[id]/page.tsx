@@ -196,7 +196,7 @@ function Breadcrumbs({ detail }: { detail: TaskDetail }) {
     <nav aria-label="Task tree" className="text-sm text-slate-600">
       {crumbs.map((node) => (
         <span key={node.id}>
-          <Link href={`/tasks/${node.id}`} className="text-indigo-700 hover:underline">
+          <Link prefetch={false} href={`/tasks/${node.id}`} className="text-indigo-700 hover:underline">
             {node.title}
           </Link>
           <span aria-hidden> / </span>
