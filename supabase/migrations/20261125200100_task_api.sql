@@ -22,17 +22,25 @@ comment on function private.setting_int(text, integer) is
 
 create function private.current_actor(p_fallback text default null)
 returns text
-language sql
+language plpgsql
 stable
-set search_path = ''
+-- no SET clause: called on every transition, and a SET clause costs a GUC save/restore per call;
+-- it names only schema-qualified objects, so search_path cannot redirect it. plpgsql, not SQL: its
+-- plans are cached, and the JWT is parsed only when no worker or operator was recorded.
 as $$
-  select coalesce(
-    nullif(current_setting('taskweave.actor', true), ''),
-    p_fallback,
-    (select auth.jwt()) ->> 'email',
-    (select auth.jwt()) ->> 'sub',
-    current_user::text
-  )
+declare
+  v_actor text := nullif(current_setting('taskweave.actor', true), '');
+  v_claims jsonb;
+begin
+  if v_actor is not null then
+    return v_actor;
+  end if;
+  if p_fallback is not null then
+    return p_fallback;
+  end if;
+  v_claims := auth.jwt();
+  return coalesce(v_claims ->> 'email', v_claims ->> 'sub', current_user::text);
+end;
 $$;
 comment on function private.current_actor(text) is
   'Who is acting in this transaction, for task_events: the worker or operator the SQL API recorded, else the JWT email or subject, else the role.';
@@ -41,7 +49,8 @@ create function private.set_actor(p_actor text)
 returns void
 language sql
 volatile
-set search_path = ''
+-- no SET clause: called on every transition, and a SET clause blocks inlining and costs a GUC
+-- save/restore per call; it names only schema-qualified objects, so search_path cannot redirect it
 as $$
   select set_config('taskweave.actor', coalesce(p_actor, ''), true)
 $$;
@@ -52,7 +61,8 @@ returns smallint
 language sql
 immutable
 parallel safe
-set search_path = ''
+-- no SET clause: called on every transition, and a SET clause blocks inlining and costs a GUC
+-- save/restore per call; it names only schema-qualified objects, so search_path cannot redirect it
 as $$
   select (abs(hashtextextended(p_task_id::text, 0)) % greatest(p_slots, 1))::smallint
 $$;
@@ -62,7 +72,8 @@ create function private.require_lease(p_task public.tasks, p_task_id uuid, p_wor
 returns void
 language plpgsql
 stable
-set search_path = ''
+-- no SET clause: called on every transition, and a SET clause blocks inlining and costs a GUC
+-- save/restore per call; it names only schema-qualified objects, so search_path cannot redirect it
 as $$
 begin
   if p_task.id is null then
@@ -829,7 +840,28 @@ returns trigger
 language plpgsql
 set search_path = ''
 as $$
+declare
+  v_detail jsonb := jsonb_build_object('attempt', new.attempt);
 begin
+  -- every status change passes here, so it builds only what this change needs
+  if new.leased_by is not null then
+    v_detail := v_detail || jsonb_build_object('leased_by', new.leased_by);
+  end if;
+  if tg_op = 'INSERT' then
+    if new.parent_task_id is not null then
+      v_detail := v_detail || jsonb_build_object('parent_task_id', new.parent_task_id);
+    end if;
+    if cardinality(new.dependent_task_ids) > 0 then
+      v_detail := v_detail || jsonb_build_object('dependent_task_count', cardinality(new.dependent_task_ids));
+    end if;
+  else
+    if new.last_error is distinct from old.last_error then
+      v_detail := v_detail || jsonb_build_object('error', new.last_error);
+    end if;
+    if new.status = 'pending' and new.run_after > now() then
+      v_detail := v_detail || jsonb_build_object('run_after', new.run_after);
+    end if;
+  end if;
   insert into public.task_events (task_id, event, from_status, to_status, actor, detail)
   values (
     new.id,
@@ -837,19 +869,12 @@ begin
     case when tg_op = 'INSERT' then null else old.status end,
     new.status,
     private.current_actor(),
-    jsonb_strip_nulls(jsonb_build_object(
-      'attempt', new.attempt,
-      'leased_by', new.leased_by,
-      'run_after', case when new.status = 'pending' and new.run_after > now() then new.run_after end,
-      'error', case when tg_op = 'UPDATE' and new.last_error is distinct from old.last_error then new.last_error end,
-      'parent_task_id', case when tg_op = 'INSERT' then new.parent_task_id end,
-      'dependent_task_count', case when tg_op = 'INSERT' and cardinality(new.dependent_task_ids) > 0
-                                   then cardinality(new.dependent_task_ids) end
-    ))
+    v_detail
   );
-  perform pg_notify('task_changed', json_build_object(
-    'id', new.id, 'root_task_id', new.root_task_id, 'parent_task_id', new.parent_task_id,
-    'status', new.status, 'old_status', case when tg_op = 'UPDATE' then old.status end)::text);
+  -- ids are uuids and statuses come from a fixed list, so the payload needs no JSON escaping
+  perform pg_notify('task_changed', format('{"id":"%s","root_task_id":"%s","parent_task_id":%s,"status":"%s","old_status":%s}',
+    new.id, new.root_task_id, coalesce('"' || new.parent_task_id || '"', 'null'), new.status,
+    case when tg_op = 'UPDATE' then '"' || old.status || '"' else 'null' end));
   if new.status = 'pending' then
     perform pg_notify('task_ready', new.id::text);
   end if;
