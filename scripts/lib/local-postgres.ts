@@ -86,21 +86,43 @@ export type ProbeResult =
   | { kind: 'other'; message: string };
 
 /** What is listening on the local database port. */
-export async function probeLocalPort(): Promise<ProbeResult> {
-  const open = await new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: LOCAL_DB_HOST, port: LOCAL_DB_PORT });
+export function probeLocalPort(): Promise<ProbeResult> {
+  return probePort(LOCAL_DB_HOST, LOCAL_DB_PORT, LOCAL_DB_URL);
+}
+
+/** What is listening on host:port: nothing, a Postgres that lets `url` in, a Postgres that does not, or something else. */
+export async function probePort(host: string, port: number, url: string): Promise<ProbeResult> {
+  // Speak the first words of the Postgres protocol ourselves: an SSLRequest, which any Postgres answers
+  // with a single 'S' or 'N'. Anything else (an HTTP server, silence, a reset) is another program.
+  const greeting = await new Promise<'free' | 'postgres' | { other: string }>((resolve) => {
+    const socket = net.connect({ host, port });
+    let connected = false;
+    const done = (result: 'free' | 'postgres' | { other: string }) => {
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(3000, () => done(connected ? { other: 'no answer to a Postgres SSLRequest within 3 s' } : 'free'));
     socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
+      connected = true;
+      const sslRequest = Buffer.alloc(8);
+      sslRequest.writeInt32BE(8, 0);
+      sslRequest.writeInt32BE(80877103, 4);
+      socket.write(sslRequest);
     });
-    socket.once('error', () => resolve(false));
-    socket.setTimeout(2000, () => {
-      socket.destroy();
-      resolve(false);
+    socket.once('data', (chunk: Buffer) => {
+      const first = chunk.toString('latin1', 0, 1);
+      done(chunk.length === 1 && (first === 'S' || first === 'N') ? 'postgres' : { other: `it answered ${JSON.stringify(chunk.toString('latin1', 0, 24))}` });
     });
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      done(connected ? { other: error.code ?? error.message } : 'free'),
+    );
+    socket.once('end', () => done(connected ? { other: 'it closed the connection' } : 'free'));
   });
-  if (!open) return { kind: 'free' };
-  const sql = postgres(LOCAL_DB_URL, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  if (greeting === 'free') return { kind: 'free' };
+  if (greeting !== 'postgres') return { kind: 'other', message: greeting.other };
+  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {
     const [row] = await sql<{ server_version: string }[]>`show server_version`;
     return { kind: 'postgres', version: row.server_version };
@@ -130,9 +152,41 @@ async function waitUntilReady(timeoutMs: number): Promise<void> {
   throw new LocalDatabaseError(`Postgres did not become ready on ${LOCAL_DB_HOST}:${LOCAL_DB_PORT} (last: ${last.kind}). See ${pgLogFile}.`);
 }
 
-function readDataVersion(): string | undefined {
-  const file = path.join(pgDataDir, 'PG_VERSION');
+function readDataVersion(dir = pgDataDir): string | undefined {
+  const file = path.join(dir, 'PG_VERSION');
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/** Why the embedded server cannot use this data folder, or undefined when it can (or it does not exist yet). */
+export function dataDirProblem(dir = pgDataDir): string | undefined {
+  const version = readDataVersion(dir);
+  if (version && version !== String(EMBEDDED_PG_MAJOR)) {
+    return (
+      `The data folder ${dir} was made by Postgres ${version}, but the embedded server is Postgres ${EMBEDDED_PG_MAJOR}; ` +
+      `it cannot open it. Move or delete that folder (\`npm run db:stop && rm -rf ${dir}\`) to start fresh.`
+    );
+  }
+  if (!version && fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+    return `The data folder ${dir} exists but holds no Postgres cluster (no PG_VERSION). Delete it to start fresh.`;
+  }
+  return undefined;
+}
+
+/** The message for a local database port that something else holds. */
+export function portTakenMessage(probe: ProbeResult, port = LOCAL_DB_PORT): string | undefined {
+  if (probe.kind === 'postgres-auth-failed') {
+    return (
+      `Port ${port} is taken by a Postgres server that does not accept user "${LOCAL_DB_USER}" with password "${LOCAL_DB_PASSWORD}" (${probe.message}). ` +
+      `Stop that server, or point DATABASE_URL at it with the right credentials.`
+    );
+  }
+  if (probe.kind === 'other') {
+    return (
+      `Port ${port} is taken by another program (it does not answer as Postgres: ${probe.message}). ` +
+      `Free the port (\`ss -ltnp | grep :${port}\` shows who holds it), or set DATABASE_URL.`
+    );
+  }
+  return undefined;
 }
 
 async function initialiseDataDir(log: (line: string) => void): Promise<void> {
@@ -166,26 +220,11 @@ export async function startLocalPostgres(log: (line: string) => void = () => {})
     await waitUntilReady(30_000);
     return 'already-running';
   }
-  if (probe.kind === 'postgres-auth-failed') {
-    throw new LocalDatabaseError(
-      `Port ${LOCAL_DB_PORT} is taken by a Postgres server that does not accept user "${LOCAL_DB_USER}" with password "${LOCAL_DB_PASSWORD}" (${probe.message}). ` +
-        `Stop that server, or point DATABASE_URL at it with the right credentials.`,
-    );
-  }
-  if (probe.kind === 'other') {
-    throw new LocalDatabaseError(
-      `Port ${LOCAL_DB_PORT} is taken by another program (it does not answer as Postgres: ${probe.message}). ` +
-        `Free the port (\`lsof -i :${LOCAL_DB_PORT}\` or \`ss -ltnp | grep ${LOCAL_DB_PORT}\` shows who holds it), or set DATABASE_URL.`,
-    );
-  }
-
+  const taken = portTakenMessage(probe);
+  if (taken) throw new LocalDatabaseError(taken);
+  const problem = dataDirProblem();
+  if (problem) throw new LocalDatabaseError(problem);
   const version = readDataVersion();
-  if (version && version !== String(EMBEDDED_PG_MAJOR)) {
-    throw new LocalDatabaseError(
-      `The data folder ${pgDataDir} was made by Postgres ${version}, but the embedded server is Postgres ${EMBEDDED_PG_MAJOR}; ` +
-        `it cannot open it. Move or delete that folder (\`npm run db:stop && rm -rf ${pgDataDir}\`) to start fresh.`,
-    );
-  }
   const bins = await binaries();
   const ids = await postgresUserIds();
   fs.mkdirSync(dataDir, { recursive: true });
@@ -195,14 +234,7 @@ export async function startLocalPostgres(log: (line: string) => void = () => {})
     if (changed.length) log(`granted traversal (o+x) to the postgres user on: ${[...new Set(changed)].join(', ')}`);
     fs.chownSync(dataDir, ids.uid, ids.gid);
   }
-  if (!version) {
-    if (fs.existsSync(pgDataDir) && fs.readdirSync(pgDataDir).length > 0) {
-      throw new LocalDatabaseError(
-        `The data folder ${pgDataDir} exists but holds no Postgres cluster (no PG_VERSION). Delete it to start fresh.`,
-      );
-    }
-    await initialiseDataDir(log);
-  }
+  if (!version) await initialiseDataDir(log);
 
   if (!fs.existsSync(pgLogFile)) fs.writeFileSync(pgLogFile, '');
   if (ids) fs.chownSync(pgLogFile, ids.uid, ids.gid);
