@@ -788,12 +788,15 @@ declare
   v_open_slots integer;
   v_total_completed bigint;
 begin
-  -- aggregators that wait for this task (primary key lookup); usually exactly one
+  -- aggregators that wait for this task (primary key lookup); usually exactly one. In id order: two
+  -- completions that both feed the same two aggregators must lock their rows in the same order, or
+  -- each could hold a counter row the other needs next (a deadlock)
   for v_agg in
     select a.id, a.join_slots
       from private.aggregator_dependencies d
       join public.tasks a on a.id = d.aggregator_task_id
      where d.dependency_task_id = new.id and a.status = 'queued'
+     order by d.aggregator_task_id
   loop
     update private.aggregator_join_counters
        set remaining = remaining - 1,

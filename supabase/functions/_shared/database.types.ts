@@ -583,7 +583,3 @@ export const Constants = {
           }
         }
 } as const
-Target: custom Postgres (127.0.0.1:54322)
-Connecting to 127.0.0.1 54322
-Generated TypeScript is unformatted. Format it with:
-  npx oxfmt <generated-file.ts>
