@@ -156,6 +156,15 @@ describe('task detail and overview', () => {
     expect(root?.group?.parent.id).toBe(fanOut.rootId);
     expect(root?.group?.children).toHaveLength(4);
     expect(await getTaskDetail(db.sql, ada, '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50')).toBeNull();
+    expect(root?.fanInResult).toBeNull();
+  });
+
+  it("shows a fanned-out task's answer: the output of its completed aggregator", async () => {
+    const fanOut = await seedFanOut(db.sql, { title: 'Answer', complete: [0, 1, 2], fail: [] });
+    await db.sql`select public.claim_task(${fanOut.aggregatorId}, 'w')`;
+    await db.sql`select public.complete_task(${fanOut.aggregatorId}, 'w', '{"text": "the combined answer"}')`;
+    const root = await getTaskDetail(db.sql, ada, fanOut.rootId);
+    expect(root?.fanInResult).toMatchObject({ aggregatorId: fanOut.aggregatorId, output: { text: 'the combined answer' } });
   });
 
   it('counts tasks by status and lists recent roots', async () => {

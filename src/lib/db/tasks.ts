@@ -82,6 +82,8 @@ export interface TaskDetail {
   messages: TaskMessage[];
   events: TaskEvent[];
   reviews: TaskReview[];
+  /** The run's answer when this task fanned out: the output of its most recently completed aggregator. */
+  fanInResult: { aggregatorId: string; title: string; output: JsonValue; completedAt: Date | null } | null;
   /** true when the transcript or timeline was cut to the most recent rows */
   truncated: { messages: boolean; events: boolean };
 }
@@ -147,7 +149,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
     };
 
     const groupParentId = task.parentTaskId ?? task.id;
-    const [parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews] = await Promise.all([
+    const [parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, fanIn] = await Promise.all([
       task.parentTaskId ? tx<NodeRow[]>`select ${nodeColumns(tx)} from public.tasks n where n.id = ${task.parentTaskId}` : [],
       task.rootTaskId !== task.id && task.rootTaskId !== task.parentTaskId
         ? tx<NodeRow[]>`select ${nodeColumns(tx)} from public.tasks n where n.id = ${task.rootTaskId}`
@@ -173,6 +175,10 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
       tx<{ id: string; status: 'open' | 'resolved'; error: ReviewError | null; action: ReviewAction | null; manual_output: JsonValue | null; note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date }[]>`
         select id, status, error, action, manual_output, note, resolved_by, resolved_at, created_at
         from public.human_reviews where task_id = ${task.id} order by created_at desc`,
+      tx<{ id: string; title: string; output: JsonValue; completed_at: Date | null }[]>`
+        select id, title, output, completed_at from public.tasks
+        where parent_task_id = ${task.id} and status = 'completed' and cardinality(dependent_task_ids) > 0
+        order by completed_at desc nulls last limit 1`,
     ]);
 
     return {
@@ -202,6 +208,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
         resolvedAt: r.resolved_at,
         createdAt: r.created_at,
       })),
+      fanInResult: fanIn[0] ? { aggregatorId: fanIn[0].id, title: fanIn[0].title, output: fanIn[0].output, completedAt: fanIn[0].completed_at } : null,
       truncated: { messages: messages.length > TIMELINE_LIMIT, events: events.length > TIMELINE_LIMIT },
     };
   });

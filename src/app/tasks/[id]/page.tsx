@@ -75,6 +75,21 @@ export default async function TaskPage({ params }: { params: Params }) {
         </div>
       ) : null}
 
+      {detail.fanInResult ? (
+        <Section title="Result of the fan-in">
+          <p className="mb-2 text-sm text-slate-600">
+            From the aggregator{' '}
+            <Link href={`/tasks/${detail.fanInResult.aggregatorId}`} className="font-medium text-indigo-700 underline">
+              {detail.fanInResult.title}
+            </Link>
+            {detail.fanInResult.completedAt ? `, completed ${formatTimestamp(detail.fanInResult.completedAt)}` : ''}
+          </p>
+          <div data-testid="fan-in-result">
+            <Output output={detail.fanInResult.output} />
+          </div>
+        </Section>
+      ) : null}
+
       {detail.group ? (
         <Section title={detail.group.parent.id === task.id ? 'Fan-out' : 'Fan-out group'}>
           <FanOutDiagram parent={detail.group.parent} childNodes={detail.group.children} currentId={task.id} />
@@ -184,9 +199,17 @@ function Output({ output }: { output: unknown }) {
           {manual.resolved_at ? ` at ${formatTimestamp(String(manual.resolved_at))}` : ''}
         </p>
       ) : null}
-      <CollapsibleText text={jsonToText(manual ? manual.value : output)} label="output" />
+      <CollapsibleText text={outputText(manual ? manual.value : output)} label="output" />
     </div>
   );
+}
+
+/** A model's answer ({"text": ...}) reads as its text; anything else as JSON. */
+function outputText(value: unknown): string {
+  if (value && typeof value === 'object' && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string') {
+    return (value as { text: string }).text;
+  }
+  return jsonToText(value);
 }
 
 function Breadcrumbs({ detail }: { detail: TaskDetail }) {
