@@ -83,6 +83,7 @@ export type ProbeResult =
   | { kind: 'free' }
   | { kind: 'postgres'; version: string }
   | { kind: 'postgres-auth-failed'; message: string }
+  | { kind: 'postgres-broken'; message: string }
   | { kind: 'other'; message: string };
 
 /** What is listening on the local database port. */
@@ -135,7 +136,8 @@ export async function probePort(host: string, port: number, url: string): Promis
       // the server is starting up or shutting down: treat as ours, the caller waits for it
       return { kind: 'postgres', version: 'starting' };
     }
-    return { kind: 'other', message: err.message ?? String(error) };
+    // it speaks the protocol but cannot serve us: say so rather than blame some other program
+    return { kind: 'postgres-broken', message: err.message ?? String(error) };
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
   }
@@ -178,6 +180,12 @@ export function portTakenMessage(probe: ProbeResult, port = LOCAL_DB_PORT): stri
     return (
       `Port ${port} is taken by a Postgres server that does not accept user "${LOCAL_DB_USER}" with password "${LOCAL_DB_PASSWORD}" (${probe.message}). ` +
       `Stop that server, or point DATABASE_URL at it with the right credentials.`
+    );
+  }
+  if (probe.kind === 'postgres-broken') {
+    return (
+      `Port ${port} is held by a Postgres server that cannot serve connections (${probe.message}); its data folder may be gone. ` +
+      `Stop that server (\`ss -ltnp | grep :${port}\` names its process), then start again.`
     );
   }
   if (probe.kind === 'other') {
