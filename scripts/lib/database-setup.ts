@@ -12,7 +12,6 @@ const run = promisify(execFile);
 const supabaseBin = path.join(repoRoot, 'node_modules', '.bin', 'supabase');
 const bootstrapFile = path.join(repoRoot, 'scripts', 'sql', 'supabase-bootstrap.sql');
 const migrationsDir = path.join(repoRoot, 'supabase', 'migrations');
-const seedFile = path.join(repoRoot, 'supabase', 'seed.sql');
 
 export function adminClient(url: string, max = 1) {
   return postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
@@ -112,8 +111,6 @@ export function schemaDigest(): string {
   }
   return hash.digest('hex').slice(0, 12);
 }
-
-export const seedExists = () => fs.existsSync(seedFile);
 
 /**
  * A template database at the current migrations (no seed), made once per schema digest with the real
