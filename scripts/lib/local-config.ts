@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const LOCAL_DB_PORT = 54322;
+// TASKWEAVE_DB_PORT moves the embedded server (e.g. a second checkout running its suite beside this one)
+export const LOCAL_DB_PORT = Number(process.env.TASKWEAVE_DB_PORT || 54322);
 export const LOCAL_DB_HOST = '127.0.0.1';
 export const LOCAL_DB_USER = 'postgres';
 export const LOCAL_DB_PASSWORD = 'postgres';
