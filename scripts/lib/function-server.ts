@@ -1,11 +1,16 @@
-// Runs the process-task edge function under Deno (npm `deno`), as `supabase functions serve` would:
-// http://<host>:<port>/functions/v1/process-task. Used by `npm run functions:serve`, the dev script and tests.
+// Runs the edge functions under Deno (npm `deno`), as `supabase functions serve` would:
+// http://<host>:<port>/functions/v1/<name> for process-task and mcp. Each function is its own Deno
+// process (its own deno.json) on a private port; a small Node proxy on the public port routes by name.
+// Used by `npm run functions:serve`, the dev script and tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { FUNCTIONS_PORT, repoRoot } from './local-config.ts';
 
 export const FUNCTION_ENTRY = path.join(repoRoot, 'supabase', 'functions', 'process-task', 'index.ts');
+export const FUNCTION_NAMES = ['process-task', 'mcp'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
 export const DEFAULT_LOCAL_SECRET = 'taskweave-local-process-task-secret';
 const denoBin = path.join(repoRoot, 'node_modules', '.bin', 'deno');
 
@@ -20,13 +25,19 @@ export interface FunctionServerOptions {
   onLog?: (line: string) => void;
   /** how long to wait for the server to answer */
   readyTimeoutMs?: number;
+  /** which functions to serve (default: all of FUNCTION_NAMES) */
+  functions?: readonly FunctionName[];
 }
 
 export interface FunctionServer {
   readonly url: string; // …/functions/v1/process-task
+  /** every served function's URL, e.g. urls.mcp = …/functions/v1/mcp */
+  readonly urls: Partial<Record<FunctionName, string>>;
   readonly port: number;
   readonly secret: string;
+  /** process-task's Deno process (the first served function's when process-task is not served) */
   readonly process: ChildProcess;
+  readonly processes: Partial<Record<FunctionName, ChildProcess>>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -45,6 +56,44 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
   const host = options.host ?? '127.0.0.1';
   const port = options.port === 0 ? await freePort(host) : (options.port ?? FUNCTIONS_PORT);
   const secret = options.secret ?? DEFAULT_LOCAL_SECRET;
+  const names = options.functions ?? FUNCTION_NAMES;
+  const started: Started[] = [];
+  try {
+    for (const name of names) started.push(await startDeno(name, options, secret, await freePort('127.0.0.1')));
+  } catch (error) {
+    await Promise.all(started.map((f) => f.stop('SIGKILL')));
+    throw error;
+  }
+  const proxy = await startProxy(host, port, new Map(started.map((f) => [f.name, f.port])));
+  const base = `http://${host}:${port}/functions/v1`;
+  const urls = Object.fromEntries(started.map((f) => [f.name, `${base}/${f.name}`])) as Partial<Record<FunctionName, string>>;
+  const main = started.find((f) => f.name === 'process-task') ?? started[0];
+  return {
+    url: `${base}/${main.name}`,
+    urls,
+    port,
+    secret,
+    process: main.process,
+    processes: Object.fromEntries(started.map((f) => [f.name, f.process])) as Partial<Record<FunctionName, ChildProcess>>,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
+      proxy.closeAllConnections();
+      await Promise.all([...started.map((f) => f.stop(signal)), closed]);
+    },
+  };
+}
+
+interface Started {
+  name: FunctionName;
+  port: number;
+  process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** One function under Deno on a private loopback port; resolves once it answers HTTP. */
+async function startDeno(name: FunctionName, options: FunctionServerOptions, secret: string, port: number): Promise<Started> {
+  const host = '127.0.0.1';
+  const entry = path.join(repoRoot, 'supabase', 'functions', name, 'index.ts');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v;
   Object.assign(env, {
@@ -57,8 +106,8 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
   env.LLM_PROVIDER ??= 'demo';
   const child = spawn(
     denoBin,
-    ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', FUNCTION_ENTRY],
-    { cwd: path.dirname(FUNCTION_ENTRY), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', entry],
+    { cwd: path.dirname(entry), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = options.onLog ?? (() => {});
   let exited: number | null | undefined;
@@ -78,27 +127,27 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
   process.once('exit', killChild);
   child.once('exit', () => process.removeListener('exit', killChild));
 
-  const url = `http://${host}:${port}/functions/v1/process-task`;
+  const url = `http://${host}:${port}/functions/v1/${name}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited !== undefined) throw new Error(`process-task exited (code ${exited}) before it listened:\n${output}`);
+    if (exited !== undefined) throw new Error(`${name} exited (code ${exited}) before it listened:\n${output}`);
     try {
+      // any answer of the function's own means it listens (Deno.serve runs after the module loaded)
       const res = await fetch(url, { method: 'OPTIONS' });
       await res.arrayBuffer();
-      if (res.status === 204) break;
+      break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`process-task did not listen on ${url} in time:\n${output}`);
+      throw new Error(`${name} did not listen on ${url} in time:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url,
+    name,
     port,
-    secret,
     process: child,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exited !== undefined) return;
@@ -108,4 +157,45 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The public port: /functions/v1/<name>[/…] goes to that function's Deno process, byte for byte both
+ * ways (streamed, so a long wait or an event stream passes); anything else is a 404 of the proxy's own.
+ */
+async function startProxy(host: string, port: number, targets: Map<FunctionName, number>): Promise<http.Server> {
+  const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+  const without = (raw: string[]) => raw.filter((_, i) => i % 2 === 0).flatMap((k, i) => (hopByHop.has(k.toLowerCase()) ? [] : [k, raw[2 * i + 1]]));
+  const json = (res: http.ServerResponse, status: number, code: string, message: string) => {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify({ error: { code, message } }));
+  };
+  const server = http.createServer((req, res) => {
+    const name = /^\/functions\/v1\/([^/?#]+)/.exec(req.url ?? '')?.[1];
+    const target = name ? targets.get(name as FunctionName) : undefined;
+    if (!target) {
+      req.resume();
+      return json(res, 404, 'not_found', `no function at ${(req.url ?? '').split('?')[0].slice(0, 200)}`);
+    }
+    const upstream = http.request(
+      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: without(req.rawHeaders) },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, without(answer.rawHeaders));
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => json(res, 502, 'function_unavailable', `the ${name} function is not answering (did its Deno process stop?)`));
+    // a caller that hangs up ends the function's request too (its req.signal aborts)
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+  server.requestTimeout = 0; // a tool may wait up to 50 s; the functions bound their own requests
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => (server.off('error', reject), resolve()));
+  });
+  return server;
 }

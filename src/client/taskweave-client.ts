@@ -1,0 +1,97 @@
+// A typed client for Taskweave's MCP endpoint (/functions/v1/mcp), for TypeScript callers: the official
+// SDK's Client over streamable HTTP, with argument and result types inferred from the very zod schemas
+// the endpoint registers (supabase/functions/mcp/schemas.ts). Results are parsed with those schemas,
+// so a server that drifted from them fails loudly here instead of handing back a wrong shape.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { MAX_WAIT_SECONDS, TOOLS, type ToolInput, type ToolKey, type ToolOutput } from '../../supabase/functions/mcp/schemas.ts';
+
+export type { RunState, TaskStatus, TaskView, ToolInput, ToolOutput, Usage } from '../../supabase/functions/mcp/schemas.ts';
+export { MAX_WAIT_SECONDS, TOOLS } from '../../supabase/functions/mcp/schemas.ts';
+
+export const DEFAULT_MCP_URL = 'http://127.0.0.1:54321/functions/v1/mcp';
+
+export interface TaskweaveClientOptions {
+  /** the endpoint, e.g. https://<project>.supabase.co/functions/v1/mcp (default: the local stack's) */
+  url?: string;
+  /** the bearer key: PROCESS_TASK_SECRET or the service role key */
+  secret: string;
+  /** name this client gives itself in the MCP handshake */
+  clientName?: string;
+  fetch?: typeof fetch;
+}
+
+/** The endpoint refused a call (bad arguments, unknown id, a review already resolved…): its message says why. */
+export class TaskweaveToolError extends Error {
+  constructor(
+    readonly tool: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskweaveToolError';
+  }
+}
+
+export class TaskweaveClient {
+  private constructor(
+    readonly client: Client,
+    readonly url: string,
+  ) {}
+
+  static async connect(options: TaskweaveClientOptions): Promise<TaskweaveClient> {
+    const url = options.url ?? DEFAULT_MCP_URL;
+    const client = new Client({ name: options.clientName ?? 'taskweave-client', version: '0.2.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${options.secret}` } },
+      fetch: options.fetch,
+    });
+    await client.connect(transport);
+    return new TaskweaveClient(client, url);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** Call one tool: arguments and result typed by its schemas; a tool error becomes a TaskweaveToolError. */
+  async call<K extends ToolKey>(key: K, args: ToolInput<K>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ToolOutput<K>> {
+    const tool = TOOLS[key];
+    const result = await this.client.callTool({ name: tool.name, arguments: args as Record<string, unknown> }, undefined, {
+      timeout: options.timeoutMs ?? 60_000,
+      signal: options.signal,
+    });
+    if (result.isError) {
+      const text = (result.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
+      throw new TaskweaveToolError(tool.name, text || `${tool.name} failed`);
+    }
+    const parsed = tool.output.safeParse(result.structuredContent);
+    if (!parsed.success) throw new Error(`${tool.name} answered a shape this client does not know: ${parsed.error.message}`);
+    return parsed.data as ToolOutput<K>;
+  }
+
+  createTask(args: ToolInput<'createTask'>) {
+    return this.call('createTask', args);
+  }
+
+  getTask(taskId: string) {
+    return this.call('getTask', { task_id: taskId });
+  }
+
+  /** Wait up to timeout_seconds (at most MAX_WAIT_SECONDS) for the work to end, need an operator, or (with changed_since) change. */
+  waitForTask(args: ToolInput<'waitForTask'>, options: { signal?: AbortSignal } = {}) {
+    const seconds = Math.min(args.timeout_seconds ?? 30, MAX_WAIT_SECONDS);
+    return this.call('waitForTask', args, { timeoutMs: (seconds + 30) * 1000, signal: options.signal });
+  }
+
+  listReviews(args: ToolInput<'listReviews'> = {}) {
+    return this.call('listReviews', args);
+  }
+
+  resolveReview(args: ToolInput<'resolveReview'>) {
+    return this.call('resolveReview', args);
+  }
+
+  cancelTask(taskId: string, note?: string) {
+    return this.call('cancelTask', { task_id: taskId, ...(note === undefined ? {} : { note }) });
+  }
+}

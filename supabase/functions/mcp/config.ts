@@ -1,0 +1,43 @@
+// The endpoint's settings from an environment record. Pure: index.ts passes Deno.env.toObject(); tests pass objects.
+
+export interface McpConfig {
+  databaseUrl: string;
+  /** accepted bearer keys: PROCESS_TASK_SECRET and/or SUPABASE_SERVICE_ROLE_KEY (the same rule as process-task) */
+  secrets: string[];
+  /** base URL of the web app, for each task's page */
+  webUrl: string;
+  /** browser origins that may call; MCP clients that are not web pages send no Origin at all */
+  allowedOrigins: string[];
+  dbPoolSize: number;
+  /** what is missing, when the function cannot serve (answered as 503 to authorised callers) */
+  notConfigured?: string;
+}
+
+export const DEFAULT_WEB_URL = 'http://127.0.0.1:3000';
+
+export function readConfig(env: Record<string, string | undefined>): McpConfig {
+  const problems: string[] = [];
+  const databaseUrl = env.SUPABASE_DB_URL ?? '';
+  if (!databaseUrl) problems.push('SUPABASE_DB_URL is not set');
+  const secrets = [env.PROCESS_TASK_SECRET, env.SUPABASE_SERVICE_ROLE_KEY].filter((s): s is string => !!s && s.length > 0);
+  const webUrl = (env.TASKWEAVE_WEB_URL || DEFAULT_WEB_URL).replace(/\/+$/, '');
+  let webOrigin: string | undefined;
+  try {
+    webOrigin = new URL(webUrl).origin;
+  } catch {
+    problems.push(`TASKWEAVE_WEB_URL is not a URL (got ${JSON.stringify(webUrl)})`);
+  }
+  const allowedOrigins = [
+    ...(webOrigin ? [webOrigin] : []),
+    ...(env.MCP_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  ];
+  const pool = Number(env.MCP_DB_POOL || 3);
+  return {
+    databaseUrl,
+    secrets,
+    webUrl,
+    allowedOrigins,
+    dbPoolSize: Number.isInteger(pool) && pool >= 1 && pool <= 20 ? pool : 3,
+    notConfigured: problems.length ? `the mcp function is not configured: ${problems.join('; ')}` : undefined,
+  };
+}

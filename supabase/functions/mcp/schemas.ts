@@ -1,0 +1,304 @@
+// The MCP endpoint's tools as data: name, description (written for a model), input and output schema.
+// Declared once, here, and imported by both sides: the server registers these schemas (so they are what
+// `tools/list` advertises and what every call is checked against) and the TypeScript client in
+// src/client infers its argument and result types from them. Depends on zod only, so it loads under Deno
+// (through ./deno.json) and under Node (through the repo's node_modules) alike.
+import { z } from 'zod';
+
+export const TASK_STATUSES = ['pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled'] as const;
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+
+/** Upper bound of wait_for_task: under the hosted platform's request limits, with room for the answer. */
+export const MAX_WAIT_SECONDS = 50;
+export const REVIEW_ACTIONS = ['retry', 'abort', 'manual'] as const;
+// The web app's limits for an operator's input (src/lib/review-schemas.ts); tests/mcp checks they agree.
+export const MANUAL_OUTPUT_MAX_CHARS = 100_000;
+export const NOTE_MAX_CHARS = 2_000;
+export const TITLE_MAX_CHARS = 500;
+export const INSTRUCTIONS_MAX_CHARS = 200_000;
+
+const taskId = (what = 'task_id') =>
+  z.uuid({ error: `${what} must be a task id (a UUID such as the task_id create_task returned)` }).describe('Task id (UUID).');
+
+// ---------------------------------------------------------------------------------------------
+// shared output pieces
+
+const UsageSchema = z
+  .object({
+    input_tokens: z.number().int(),
+    output_tokens: z.number().int(),
+    model_steps: z.number().int(),
+  })
+  .describe('Tokens the model read and wrote, summed over model steps.');
+
+const TaskErrorSchema = z
+  .looseObject({
+    category: z.string().nullable().describe('model | tool | timeout | internal | budget | rate_limit'),
+    message: z.string(),
+  })
+  .describe('Why the task last failed.');
+
+const ProgressSchema = z
+  .object({
+    total: z.number().int().describe('Dependencies this aggregator joins.'),
+    ended: z.number().int().describe('Dependencies that ended (completed or cancelled).'),
+    completed: z.number().int().describe('Dependencies that completed.'),
+    activated_by: z.string().nullable().describe("What started the aggregator: 'dependencies', 'quorum' or 'deadline'; null while it waits."),
+  })
+  .describe("An aggregator's join progress.");
+
+const TaskKindSchema = z.enum(['root', 'task', 'parallel', 'aggregator']);
+
+const ChildSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: TaskStatusSchema,
+  kind: TaskKindSchema,
+  attempt: z.number().int(),
+  max_attempts: z.number().int(),
+  usage: UsageSchema,
+  child_count: z.number().int().describe('Tasks this child started in turn (read them with get_task on the child).'),
+  last_error: TaskErrorSchema.nullable(),
+  progress: ProgressSchema.nullable(),
+});
+
+const OpenReviewRefSchema = z.object({
+  review_id: z.string(),
+  task_id: z.string(),
+  task_title: z.string(),
+  error: TaskErrorSchema.nullable(),
+});
+
+const RunSchema = z
+  .object({
+    root_task_id: z.string(),
+    task_count: z.number().int(),
+    usage: UsageSchema,
+    limits: z.object({
+      max_tasks: z.number().int().nullable(),
+      max_tokens: z.number().int().nullable(),
+      deadline_at: z.string().nullable().describe('ISO time after which the run starts no new model step.'),
+    }),
+  })
+  .describe('The whole run this task belongs to (everything under its root): usage against its limits.');
+
+export const RUN_STATES = ['running', 'needs_operator', 'completed', 'failed', 'cancelled'] as const;
+
+const TaskViewSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: TaskStatusSchema,
+  kind: TaskKindSchema,
+  url: z.string().describe("The task's page in the Taskweave web app."),
+  parent_task_id: z.string().nullable(),
+  root_task_id: z.string(),
+  attempt: z.number().int(),
+  max_attempts: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  output: z.unknown().describe("This task's own output (null until it completes)."),
+  usage: UsageSchema,
+  last_error: TaskErrorSchema.nullable(),
+  progress: ProgressSchema.nullable().describe('Set when this task is an aggregator.'),
+  children: z.array(ChildSchema).describe('Tasks this task started, oldest first (at most 200).'),
+  children_total: z.number().int(),
+  state: z
+    .enum(RUN_STATES)
+    .describe(
+      'Where this task and everything under it stand: running (work remains), needs_operator (nothing can move until a review is resolved), ' +
+        'or completed / failed / cancelled once all of it has ended.',
+    ),
+  answer: z
+    .object({ task_id: z.string(), title: z.string(), output: z.unknown() })
+    .nullable()
+    .describe("The result to read once state is completed: the final aggregator's output for a fanned-out task, else the task's own."),
+  open_reviews: z.array(OpenReviewRefSchema).describe('Failed tasks under this one that wait for an operator (resolve them with resolve_review).'),
+  run: RunSchema.nullable(),
+  version: z.string().describe('Changes whenever a status or usage under this task changes; pass it to wait_for_task as changed_since.'),
+});
+
+// ---------------------------------------------------------------------------------------------
+// tools
+
+const LimitsSchema = z
+  .strictObject({
+    max_tasks: z.int().min(1).max(1_000_000).optional().describe('Most tasks the run may create, the root included.'),
+    max_tokens: z.int().min(1).optional().describe('Most input + output tokens all model steps of the run may use together.'),
+    deadline_seconds: z.int().min(1).max(30 * 24 * 3600).optional().describe('Seconds from now after which the run starts no new model step.'),
+  })
+  .describe('Bounds for the whole run; each is optional and defaults to the database settings. A task that hits one fails with category "budget".');
+
+export const createTask = {
+  name: 'create_task',
+  title: 'Create a Taskweave task',
+  description:
+    'Submit a new root task to Taskweave. An LLM agent runs it; it may fan the work out into parallel tasks and join their results ' +
+    'with an aggregator task. Returns at once with the task id and the URL of its page; follow it with wait_for_task (or get_task). ' +
+    'Put the goal in `instructions`, any structured data in `input` (a JSON object, e.g. {"topics": ["a", "b"]}), ' +
+    'and bound the cost with `limits`.',
+  input: z.strictObject({
+    title: z
+      .string({ error: 'title is required: a short name for the task' })
+      .trim()
+      .min(1, 'title must not be empty')
+      .max(TITLE_MAX_CHARS, `title must be at most ${TITLE_MAX_CHARS} characters`)
+      .describe('Short name shown in lists, e.g. "Compare note-taking apps".'),
+    instructions: z
+      .string({ error: 'instructions is required: what the agent should do' })
+      .max(INSTRUCTIONS_MAX_CHARS, `instructions must be at most ${INSTRUCTIONS_MAX_CHARS} characters`)
+      .refine((s) => s.trim().length > 0, 'instructions must not be empty')
+      .describe('What the agent should do, in plain words.'),
+    input: z
+      .record(z.string(), z.unknown(), { error: 'input must be a JSON object (e.g. {"topics": ["a", "b"]}), not a string or a list' })
+      .optional()
+      .describe('Optional structured data for the task, a JSON object.'),
+    limits: LimitsSchema.optional(),
+  }),
+  output: z.object({
+    task_id: z.string(),
+    title: z.string(),
+    status: TaskStatusSchema,
+    url: z.string().describe("The task's page in the Taskweave web app."),
+    run: RunSchema.nullable(),
+  }),
+} as const;
+
+export const getTask = {
+  name: 'get_task',
+  title: 'Read a Taskweave task',
+  description:
+    'Read one task now: its status, output, token usage, last error, the tasks it started (with their status), an aggregator\'s join progress, ' +
+    'the run\'s usage against its limits, reviews waiting under it, and `state`/`answer`, which say whether the whole piece of work has ended and what its result is. ' +
+    'Does not wait; use wait_for_task to wait for a change.',
+  input: z.strictObject({ task_id: taskId() }),
+  output: TaskViewSchema,
+} as const;
+
+export const waitForTask = {
+  name: 'wait_for_task',
+  title: 'Wait for a Taskweave task',
+  description:
+    `Wait up to timeout_seconds (at most ${MAX_WAIT_SECONDS}) until the task and everything it started have ended, or until nothing can move without an operator ` +
+    '(state needs_operator: see open_reviews, then resolve_review). Returns the same view as get_task, plus why it returned. ' +
+    'If it returns with timed_out true the work is still running: call it again. ' +
+    'To follow progress step by step, pass the `version` of your last view as changed_since: it then also returns as soon as anything changes.',
+  input: z.strictObject({
+    task_id: taskId(),
+    timeout_seconds: z
+      .number({ error: `timeout_seconds must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}` })
+      .min(0, 'timeout_seconds must not be negative')
+      .max(MAX_WAIT_SECONDS, `timeout_seconds must be at most ${MAX_WAIT_SECONDS}; call wait_for_task again to wait longer`)
+      .default(30)
+      .describe(`How long to wait at most, in seconds (0..${MAX_WAIT_SECONDS}, default 30).`),
+    changed_since: z.string().max(200).optional().describe('A `version` from an earlier get_task or wait_for_task result: return as soon as the view differs from it.'),
+  }),
+  output: z.object({
+    reason: z
+      .enum(['ended', 'needs_operator', 'changed', 'timed_out'])
+      .describe('ended: all of it ended (see state and answer); needs_operator: a review blocks it; changed: the view differs from changed_since; timed_out: still running.'),
+    timed_out: z.boolean(),
+    waited_seconds: z.number(),
+    task: TaskViewSchema,
+  }),
+} as const;
+
+const AggregatorRefSchema = ProgressSchema.extend({ id: z.string(), title: z.string(), status: TaskStatusSchema });
+
+export const listReviews = {
+  name: 'list_reviews',
+  title: 'List open Taskweave reviews',
+  description:
+    'List the reviews that wait for an operator, oldest first: each is a parallel task that failed for good, with its error, the task, ' +
+    'and the aggregators waiting on it. Resolve one with resolve_review. Paginated: pass next_cursor back as cursor for the next page.',
+  input: z.strictObject({
+    limit: z.int({ error: 'limit must be a whole number from 1 to 100' }).min(1, 'limit must be at least 1').max(100, 'limit must be at most 100').default(20).describe('Reviews per page (1..100, default 20).'),
+    cursor: z.string().max(300).optional().describe('next_cursor from the previous page; omit it for the first page.'),
+    root_task_id: taskId('root_task_id').optional().describe('Only reviews in this run (the id create_task returned).'),
+  }),
+  output: z.object({
+    reviews: z.array(
+      z.object({
+        review_id: z.string(),
+        created_at: z.string(),
+        error: TaskErrorSchema.nullable(),
+        task: z.object({
+          id: z.string(),
+          title: z.string(),
+          instructions: z.string(),
+          status: TaskStatusSchema,
+          attempt: z.number().int(),
+          max_attempts: z.number().int(),
+          root_task_id: z.string(),
+          url: z.string(),
+        }),
+        aggregators: z.array(AggregatorRefSchema),
+      }),
+    ),
+    total: z.number().int().describe('Open reviews in all (within root_task_id when given).'),
+    next_cursor: z.string().nullable().describe('Pass as cursor to read the next page; null on the last page.'),
+  }),
+} as const;
+
+export const resolveReview = {
+  name: 'resolve_review',
+  title: 'Resolve a Taskweave review',
+  description:
+    'Decide an open review, as an operator would on the reviews page: "retry" runs the failed task again (fresh attempts); ' +
+    '"abort" cancels it (its aggregator goes on without it, or is cancelled when nothing completed); "manual" completes it with ' +
+    'manual_output, a result you write yourself, marked as written by a human. A review resolves once: a second call fails and says who resolved it.',
+  input: z.strictObject({
+    review_id: z.uuid({ error: 'review_id must be a review id (a UUID from list_reviews or get_task open_reviews)' }),
+    action: z.enum(REVIEW_ACTIONS, { error: 'action must be one of "retry", "abort" or "manual"' }),
+    manual_output: z
+      .string({ error: 'manual_output must be a string (for a JSON value, send its text and set manual_format to "json")' })
+      .optional()
+      .describe('With action "manual": the output the task should have produced.'),
+    manual_format: z
+      .enum(['text', 'json'], { error: 'manual_format must be "text" or "json"' })
+      .default('text')
+      .describe('"text" (default) stores manual_output as a string; "json" parses it as a JSON value.'),
+    note: z
+      .string()
+      .max(NOTE_MAX_CHARS, `Keep the note under ${NOTE_MAX_CHARS.toLocaleString('en-US')} characters.`)
+      .optional()
+      .describe('Optional reason, kept with the review.'),
+  }),
+  output: z.object({
+    review_id: z.string(),
+    action: z.enum(REVIEW_ACTIONS),
+    message: z.string().describe('What happened, in words.'),
+    task: z.object({ id: z.string(), title: z.string(), status: TaskStatusSchema }),
+    aggregators: z.array(AggregatorRefSchema),
+  }),
+} as const;
+
+export const cancelTask = {
+  name: 'cancel_task',
+  title: 'Cancel a Taskweave task',
+  description:
+    'Cancel a task and every task under it that has not ended (cancelling a root cancels the whole run). Running tasks stop before ' +
+    'their next model step; their open reviews resolve as abort; an aggregator goes on with what completed. Cannot be undone.',
+  input: z.strictObject({
+    task_id: taskId(),
+    note: z.string().max(NOTE_MAX_CHARS, `Keep the note under ${NOTE_MAX_CHARS.toLocaleString('en-US')} characters.`).optional().describe('Why; kept in the task history.'),
+  }),
+  output: z.object({
+    task_id: z.string(),
+    title: z.string(),
+    status: TaskStatusSchema,
+    stopped: z.number().int().describe('Tasks that had not ended and were cancelled by this call.'),
+    message: z.string(),
+  }),
+} as const;
+
+export const TOOLS = { createTask, getTask, waitForTask, listReviews, resolveReview, cancelTask } as const;
+export type ToolKey = keyof typeof TOOLS;
+export type ToolName = (typeof TOOLS)[ToolKey]['name'];
+export type ToolInput<K extends ToolKey> = z.input<(typeof TOOLS)[K]['input']>;
+export type ToolArgs<K extends ToolKey> = z.output<(typeof TOOLS)[K]['input']>;
+export type ToolOutput<K extends ToolKey> = z.output<(typeof TOOLS)[K]['output']>;
+
+export type TaskView = z.output<typeof TaskViewSchema>;
+export type RunState = (typeof RUN_STATES)[number];
+export type Usage = z.output<typeof UsageSchema>;
