@@ -1,39 +1,70 @@
 // npm run task -- "<instructions>" — submit a root task from the terminal and follow its fan-out live
-// until it completes, fails, or waits for an operator (then it prints the reviews page's URL).
+// until it completes, fails, or waits for an operator (then it prints the reviews page's URL). It talks
+// to the MCP endpoint (/functions/v1/mcp) with the typed client in src/client, so it needs no database
+// URL: only the endpoint and its key.
 //
 //   npm run task -- "Compare three note-taking apps"
 //   npm run task -- --topics "Obsidian,Notion,Logseq [simulate-failure]" "Compare note-taking apps"
-//   npm run task -- --input '{"topics":["a","b"]}' --title "My brief" "Write a brief"
-//   npm run task -- --follow <task-id>        follow an existing root task
-// Options: --title, --topics (comma-separated), --input (JSON object), --no-follow, --timeout <seconds>.
-// Exit codes: 0 completed, 1 failed or cancelled, 2 bad usage, 3 waiting for an operator, 4 timed out.
-import postgres from 'postgres';
-import { WEB_PORT, databaseUrl, redactUrl } from './lib/local-config.ts';
+//   npm run task -- --input '{"topics":["a","b"]}' --title "My brief" --max-tokens 20000 "Write a brief"
+//   npm run task -- --follow <task-id>        follow an existing task
+//   npm run task -- --cancel <task-id>        cancel a task and everything under it
+// Options: --title, --topics (comma-separated), --input (JSON object), --max-tasks N, --max-tokens N,
+// --deadline S (seconds; 90s, 15m, 2h also work), --no-follow, --timeout <seconds>, --note (with --cancel),
+// --database-url <url> (no endpoint: the same tools run in this process against that database).
+// Env: TASKWEAVE_MCP_URL (default http://127.0.0.1:54321/functions/v1/mcp), TASKWEAVE_MCP_KEY or
+// PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (the bearer key), TASKWEAVE_WEB_URL.
+// Exit codes: 0 completed (or cancelled with --cancel), 1 failed or cancelled, 2 bad usage, 3 waiting for
+// an operator, 4 timed out, 5 the endpoint cannot be reached or refused the key.
+import { WEB_PORT } from './lib/local-config.ts';
+import { DEFAULT_LOCAL_SECRET } from './lib/function-server.ts';
+import {
+  DEFAULT_MCP_URL,
+  MAX_WAIT_SECONDS,
+  TaskweaveClient,
+  TaskweaveConnectionError,
+  TaskweaveToolError,
+  type TaskView,
+  type ToolInput,
+  type Usage,
+} from '../src/client/index.ts';
 
-interface Args {
+export interface Args {
   instructions?: string;
   title?: string;
   input: Record<string, unknown>;
+  limits: { max_tasks?: number; max_tokens?: number; deadline_seconds?: number };
   follow: boolean;
   followId?: string;
+  cancelId?: string;
+  note?: string;
   timeoutSeconds: number;
+  databaseUrl?: string;
 }
 
-function usage(message: string): never {
-  console.error(`npm run task: ${message}`);
-  console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--no-follow] [--timeout S] "<instructions>"');
-  console.error('       npm run task -- --follow <task-id>');
-  process.exit(2);
+export class UsageError extends Error {}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function positiveInt(flag: string, raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new UsageError(`${flag} takes a whole number of at least 1 (got ${JSON.stringify(raw)})`);
+  return Number(raw);
+}
+
+/** "90", "90s", "15m", "2h" -> seconds */
+export function parseDuration(raw: string): number {
+  const m = /^(\d+)\s*(s|m|h)?$/i.exec(raw.trim());
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--deadline takes seconds, or a number with s, m or h (got ${JSON.stringify(raw)})`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[(m[2] ?? 's').toLowerCase()];
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { input: {}, follow: true, timeoutSeconds: 600 };
+  const args: Args = { input: {}, limits: {}, follow: true, timeoutSeconds: 600 };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) usage(`${a} needs a value`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === '--title') args.title = value();
@@ -43,67 +74,85 @@ export function parseArgs(argv: string[]): Args {
       try {
         parsed = JSON.parse(value());
       } catch {
-        usage('--input must be JSON');
+        throw new UsageError('--input must be JSON');
       }
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) usage('--input must be a JSON object');
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--input must be a JSON object');
       args.input = { ...args.input, ...(parsed as Record<string, unknown>) };
-    } else if (a === '--no-follow') args.follow = false;
+    } else if (a === '--max-tasks') args.limits.max_tasks = positiveInt(a, value());
+    else if (a === '--max-tokens') args.limits.max_tokens = positiveInt(a, value());
+    else if (a === '--deadline') args.limits.deadline_seconds = parseDuration(value());
+    else if (a === '--no-follow') args.follow = false;
     else if (a === '--follow') args.followId = value();
+    else if (a === '--cancel') args.cancelId = value();
+    else if (a === '--note') args.note = value();
     else if (a === '--timeout') args.timeoutSeconds = Number(value());
-    else if (a === '--help' || a === '-h') usage('help');
-    else if (a.startsWith('--')) usage(`unknown option ${a}`);
+    else if (a === '--database-url') args.databaseUrl = value();
+    else if (a === '--help' || a === '-h') throw new UsageError('help');
+    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else rest.push(a);
   }
-  if (!args.followId) {
+  if (args.followId && args.cancelId) throw new UsageError('--follow and --cancel do not go together');
+  for (const [flag, id] of [['--follow', args.followId], ['--cancel', args.cancelId]] as const) {
+    if (id !== undefined && !UUID.test(id)) throw new UsageError(`${flag} takes a task id (uuid)`);
+  }
+  if (!args.followId && !args.cancelId) {
     args.instructions = rest.join(' ').trim();
-    if (!args.instructions) usage('give the task\'s instructions');
-  } else if (!/^[0-9a-f-]{36}$/i.test(args.followId)) usage('--follow takes a task id (uuid)');
-  if (!Number.isFinite(args.timeoutSeconds) || args.timeoutSeconds <= 0) usage('--timeout takes a positive number of seconds');
+    if (!args.instructions) throw new UsageError("give the task's instructions");
+  }
+  if (!Number.isFinite(args.timeoutSeconds) || args.timeoutSeconds <= 0) throw new UsageError('--timeout takes a positive number of seconds');
   return args;
 }
 
-interface Node {
+/** One line of the tree: a task as get_task shows it (a child entry, or the view itself). */
+export interface Node {
   id: string;
   parent_task_id: string | null;
   title: string;
   status: string;
-  is_parallel_task: boolean;
-  dependent_task_ids: string[];
+  kind: string;
   attempt: number;
   max_attempts: number;
-  output: unknown;
+  usage: Usage;
   last_error: { message?: string } | null;
-  created_at: Date;
+  progress: { total: number; ended: number; completed: number } | null;
 }
 
 const ICON: Record<string, string> = {
   pending: '○', queued: '◌', running: '◐', needs_human_review: '⚠', completed: '●', failed: '✗', cancelled: '⊘',
 };
-const ENDED = new Set(['completed', 'cancelled']);
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export function bar(done: number, total: number, width = 20): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}`;
 }
 
-/** The tree as lines: each task with its status; aggregators with a progress bar of their dependencies. */
+const num = (n: number) => n.toLocaleString('en-US');
+export const tokens = (u: Usage) => `${num(u.input_tokens)} in / ${num(u.output_tokens)} out tokens`;
+
+/** The views as tree nodes: the root view and every child listed by a view. */
+export function nodesOf(views: TaskView[]): Node[] {
+  const nodes = new Map<string, Node>();
+  for (const v of views) {
+    if (!nodes.has(v.id)) nodes.set(v.id, { ...v, last_error: v.last_error });
+    for (const c of v.children) if (!nodes.has(c.id)) nodes.set(c.id, { ...c, parent_task_id: v.id });
+  }
+  return [...nodes.values()];
+}
+
+/** The tree as lines: each task with its status and tokens; aggregators with a progress bar of their dependencies. */
 export function render(nodes: Node[], rootId: string): string[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const children = new Map<string, Node[]>();
-  for (const n of nodes) if (n.parent_task_id) children.set(n.parent_task_id, [...(children.get(n.parent_task_id) ?? []), n]);
+  for (const n of nodes) if (n.parent_task_id && n.id !== rootId) children.set(n.parent_task_id, [...(children.get(n.parent_task_id) ?? []), n]);
   const lines: string[] = [];
   const walk = (n: Node, prefix: string, last: boolean, top: boolean) => {
-    const kind = n.dependent_task_ids.length ? 'aggregator' : n.is_parallel_task ? 'parallel' : 'root';
     let line = `${top ? '' : prefix + (last ? '└─ ' : '├─ ')}${ICON[n.status] ?? '?'} ${n.title}  ${n.status}`;
     if (n.attempt > 1) line += ` (attempt ${n.attempt}/${n.max_attempts})`;
-    if (kind === 'aggregator') {
-      const done = n.dependent_task_ids.filter((id) => ENDED.has(byId.get(id)?.status ?? '')).length;
-      line += `  ${bar(done, n.dependent_task_ids.length)} dependencies done`;
-    }
-    if (n.status === 'needs_human_review' && n.last_error?.message) line += `\n${prefix}${last ? '   ' : '│  '}   ↳ ${n.last_error.message}`;
+    if (n.progress) line += `  ${bar(n.progress.ended, n.progress.total)} dependencies done`;
+    if (n.usage.input_tokens || n.usage.output_tokens) line += `  · ${tokens(n.usage)}`;
+    if ((n.status === 'needs_human_review' || n.status === 'failed') && n.last_error?.message) line += `\n${prefix}${top ? '' : last ? '   ' : '│  '}   ↳ ${n.last_error.message}`;
     lines.push(line);
-    const kids = (children.get(n.id) ?? []).sort((a, b) => +a.created_at - +b.created_at);
+    const kids = children.get(n.id) ?? [];
     kids.forEach((k, i) => walk(k, top ? '' : prefix + (last ? '   ' : '│  '), i === kids.length - 1, false));
   };
   const root = byId.get(rootId);
@@ -111,19 +160,19 @@ export function render(nodes: Node[], rootId: string): string[] {
   return lines;
 }
 
-/** Where the run stands: still going, done (with its final output), failed, or waiting for an operator. */
-export function outcome(nodes: Node[], rootId: string): { state: 'running' | 'completed' | 'failed' | 'review'; final?: Node } {
-  const root = nodes.find((n) => n.id === rootId);
-  if (!root) return { state: 'running' };
-  const open = nodes.filter((n) => !TERMINAL.has(n.status));
-  const waiting = nodes.filter((n) => n.status === 'needs_human_review');
-  const active = open.filter((n) => n.status !== 'needs_human_review' && n.status !== 'queued');
-  if (waiting.length && active.length === 0) return { state: 'review' };
-  if (open.length) return { state: 'running' };
-  if (root.status !== 'completed') return { state: 'failed', final: root };
-  // the run's answer is the last aggregator to complete (the fan-in), else the root's own output
-  const aggregators = nodes.filter((n) => n.dependent_task_ids.length && n.status === 'completed');
-  return { state: aggregators.length || root.status === 'completed' ? 'completed' : 'failed', final: aggregators.at(-1) ?? root };
+/** The run's usage against its limits, one line. */
+export function runLine(view: TaskView, now = new Date()): string | undefined {
+  const run = view.run;
+  if (!run) return undefined;
+  const limits: string[] = [];
+  if (run.limits.max_tasks != null) limits.push(`${num(run.task_count)}/${num(run.limits.max_tasks)} tasks`);
+  else limits.push(run.task_count === 1 ? '1 task' : `${num(run.task_count)} tasks`);
+  if (run.limits.max_tokens != null) limits.push(`${num(run.usage.input_tokens + run.usage.output_tokens)}/${num(run.limits.max_tokens)} tokens`);
+  if (run.limits.deadline_at) {
+    const left = Math.round((new Date(run.limits.deadline_at).getTime() - now.getTime()) / 1000);
+    limits.push(left > 0 ? `deadline in ${left >= 120 ? `${Math.round(left / 60)} min` : `${left} s`}` : 'deadline passed');
+  }
+  return `run: ${tokens(run.usage)}, ${run.usage.model_steps} model steps · ${limits.join(', ')}`;
 }
 
 const outputText = (output: unknown): string => {
@@ -131,85 +180,133 @@ const outputText = (output: unknown): string => {
   return typeof output === 'string' ? output : JSON.stringify(output, null, 2);
 };
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const url = databaseUrl();
-  const sql = postgres(url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
-  const webUrl = process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${process.env.WEB_PORT || WEB_PORT}`;
-  try {
-    let rootId = args.followId;
-    if (!rootId) {
-      const title = args.title ?? (args.instructions!.length > 80 ? `${args.instructions!.slice(0, 77)}…` : args.instructions!);
-      const [root] = await sql<{ id: string }[]>`select id from public.create_task(${title}, ${args.instructions!}, ${sql.json(args.input as never)})`;
-      rootId = root.id;
-      console.log(`created root task ${rootId} in ${redactUrl(url)}`);
-      console.log(`  ${webUrl}/tasks/${rootId}`);
-      if (!args.follow) return;
-    }
-    const load = () => sql<Node[]>`
-      select id, parent_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, output, last_error, created_at
-        from public.tasks where root_task_id = ${rootId!} order by created_at`;
+/** get_task on the root, and on every child that started tasks of its own (a deeper fan-out), up to a bound. */
+async function loadViews(client: TaskweaveClient, root: TaskView): Promise<TaskView[]> {
+  const views = [root];
+  const queue = root.children.filter((c) => c.child_count > 0).map((c) => c.id);
+  while (queue.length && views.length < 50) {
+    const view = await client.getTask(queue.shift()!);
+    views.push(view);
+    queue.push(...view.children.filter((c) => c.child_count > 0).map((c) => c.id));
+  }
+  return views;
+}
 
-    let wake: () => void = () => {};
-    await sql.listen('task_changed', (payload) => {
-      try {
-        if ((JSON.parse(payload) as { root_task_id?: string }).root_task_id === rootId) wake();
-      } catch {
-        /* not ours */
-      }
-    });
-    const tty = process.stdout.isTTY;
-    let shown = 0;
-    let previous = '';
-    const deadline = Date.now() + args.timeoutSeconds * 1000;
-    for (;;) {
-      const nodes = await load();
-      if (!nodes.length) throw new Error(`task ${rootId} not found`);
-      const lines = render(nodes, rootId!);
-      const frame = lines.join('\n');
-      if (frame !== previous) {
-        if (tty && shown) process.stdout.write(`\x1b[${shown}A\x1b[J`);
-        else if (!tty && previous) console.log('—');
-        console.log(frame);
-        shown = frame.split('\n').length;
-        previous = frame;
-      }
-      const state = outcome(nodes, rootId!);
-      if (state.state === 'completed') {
-        console.log(`\n✔ done. Final output (${state.final!.title}):\n`);
-        console.log(outputText(state.final!.output));
-        return;
-      }
-      if (state.state === 'failed') {
-        console.log(`\n✗ the run ended: ${state.final!.title} is ${state.final!.status}${state.final!.last_error?.message ? `: ${state.final!.last_error.message}` : ''}`);
-        process.exitCode = 1;
-        return;
-      }
-      if (state.state === 'review') {
-        console.log(`\n⚠ waiting for an operator: open ${webUrl}/reviews and choose Retry, Abort or Manual.`);
-        console.log(`  then follow it again: npm run task -- --follow ${rootId}`);
-        process.exitCode = 3;
-        return;
-      }
-      if (Date.now() > deadline) {
-        console.log(`\n… still running after ${args.timeoutSeconds}s; follow it again with: npm run task -- --follow ${rootId}`);
-        process.exitCode = 4;
-        return;
-      }
-      // a notification wakes us at once; the timer catches anything without one (and a silent dispatcher)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1_000);
-        wake = () => (clearTimeout(timer), resolve());
-      });
+/** A client for the endpoint, or (with --database-url) for the same tools served inside this process. */
+async function connect(args: Args): Promise<{ client: TaskweaveClient; where: string; close: () => Promise<void> }> {
+  if (args.databaseUrl) {
+    const { connectInProcess } = await import('../src/client/in-process.ts');
+    return connectInProcess(args.databaseUrl, webUrl());
+  }
+  const url = process.env.TASKWEAVE_MCP_URL || DEFAULT_MCP_URL;
+  const secret = process.env.TASKWEAVE_MCP_KEY || process.env.PROCESS_TASK_SECRET || process.env.SUPABASE_SERVICE_ROLE_KEY || DEFAULT_LOCAL_SECRET;
+  const client = await TaskweaveClient.connect({ url, secret, clientName: 'npm-run-task' });
+  return { client, where: url, close: () => client.close() };
+}
+
+const webUrl = () => (process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${process.env.WEB_PORT || WEB_PORT}`).replace(/\/+$/, '');
+
+async function follow(client: TaskweaveClient, rootId: string, timeoutSeconds: number): Promise<number> {
+  const tty = process.stdout.isTTY;
+  let shown = 0;
+  let previous = '';
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let view = await client.getTask(rootId);
+  for (;;) {
+    const views = await loadViews(client, view);
+    const lines = render(nodesOf(views), rootId);
+    const run = runLine(view);
+    if (run) lines.push(run);
+    const frame = lines.join('\n');
+    if (frame !== previous) {
+      if (tty && shown) process.stdout.write(`\x1b[${shown}A\x1b[J`);
+      else if (!tty && previous) console.log('—');
+      console.log(frame);
+      shown = frame.split('\n').length;
+      previous = frame;
     }
-  } catch (error) {
-    const e = error as { code?: string; message: string };
-    if (e.code === 'ECONNREFUSED') console.error(`npm run task: no database at ${redactUrl(url)}. Start the stack with \`npm run dev\` (or \`npm run db:start\`).`);
-    else console.error(`npm run task: ${e.message}`);
-    process.exitCode = 1;
-  } finally {
-    await sql.end({ timeout: 2 });
+    if (view.state === 'completed') {
+      console.log(`\n✔ done. Final output (${view.answer?.title ?? view.title}):\n`);
+      console.log(outputText(view.answer?.output ?? view.output));
+      return 0;
+    }
+    if (view.state === 'failed' || view.state === 'cancelled') {
+      const culprit = view.status !== 'completed' ? view : views.flatMap((v) => v.children).find((c) => c.status === view.state) ?? view;
+      console.log(`\n✗ the run ended: ${culprit.title} is ${culprit.status}${culprit.last_error?.message ? `: ${culprit.last_error.message}` : ''}`);
+      return 1;
+    }
+    if (view.state === 'needs_operator') {
+      // the endpoint knows where the web app is: its task URLs end in /tasks/<id>
+      const reviews = view.url.replace(/\/tasks\/[^/]+$/, '/reviews');
+      console.log(`\n⚠ waiting for an operator: open ${reviews} and choose Retry, Abort or Manual`);
+      console.log(`  (or from an MCP client: list_reviews, then resolve_review).`);
+      console.log(`  then follow it again: npm run task -- --follow ${rootId}`);
+      return 3;
+    }
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) {
+      console.log(`\n… still running after ${timeoutSeconds}s; follow it again with: npm run task -- --follow ${rootId}`);
+      return 4;
+    }
+    // the endpoint holds the call until something under the root changes (woken by NOTIFY), at most 50 s
+    const waited = await client.waitForTask({ task_id: rootId, timeout_seconds: Math.min(MAX_WAIT_SECONDS, left), changed_since: view.version });
+    view = waited.task;
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('scripts/task.ts')) await main();
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    if (error.message !== 'help') console.error(`npm run task: ${error.message}`);
+    console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--max-tasks N] [--max-tokens N] [--deadline S]');
+    console.error('                       [--no-follow] [--timeout S] [--database-url URL] "<instructions>"');
+    console.error('       npm run task -- --follow <task-id>');
+    console.error('       npm run task -- --cancel <task-id> [--note "why"]');
+    return 2;
+  }
+  let connection: Awaited<ReturnType<typeof connect>>;
+  try {
+    connection = await connect(args);
+  } catch (error) {
+    if (error instanceof TaskweaveConnectionError) {
+      console.error(`npm run task: ${error.message}.`);
+      if (error.reason === 'unreachable') console.error('  Start the stack with `npm run dev` (or `npm run functions:serve`), or set TASKWEAVE_MCP_URL.');
+      if (error.reason === 'unauthorized') console.error('  Set TASKWEAVE_MCP_KEY (or PROCESS_TASK_SECRET) to the key the function was started with.');
+      return 5;
+    }
+    throw error;
+  }
+  const { client, where } = connection;
+  try {
+    if (args.cancelId) {
+      const result = await client.cancelTask(args.cancelId, args.note);
+      console.log(result.message);
+      return 0;
+    }
+    let rootId = args.followId;
+    if (!rootId) {
+      const title = args.title ?? (args.instructions!.length > 80 ? `${args.instructions!.slice(0, 77)}…` : args.instructions!);
+      const request: ToolInput<'createTask'> = { title, instructions: args.instructions!, input: args.input };
+      if (Object.keys(args.limits).length) request.limits = args.limits;
+      const created = await client.createTask(request);
+      rootId = created.task_id;
+      console.log(`created root task ${rootId} via ${where}`);
+      console.log(`  ${created.url}`);
+      if (!args.follow) return 0;
+    }
+    return await follow(client, rootId, args.timeoutSeconds);
+  } catch (error) {
+    if (error instanceof TaskweaveToolError) console.error(`npm run task: ${error.message}`);
+    else console.error(`npm run task: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('scripts/task.ts')) {
+  process.exitCode = await main();
+}

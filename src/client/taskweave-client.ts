@@ -32,6 +32,18 @@ export class TaskweaveToolError extends Error {
   }
 }
 
+/** The endpoint could not be reached, or refused the key: nothing was sent to the database. */
+export class TaskweaveConnectionError extends Error {
+  constructor(
+    readonly reason: 'unreachable' | 'unauthorized' | 'failed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TaskweaveConnectionError';
+  }
+}
+
 export class TaskweaveClient {
   private constructor(
     readonly client: Client,
@@ -45,8 +57,26 @@ export class TaskweaveClient {
       requestInit: { headers: { Authorization: `Bearer ${options.secret}` } },
       fetch: options.fetch,
     });
-    await client.connect(transport);
+    try {
+      await client.connect(transport);
+    } catch (error) {
+      await client.close().catch(() => {});
+      const code = (error as { code?: unknown }).code;
+      const cause = (error as { cause?: { code?: string } }).cause;
+      if (code === 401) {
+        throw new TaskweaveConnectionError('unauthorized', `${url} refused the key (401): use the function's PROCESS_TASK_SECRET or the project's service role key`, { cause: error });
+      }
+      if (cause?.code === 'ECONNREFUSED' || cause?.code === 'ENOTFOUND' || /fetch failed/i.test((error as Error).message)) {
+        throw new TaskweaveConnectionError('unreachable', `no MCP endpoint answers at ${url}`, { cause: error });
+      }
+      throw new TaskweaveConnectionError('failed', `could not connect to ${url}: ${(error as Error).message}`, { cause: error });
+    }
     return new TaskweaveClient(client, url);
+  }
+
+  /** Wrap an SDK Client that is already connected (e.g. over an in-memory transport to an in-process server). */
+  static fromConnected(client: Client, label: string): TaskweaveClient {
+    return new TaskweaveClient(client, label);
   }
 
   async close(): Promise<void> {
