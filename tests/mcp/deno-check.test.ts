@@ -1,0 +1,21 @@
+// The endpoint's modules type-check under Deno with its own deno.json and the committed deno.lock
+// (--frozen: a lock that no longer matches the import map fails here, not at deploy time).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/lib/local-config.ts';
+
+const run = promisify(execFile);
+
+describe('mcp under Deno', () => {
+  it('passes deno check with the pinned import map and the frozen lock', async () => {
+    const cwd = path.join(repoRoot, 'supabase', 'functions', 'mcp');
+    const { stdout, stderr } = await run(path.join(repoRoot, 'node_modules', '.bin', 'deno'), ['check', '--frozen', 'index.ts', 'schemas.ts'], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(`${stdout}${stderr}`).toContain('Check');
+    expect(`${stdout}${stderr}`).not.toMatch(/error/i);
+  }, 120_000);
+});
