@@ -140,7 +140,7 @@ async function main() {
     databaseUrl: dbUrl,
     port: functionsPort,
     secret,
-    env: { LLM_PROVIDER: model.provider },
+    env: { LLM_PROVIDER: model.provider, TASKWEAVE_WEB_URL: process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${webPort}` },
     onLog: (line) => log('fn', line),
   });
   log('fn', `ready: ${functionServer.url} (${elapsed()})`);
@@ -194,6 +194,7 @@ async function main() {
   log('dev', `  reviews      ${webUrl}/reviews`);
   log('dev', `  overview     ${webUrl}/`);
   log('dev', `  process-task ${functionServer.url}  (Authorization: Bearer ${secret === DEFAULT_LOCAL_SECRET ? DEFAULT_LOCAL_SECRET : '<PROCESS_TASK_SECRET>'})`);
+  if (functionServer.urls.mcp) log('dev', `  mcp          ${functionServer.urls.mcp}  (MCP over streamable HTTP, the same bearer key)`);
   log('dev', `  database     ${redactUrl(dbUrl)}`);
   log('dev', `  model        ${model.provider}`);
   log('dev', '  submit a task: npm run task -- "Compare three note-taking apps"   ·   Ctrl-C stops everything');

@@ -1,4 +1,4 @@
-// npm run functions:serve — process-task under Deno at http://127.0.0.1:54321/functions/v1/process-task.
+// npm run functions:serve — process-task and mcp under Deno at http://127.0.0.1:54321/functions/v1/<name>.
 // Env: DATABASE_URL (else the embedded database), FUNCTIONS_PORT, PROCESS_TASK_SECRET, LLM_PROVIDER (demo
 // by default), LLM_MODEL, OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, PROCESS_TASK_* knobs.
 import { FUNCTIONS_PORT, databaseUrl, redactUrl } from './lib/local-config.ts';
@@ -17,6 +17,7 @@ try {
     onLog: (line) => console.log(`functions: ${line}`),
   });
   console.log(`functions: process-task serving at ${server.url} (database ${redactUrl(dbUrl)}, LLM_PROVIDER=${process.env.LLM_PROVIDER || 'demo'})`);
+  if (server.urls.mcp) console.log(`functions: mcp serving at ${server.urls.mcp} (an MCP server over streamable HTTP; the same bearer key)`);
   console.log(`functions: try  curl -sS -X POST ${server.url} -H 'Authorization: Bearer ${secret}' -H 'Content-Type: application/json' -d '{"max_tasks": 5}'`);
   let stopping = false;
   const stop = async () => {
