@@ -15,7 +15,7 @@ describe('mcp under Deno', () => {
       cwd,
       env: { ...process.env, NO_COLOR: '1' },
     });
-    expect(`${stdout}${stderr}`).toContain('Check');
+    // execFile rejects on a non-zero exit; a check answered from Deno's cache prints nothing at all
     expect(`${stdout}${stderr}`).not.toMatch(/error/i);
   }, 120_000);
 });

@@ -2,12 +2,18 @@
 // Declared once, here, and imported by both sides: the server registers these schemas (so they are what
 // `tools/list` advertises and what every call is checked against) and the TypeScript client in
 // src/client infers its argument and result types from them. Depends on zod only, so it loads under Deno
-// (through ./deno.json) and under Node (through the repo's node_modules) alike.
+// (through ./deno.json) and under Node (through the repo's node_modules) alike; the generated database
+// types are imported for a type check only.
 import { z } from 'zod';
+import type { Database } from '../_shared/database.types.ts';
 
 export const TASK_STATUSES = ['pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+// the list is the enum taskweave.task_status of the generated types, no more and no less
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _statusesMatchTheDatabase: Same<TaskStatus, Database['taskweave']['Enums']['task_status']> = true;
+void _statusesMatchTheDatabase;
 
 /** Upper bound of wait_for_task: under the hosted platform's request limits, with room for the answer. */
 export const MAX_WAIT_SECONDS = 50;
