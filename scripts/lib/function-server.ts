@@ -185,7 +185,8 @@ async function startProxy(host: string, port: number, targets: Map<FunctionName,
         answer.pipe(res);
       },
     );
-    upstream.on('error', () => json(res, 502, 'function_unavailable', `the ${name} function is not answering (did its Deno process stop?)`));
+    // a function that died takes the caller's connection with it, as it would without the proxy in between
+    upstream.on('error', () => res.destroy());
     // a caller that hangs up ends the function's request too (its req.signal aborts)
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
