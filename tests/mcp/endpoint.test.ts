@@ -137,6 +137,17 @@ describe('HTTP edges', () => {
   });
 });
 
+describe('create_task limits', () => {
+  it('takes null as "no limit" and leaves absent limits to the database defaults', async () => {
+    const result = await client.callTool({ name: 'create_task', arguments: { title: 'Unbounded tokens', instructions: 'i', limits: { max_tokens: null, max_tasks: 7 } } });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const { run } = result.structuredContent as { run: { limits: { max_tasks: number | null; max_tokens: number | null; deadline_at: string | null } } };
+    expect(run.limits.max_tasks).toBe(7);
+    expect(run.limits.max_tokens).toBeNull();
+    expect(run.limits.deadline_at).not.toBeNull(); // the database's default deadline
+  });
+});
+
 describe('bad arguments are tool errors the model can act on', () => {
   const uuid = '3f1c1f52-7d7e-4a39-9c1e-6d3c1c0e9a11';
   const cases: [string, string, Record<string, unknown>, RegExp][] = [
@@ -148,6 +159,7 @@ describe('bad arguments are tool errors the model can act on', () => {
     ['create_task with input as a list', 'create_task', { title: 't', instructions: 'i', input: ['a'] }, /input must be a JSON object/],
     ['create_task with max_tasks 0', 'create_task', { title: 't', instructions: 'i', limits: { max_tasks: 0 } }, /max_tasks/],
     ['create_task with max_tokens 1.5', 'create_task', { title: 't', instructions: 'i', limits: { max_tokens: 1.5 } }, /max_tokens/],
+    ['create_task with a token limit the database refuses (its own 22023 message)', 'create_task', { title: 't', instructions: 'i', limits: { max_tokens: 2_000_000_000_000 } }, /p_limits\.max_tokens must be a whole number from 1 to 1000000000000 .*SQLSTATE 22023/],
     ['create_task with an unknown limit', 'create_task', { title: 't', instructions: 'i', limits: { max_dollars: 5 } }, /max_dollars/],
     ['create_task with an unknown argument', 'create_task', { title: 't', instructions: 'i', priority: 'high' }, /priority/],
     ['get_task with a non-UUID id', 'get_task', { task_id: 'task-1' }, /task_id must be a task id/],

@@ -129,9 +129,15 @@ const TaskViewSchema = z.object({
 
 const LimitsSchema = z
   .strictObject({
-    max_tasks: z.int().min(1).max(1_000_000).optional().describe('Most tasks the run may create, the root included.'),
-    max_tokens: z.int().min(1).optional().describe('Most input + output tokens all model steps of the run may use together.'),
-    deadline_seconds: z.int().min(1).max(30 * 24 * 3600).optional().describe('Seconds from now after which the run starts no new model step.'),
+    max_tasks: z.int().min(1).max(1_000_000).nullable().optional().describe('Most tasks the run may create, the root included (null: no limit).'),
+    max_tokens: z.int().min(1).nullable().optional().describe('Most input + output tokens all model steps of the run may use together (null: no limit).'),
+    deadline_seconds: z
+      .int()
+      .min(1)
+      .max(365 * 24 * 3600)
+      .nullable()
+      .optional()
+      .describe('Seconds from now after which the run starts no new model step (null: no deadline).'),
   })
   .describe('Bounds for the whole run; each is optional and defaults to the database settings. A task that hits one fails with category "budget".');
 

@@ -88,8 +88,9 @@ export function registerTools(server: McpServer, deps: McpDeps, requestSignal?: 
   }
 
   register('createTask', async (args) => {
-    const limits: Record<string, number> = {};
-    for (const [k, v] of Object.entries(args.limits ?? {})) if (typeof v === 'number') limits[k] = v;
+    // absent keys take the database defaults; null means no limit (the SQL API's own rules)
+    const limits: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(args.limits ?? {})) if (v !== undefined) limits[k] = v;
     const task = await store.createTask(sql, { title: args.title, instructions: args.instructions, input: args.input ?? {}, limits });
     const view = await buildTaskView(sql, webUrl, task.id);
     const out: ToolOutput<'createTask'> = { task_id: task.id, title: task.title, status: task.status, url: taskUrl(webUrl, task.id), run: view?.run ?? null };
