@@ -61,6 +61,15 @@ describe('the demo fan-out over MCP', () => {
       ['DuckDB', 'completed'],
     ]);
 
+    // a task below the root is read the same way: its own subtree, its run's usage
+    const sqlite = await tw.getTask(blocked.task.children.find((c) => c.title === 'SQLite')!.id);
+    expect(sqlite).toMatchObject({ kind: 'parallel', status: 'needs_human_review', state: 'needs_operator', parent_task_id: created.task_id, root_task_id: created.task_id, children: [] });
+    expect(sqlite.last_error).toMatchObject({ category: 'model' });
+    expect(sqlite.open_reviews).toHaveLength(1);
+    expect(sqlite.run?.root_task_id).toBe(created.task_id);
+    const agg = await tw.getTask(aggregator.id);
+    expect(agg).toMatchObject({ kind: 'aggregator', status: 'queued', progress: { total: 3, ended: 2, completed: 2, activated_by: null } });
+
     // an outside agent sees the review with its error and the aggregator that waits on it
     const page = await tw.listReviews({ root_task_id: created.task_id });
     expect(page.total).toBe(1);
@@ -109,13 +118,13 @@ describe('the demo fan-out over MCP', () => {
       // safety re-read is every 5 s, so under 3 s means the notification woke it)
       t0 = Date.now();
       const waiting = tw.waitForTask({ task_id: root.task_id, timeout_seconds: 40, changed_since: view.version });
+      // many waiters on one run share the function's one LISTEN connection: every one of them is woken
+      const crowd = Array.from({ length: 12 }, () => tw.waitForTask({ task_id: root.task_id, timeout_seconds: 40, changed_since: view.version }));
       await new Promise((r) => setTimeout(r, 300));
-      const claimed = db.sql`select id from public.claim_task(${root.task_id}, 'test-worker', 60)`.catch(() =>
-        db.sql`select id from taskweave.claim_task(${root.task_id}, 'test-worker', 60)`,
-      );
-      await claimed;
+      await db.sql`select id from taskweave.claim_task(${root.task_id}, 'test-worker', 60)`;
       const changed = await waiting;
       expect(changed.reason).toBe('changed');
+      expect((await Promise.all(crowd)).map((r) => r.reason)).toEqual(Array(12).fill('changed'));
       expect(changed.task.status).toBe('running');
       expect(Date.now() - t0).toBeLessThan(3_000);
       await tw.cancelTask(root.task_id, 'test cleanup');
