@@ -182,11 +182,18 @@ async function startProxy(host: string, port: number, targets: Map<FunctionName,
       { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: without(req.rawHeaders) },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, without(answer.rawHeaders));
+        answer.on('aborted', () => res.destroy()); // cut off mid-answer: so is the caller
         answer.pipe(res);
       },
     );
-    // a function that died takes the caller's connection with it, as it would without the proxy in between
-    upstream.on('error', () => res.destroy());
+    upstream.on('error', () => {
+      // the function stopped reading (it answered early, e.g. 413) or died: drain what the caller still sends
+      req.unpipe(upstream);
+      req.resume();
+      // an answer that has begun stands (its own stream ends it); before any answer, a function that
+      // died takes the caller's connection with it, as it would without the proxy in between
+      if (!res.headersSent) res.destroy();
+    });
     // a caller that hangs up ends the function's request too (its req.signal aborts)
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();

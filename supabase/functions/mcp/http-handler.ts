@@ -104,7 +104,9 @@ export function createMcpHandler(options: HandlerOptions): (req: Request) => Pro
       { name: 'taskweave', version: SERVER_VERSION, title: 'Taskweave' },
       { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
     );
-    registerTools(server, options.deps, req.signal);
+    // not req.signal: Deno aborts it after every response too (and warns about it); a wait is bounded
+    // at 50 s anyway, and an MCP cancellation still reaches the tool through the SDK's own signal
+    registerTools(server, options.deps);
     // JSON responses: every tool answers once, and a plain JSON body passes any proxy untouched
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
