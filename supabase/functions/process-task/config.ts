@@ -53,7 +53,7 @@ export function readConfig(env: Record<string, string | undefined>): FunctionCon
     databaseUrl,
     secrets,
     settings,
-    dbPoolSize: Number(env.PROCESS_TASK_DB_POOL || 5),
+    dbPoolSize: Number(env.PROCESS_TASK_DB_POOL || 2),
     model: {
       provider: provider as ModelConfig['provider'],
       model: env.LLM_MODEL || undefined,
