@@ -114,7 +114,9 @@ describe('HTTP handler', () => {
 
     expect((await req({}, { headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
     expect((await req(undefined, { method: 'GET', body: undefined })).status).toBe(405);
-    expect((await handler(new Request('http://localhost/functions/v1/process-task', { method: 'OPTIONS' }))).status).toBe(204);
+    const preflight = await handler(new Request('http://localhost/functions/v1/process-task', { method: 'OPTIONS' }));
+    expect(preflight.status).toBe(405); // no browser client: no CORS
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const empty = await handler(new Request('http://localhost/functions/v1/process-task', { method: 'POST', headers: { Authorization: 'Bearer s3cret' } }));
     expect(await empty.json()).toEqual({ results: [] }); // {} / no body = claim up to 1 due task; none is due
   });
