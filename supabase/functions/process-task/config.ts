@@ -45,7 +45,7 @@ export function isLocalSupabaseUrl(url: string): boolean {
   } catch {
     return false;
   }
-  return /^127\./.test(host) || host === '::1' || host === 'localhost' || host.endsWith('.localhost') || host === 'kong' || host === 'host.docker.internal';
+  return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost' || host.endsWith('.localhost') || host === 'kong' || host === 'host.docker.internal';
 }
 
 export function readConfig(env: Record<string, string | undefined>): FunctionConfig {

@@ -98,7 +98,7 @@ describe('HTTP handler', () => {
     const ok = await req({ task_id: t.id }, {}, '/process-task'); // as deployed
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ results: [{ task_id: t.id, status: 'completed', outcome: 'completed', attempt: 1, steps: 1 }] });
-    expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+    expect(ok.headers.get('access-control-allow-origin')).toBeNull(); // no browser client, no CORS
 
     const conflict = await req({ task_id: t.id });
     expect(conflict.status).toBe(409);
