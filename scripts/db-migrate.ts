@@ -20,7 +20,7 @@ try {
   } else {
     console.log('db: already up to date: no migration to apply');
   }
-  console.log('db: done; nothing outside schemas taskweave and taskweave_private was changed');
+  console.log('db: done; nothing was dropped or reset');
 } catch (error) {
   const known = error instanceof UnsafeDatabaseError || error instanceof LocalDatabaseError;
   console.error(`db:migrate failed: ${known ? (error as Error).message : ((error as Error).stack ?? error)}`);
