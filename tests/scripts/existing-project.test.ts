@@ -188,25 +188,31 @@ describe('adding Taskweave to an existing Supabase project', () => {
   });
 });
 
-describe('adding Taskweave to a plain Postgres with data', () => {
-  it('db:migrate provides only what Supabase would (no login role, nothing in public) and keeps the data', async () => {
+describe('npm run dev on a plain Postgres with data and no Taskweave yet', () => {
+  it('migrates it (no reset, no seed), adds only what Supabase would, and keeps every object and row', async () => {
     const db = await emptyDatabase('plain');
     await db.sql.unsafe(`
+      create table public.customers (id serial primary key, name text);
+      insert into public.customers (name) values ('Ada');
       create table public.tasks (id serial primary key, title text);
       insert into public.tasks (title) values ('mine');
       create function public.count_tasks() returns bigint language sql as $$ select count(*) from public.tasks $$;
     `);
     // auth and extensions are what the bootstrap adds; everything else must be as it was
     const before = await snapshot(db.sql, ['auth', 'extensions']);
+    const outcome = await prepareDevDatabase(db.url);
+    expect(outcome.action).toBe('migrated');
+    expect(outcome.bootstrapped).toContain('created function auth.uid()');
+    if (outcome.action === 'migrated') expect(outcome.applied.length).toBeGreaterThan(0);
+    expect(await snapshot(db.sql, ['auth', 'extensions'])).toEqual(before);
+    const [{ name }] = await db.sql<{ name: string }[]>`select name from public.customers`;
+    expect(name).toBe('Ada');
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks`;
+    expect(n).toBe(0); // no demo seed in someone's database
+
     const { code, out } = await npmRun('db:migrate', db.url);
     expect(code, out).toBe(0);
-    expect(out).toContain('created function auth.uid()');
-    expect(await snapshot(db.sql, ['auth', 'extensions'])).toEqual(before);
-    const logins = await db.sql<{ rolname: string }[]>`
-      select rolname from pg_roles
-      where rolname in ('anon', 'authenticated', 'service_role', 'authenticator', 'supabase_admin', 'supabase_auth_admin')
-        and (rolcanlogin or rolsuper)`;
-    expect(logins).toEqual([]);
+    expect(out).toContain('already up to date');
     const [task] = await db.sql<{ status: string }[]>`select * from taskweave.create_task('t', 'i')`;
     expect(task.status).toBe('pending');
   });
