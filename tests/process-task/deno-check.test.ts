@@ -15,7 +15,7 @@ describe('process-task under Deno', () => {
       cwd,
       env: { ...process.env, NO_COLOR: '1' },
     });
-    expect(`${stdout}${stderr}`).toContain('Check');
+    // execFile rejects on a non-zero exit; Deno prints "Check" only when the result is not cached yet
     expect(`${stdout}${stderr}`).not.toMatch(/error/i);
   }, 60_000);
 });
