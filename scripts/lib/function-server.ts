@@ -1,6 +1,8 @@
 // Runs the edge functions under Deno (npm `deno`), as `supabase functions serve` would:
 // http://<host>:<port>/functions/v1/<name> for process-task and mcp. Each function is its own Deno
-// process (its own deno.json) on a private port; a small Node proxy on the public port routes by name.
+// process on a private port; a small Node proxy on the public port routes by name. Each runs as it
+// deploys: its own deno.json and deno.lock (--frozen: a lock out of date is an error, not a silent
+// re-resolve), npm packages fetched by Deno into its cache, never the repo's node_modules.
 // Used by `npm run functions:serve`, the dev script and tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -8,7 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { FUNCTIONS_PORT, repoRoot } from './local-config.ts';
 
-export const FUNCTION_ENTRY = path.join(repoRoot, 'supabase', 'functions', 'process-task', 'index.ts');
+export const FUNCTIONS_DIR = path.join(repoRoot, 'supabase', 'functions');
+export const FUNCTION_ENTRY = path.join(FUNCTIONS_DIR, 'process-task', 'index.ts');
 export const FUNCTION_NAMES = ['process-task', 'mcp'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 export const DEFAULT_LOCAL_SECRET = 'taskweave-local-process-task-secret';
@@ -27,6 +30,10 @@ export interface FunctionServerOptions {
   readyTimeoutMs?: number;
   /** which functions to serve (default: all of FUNCTION_NAMES) */
   functions?: readonly FunctionName[];
+  /** a copy of supabase/functions to run instead of the repo's (the deploy-copy test) */
+  functionsDir?: string;
+  /** DENO_DIR for Deno's cache of npm packages (default: Deno's own) */
+  denoDir?: string;
 }
 
 export interface FunctionServer {
@@ -93,7 +100,7 @@ interface Started {
 /** One function under Deno on a private loopback port; resolves once it answers HTTP. */
 async function startDeno(name: FunctionName, options: FunctionServerOptions, secret: string, port: number): Promise<Started> {
   const host = '127.0.0.1';
-  const entry = path.join(repoRoot, 'supabase', 'functions', name, 'index.ts');
+  const entry = path.join(options.functionsDir ?? FUNCTIONS_DIR, name, 'index.ts');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v;
   Object.assign(env, {
@@ -104,9 +111,10 @@ async function startDeno(name: FunctionName, options: FunctionServerOptions, sec
     NO_COLOR: '1',
   });
   env.LLM_PROVIDER ??= 'demo';
+  if (options.denoDir) env.DENO_DIR = options.denoDir;
   const child = spawn(
     denoBin,
-    ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', entry],
+    ['run', '--frozen', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', entry],
     { cwd: path.dirname(entry), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = options.onLog ?? (() => {});
@@ -132,10 +140,10 @@ async function startDeno(name: FunctionName, options: FunctionServerOptions, sec
   for (;;) {
     if (exited !== undefined) throw new Error(`${name} exited (code ${exited}) before it listened:\n${output}`);
     try {
-      // any answer of the function's own means it listens (Deno.serve runs after the module loaded)
-      const res = await fetch(url, { method: 'OPTIONS' });
+      // any answer of the function's own (405 for GET) means it listens
+      const res = await fetch(url, { method: 'GET' });
       await res.arrayBuffer();
-      break;
+      if (res.status === 405) break;
     } catch {
       // not listening yet
     }
