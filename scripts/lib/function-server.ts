@@ -189,7 +189,10 @@ async function startProxy(host: string, port: number, targets: Map<FunctionName,
     const upstream = http.request(
       { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: without(req.rawHeaders) },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, without(answer.rawHeaders));
+        const headers = without(answer.rawHeaders);
+        // answered before the caller finished sending (a 413, say): this connection cannot be reused
+        if (!req.complete) headers.push('Connection', 'close');
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
         answer.on('aborted', () => res.destroy()); // cut off mid-answer: so is the caller
         answer.pipe(res);
       },
