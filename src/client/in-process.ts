@@ -15,7 +15,7 @@ export async function connectInProcess(
   databaseUrl: string,
   webUrl: string,
 ): Promise<{ client: TaskweaveClient; where: string; close: () => Promise<void> }> {
-  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {}, connect_timeout: 10 }) as unknown as Sql;
+  const sql = postgres(databaseUrl, { max: 2, prepare: false, onnotice: () => {}, connect_timeout: 10 }) as unknown as Sql;
   const logger = jsonLogger((line) => console.error(line), { fn: 'mcp-in-process' });
   const server = new McpServer({ name: 'taskweave', version: SERVER_VERSION }, { capabilities: { tools: {} } });
   registerTools(server, { sql, clock: systemClock, changes: listenTaskChanges(sql, logger), logger, webUrl });
