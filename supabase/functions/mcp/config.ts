@@ -2,6 +2,8 @@
 
 export interface McpConfig {
   databaseUrl: string;
+  /** where wait_for_task LISTENs: MCP_LISTEN_DB_URL (a direct or session-mode URL) when the main URL is a transaction pooler */
+  listenDatabaseUrl: string;
   /** accepted bearer keys: PROCESS_TASK_SECRET and/or SUPABASE_SERVICE_ROLE_KEY (the same rule as process-task) */
   secrets: string[];
   /** base URL of the web app, for each task's page */
@@ -31,13 +33,14 @@ export function readConfig(env: Record<string, string | undefined>): McpConfig {
     ...(webOrigin ? [webOrigin] : []),
     ...(env.MCP_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   ];
-  const pool = Number(env.MCP_DB_POOL || 3);
+  const pool = Number(env.MCP_DB_POOL || 2);
   return {
     databaseUrl,
+    listenDatabaseUrl: env.MCP_LISTEN_DB_URL || databaseUrl,
     secrets,
     webUrl,
     allowedOrigins,
-    dbPoolSize: Number.isInteger(pool) && pool >= 1 && pool <= 20 ? pool : 3,
+    dbPoolSize: Number.isInteger(pool) && pool >= 1 && pool <= 20 ? pool : 2,
     notConfigured: problems.length ? `the mcp function is not configured: ${problems.join('; ')}` : undefined,
   };
 }

@@ -31,11 +31,17 @@ const sql = postgres(config.databaseUrl || 'postgres://unset@127.0.0.1:1/unset',
   connect_timeout: 10,
 }) as unknown as Sql;
 
+// a transaction pooler cannot carry LISTEN: MCP_LISTEN_DB_URL may name a direct or session-mode URL for it
+const listenSql =
+  config.listenDatabaseUrl === config.databaseUrl
+    ? sql
+    : (postgres(config.listenDatabaseUrl, { max: 1, prepare: false, onnotice: () => {}, connect_timeout: 10 }) as unknown as Sql);
+
 const handler = createMcpHandler({
   secrets: config.secrets,
   allowedOrigins: config.allowedOrigins,
   notConfigured: config.notConfigured,
-  deps: { sql, clock: systemClock, changes: listenTaskChanges(sql, logger), logger, webUrl: config.webUrl },
+  deps: { sql, clock: systemClock, changes: listenTaskChanges(listenSql, logger), logger, webUrl: config.webUrl },
 });
 
 const port = Number(Deno.env.get('PORT') || Deno.env.get('FUNCTIONS_PORT') || 8000);
