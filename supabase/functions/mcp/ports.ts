@@ -4,24 +4,9 @@ import type { Sql } from './store.ts';
 
 export interface Clock {
   now(): number;
-  /** resolves after ms, or early when the signal aborts */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+export const systemClock: Clock = { now: () => Date.now() };
 
 /** A subscription to one run's status changes: next() resolves at the first change since the last call. */
 export interface RunSubscription {
