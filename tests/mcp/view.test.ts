@@ -8,7 +8,7 @@ let clock = 0;
 function row(id: string, status: TaskRow['status'], extra: Partial<TaskRow> = {}): TaskRow {
   return {
     id, status, parent_task_id: null, root_task_id: 'root', title: id, is_parallel_task: false, dependent_task_ids: [],
-    attempt: 1, max_attempts: 3, usage: {}, last_error: null, activated_by: null,
+    attempt: 1, max_attempts: 3, usage: {}, last_error: null, activated_by: null, wait_until: null,
     created_at: new Date(++clock * 1000), updated_at: new Date(clock * 1000), ...extra,
   };
 }
@@ -27,8 +27,10 @@ describe('the state of a task and everything under it', () => {
     const root = row('root', 'completed');
     const tree = [root, child('a', 'completed'), child('b', 'needs_human_review'), aggregator('agg', 'queued', ['a', 'b'])];
     expect(stateOf(root, tree).state).toBe('needs_operator');
-    // …but not while another task still runs
+    // …but not while another task still runs, or while a join deadline will start the aggregator anyway
     expect(stateOf(root, [...tree, child('c', 'pending')]).state).toBe('running');
+    const deadlineJoin = tree.map((t) => (t.id === 'agg' ? { ...t, wait_until: new Date(Date.now() + 60_000) } : t));
+    expect(stateOf(root, deadlineJoin).state).toBe('running');
   });
 
   it('has ended as its final aggregator ended, followed down a second fan-out', () => {

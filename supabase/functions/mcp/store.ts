@@ -20,6 +20,8 @@ export interface TaskRow {
   usage: Record<string, unknown> | null;
   last_error: Record<string, unknown> | null;
   activated_by: string | null;
+  /** an aggregator's join deadline: it activates then, review or not */
+  wait_until: Date | null;
   created_at: Date;
   updated_at: Date;
   /** only loaded for the task asked about and the run's answer */
@@ -61,7 +63,7 @@ export interface OpenReviewRow {
   root_task_id: string;
 }
 
-const TASK_COLUMNS = 'id, parent_task_id, root_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, usage, last_error, activated_by, created_at, updated_at';
+const TASK_COLUMNS = 'id, parent_task_id, root_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, usage, last_error, activated_by, wait_until, created_at, updated_at';
 
 export async function createTask(sql: Sql, args: { title: string; instructions: string; input: Record<string, unknown>; limits: Record<string, number | null> }) {
   const [task] = await sql<{ id: string; title: string; status: TaskStatus }[]>`

@@ -33,14 +33,16 @@ const iso = (d: Date | string | null | undefined): string | null => (d == null ?
 
 /**
  * Where a task and everything under it stand. Running while anything can still move; needs_operator
- * when what is left waits on a review (a queued aggregator waits on its dependencies); once all of it
+ * when what is left waits on a review (a queued aggregator waits on its dependencies, unless a join
+ * deadline will start it); once all of it
  * has ended, the outcome of its answer: the last aggregator it started (followed down, since an
  * aggregator may fan out again), else the task itself.
  */
 export function stateOf(task: TaskRow, subtree: TaskRow[]): { state: RunState; final: TaskRow } {
   const open = subtree.filter((t) => !TERMINAL.has(t.status));
   const waiting = open.filter((t) => t.status === 'needs_human_review');
-  const moving = open.filter((t) => t.status !== 'needs_human_review' && t.status !== 'queued');
+  // a queued aggregator moves on its own only when it has a join deadline (wait_seconds)
+  const moving = open.filter((t) => t.status !== 'needs_human_review' && (t.status !== 'queued' || t.wait_until != null));
   const final = finalOf(task, subtree);
   if (waiting.length && moving.length === 0) return { state: 'needs_operator', final };
   if (open.length) return { state: 'running', final };
