@@ -2,6 +2,21 @@
 export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
 
 export type Database = {
+  // STAND-IN written by hand from /work/plan/sql-contract.md until `npm run db:types` regenerates this
+  // file from the 0.2.0 baseline: on merge, take the regenerated file.
+  "taskweave": {
+    Tables: {
+      "tasks": { Row: { "id": string, "parent_task_id": string | null, "root_task_id": string, "title": string, "instructions": string, "input": Json, "status": Database["taskweave"]["Enums"]["task_status"], "is_parallel_task": boolean, "dependent_task_ids": string[], "output": Json | null, "last_error": Json | null, "attempt": number, "max_attempts": number, "run_after": string, "leased_by": string | null, "lease_expires_at": string | null, "tool_call_id": string | null, "depth": number, "usage": Json, "min_completed": number | null, "wait_until": string | null, "activated_by": string | null, "cancel_reason": string | null, "model_wait_until": string | null, "created_at": string, "updated_at": string, "started_at": string | null, "completed_at": string | null }; Insert: { [key: string]: unknown }; Update: { [key: string]: unknown }; Relationships: [] },
+      "runs": { Row: { "root_task_id": string, "max_tasks": number | null, "max_tokens": number | null, "deadline_at": string | null, "task_count": number, "input_tokens": number, "output_tokens": number, "model_steps": number, "created_at": string, "updated_at": string }; Insert: { [key: string]: unknown }; Update: { [key: string]: unknown }; Relationships: [] },
+      "human_reviews": { Row: { "id": string, "task_id": string, "status": string, "error": Json, "action": string | null, "manual_output": Json | null, "note": string | null, "resolved_by": string | null, "resolved_at": string | null, "created_at": string }; Insert: { [key: string]: unknown }; Update: { [key: string]: unknown }; Relationships: [] },
+      "task_events": { Row: { "id": number, "task_id": string, "event": string, "from_status": string | null, "to_status": string | null, "actor": string | null, "detail": Json, "created_at": string }; Insert: { [key: string]: unknown }; Update: { [key: string]: unknown }; Relationships: [] },
+      "task_messages": { Row: { "id": number, "task_id": string, "seq": number, "role": string, "content": Json, "usage": Json | null, "created_at": string }; Insert: { [key: string]: unknown }; Update: { [key: string]: unknown }; Relationships: [] }
+    }
+    Views: { [_ in never]: never }
+    Functions: { [_ in never]: never }
+    Enums: { "task_status": "pending" | "queued" | "running" | "needs_human_review" | "completed" | "failed" | "cancelled" }
+    CompositeTypes: { [_ in never]: never }
+  }
   
   "public": {
           Tables: {
@@ -577,6 +592,7 @@ export type CompositeTypes<
   : never
 
 export const Constants = {
+  "taskweave": { Enums: { "task_status": ["pending", "queued", "running", "needs_human_review", "completed", "failed", "cancelled"] } },
   "public": {
           Enums: {
             
