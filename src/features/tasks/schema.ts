@@ -14,7 +14,10 @@ export const cancelTaskSchema = z.object({
     .transform((note) => (note ? note : undefined)),
 });
 
-export type CancelTaskInput = z.output<typeof cancelTaskSchema>;
+export type CancelTaskInput = { taskId: string; note?: string };
+// the schema's output must fit the type the service takes
+const _schemaFits: (value: z.output<typeof cancelTaskSchema>) => CancelTaskInput = (value) => value;
+void _schemaFits;
 export type CancelFieldErrors = Partial<Record<'taskId' | 'note', string[]>>;
 
 export function parseCancelForm(form: FormData): { success: true; data: CancelTaskInput } | { success: false; errors: CancelFieldErrors } {
