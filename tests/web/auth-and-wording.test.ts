@@ -27,7 +27,7 @@ describe('auth mode', () => {
     // another machine that names localhost in its Host header
     expect(decideAuthMode(dev, { host: 'localhost:3000', peer: '192.168.1.20' }).kind).toBe('misconfigured');
     // no peer stamp (a request that bypassed the server's stamping): never local
-    expect(decideAuthMode(dev, { host: 'localhost:3000', peer: null }).kind).toBe('misconfigured');
+    expect(decideAuthMode(dev, { host: 'localhost:3000', peer: null })).toMatchObject({ kind: 'misconfigured', problem: expect.stringMatching(/Reload the page/) });
     expect(decideAuthMode(dev, { host: '192.168.1.20:3000', peer: '192.168.1.20' }).kind).toBe('misconfigured');
     expect(decideAuthMode(auth({ NODE_ENV: 'development', TASKWEAVE_LOCAL_OPERATOR: '0' }), local).kind).toBe('misconfigured');
     expect(decideAuthMode(auth({ NODE_ENV: 'production' }), local).kind).toBe('misconfigured');

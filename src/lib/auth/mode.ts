@@ -93,6 +93,14 @@ export function decideAuthMode(settings: AuthSettings, origin: RequestOrigin): A
     return { kind: 'local', reason: 'next dev on a loopback address' };
   }
   if (localOperator !== false && (settings.development || localOperator === true) && !local) {
+    // no stamp at all: the request arrived while the server was still starting (next dev registers
+    // its instrumentation on the first request), so who sent it is unknown
+    if (origin.peer === null || origin.peer === undefined) {
+      return {
+        kind: 'misconfigured',
+        problem: 'The server could not yet tell where this request came from (it was still starting). Reload the page.',
+      };
+    }
     return {
       kind: 'misconfigured',
       problem:
