@@ -29,7 +29,7 @@ function deps(doGenerate: (o: LanguageModelV3CallOptions) => Promise<LanguageMod
 }
 
 async function root(title = 'Root', input: Record<string, unknown> = {}): Promise<Task> {
-  const [row] = await db.sql`select * from public.create_task(${title}, 'instructions', ${db.sql.json(input as postgres.JSONValue)})`;
+  const [row] = await db.sql`select * from taskweave.create_task(${title}, 'instructions', ${db.sql.json(input as postgres.JSONValue)})`;
   return store.getTask(row.id as string) as Promise<Task>;
 }
 
@@ -50,14 +50,14 @@ describe('built-in tools against the SQL API', () => {
     const again = await executeToolCall(r, call, store, DEFAULT_SETTINGS);
     expect(first.type).toBe('json');
     expect(again).toEqual(first);
-    const children = await db.sql`select title, input, is_parallel_task, depth, root_task_id, tool_call_id from public.tasks where parent_task_id = ${r.id}`;
+    const children = await db.sql`select title, input, is_parallel_task, depth, root_task_id, tool_call_id from taskweave.tasks where parent_task_id = ${r.id}`;
     expect(children).toEqual([{ title: 'Child', input: { k: 1 }, is_parallel_task: true, depth: 1, root_task_id: r.id, tool_call_id: 'call_same' }]);
   });
 
   it('turns the SQL API rejections into tool errors the model can act on', async () => {
     const r = await claimed((await root()).id);
     const other = await root('Other root');
-    const [foreign] = await db.sql`select * from public.create_parallel_task(${other.id}, 'foreign', 'x')`;
+    const [foreign] = await db.sql`select * from taskweave.create_parallel_task(${other.id}, 'foreign', 'x')`;
     const agg = (ids: string[], id: string) => executeToolCall(r, { toolCallId: id, toolName: 'create_aggregator_task', input: { title: 'J', instructions: 'j', dependent_task_ids: ids } }, store, DEFAULT_SETTINGS);
     const unknown = await agg(['3f1c1f52-7d7e-4a39-9c1e-6d3c1c0e9a11'], 'a1');
     expect(unknown).toEqual({ type: 'error-text', value: expect.stringMatching(/create_aggregator_task was rejected: dependency 3f1c1f52-\S+ does not exist/) });
@@ -65,7 +65,7 @@ describe('built-in tools against the SQL API', () => {
     expect(cross.value).toMatch(/belongs to root task/);
     const notParallel = await agg([other.id], 'a3');
     expect(notParallel.value).toMatch(/is not a parallel task/);
-    const [{ count }] = await db.sql`select count(*)::int as count from public.tasks where parent_task_id = ${r.id}`;
+    const [{ count }] = await db.sql`select count(*)::int as count from taskweave.tasks where parent_task_id = ${r.id}`;
     expect(count).toBe(0);
   });
 
@@ -82,9 +82,9 @@ describe('built-in tools against the SQL API', () => {
 describe('result injection against the SQL API', () => {
   it('gives the aggregator every dependency: model output (capped), operator output marked human, cancelled', async () => {
     const r = await claimed((await root('Fan out')).id);
-    const mk = async (title: string) => ((await db.sql`select * from public.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
     const [a, b, c] = [await mk('long'), await mk('manual'), await mk('aborted')];
-    const [aggRow] = await db.sql`select * from public.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join')`;
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join')`;
     expect(aggRow.status).toBe('queued');
 
     await finish(a, 'L'.repeat(10_000));
@@ -93,10 +93,10 @@ describe('result injection against the SQL API', () => {
       await store.fail(id, 'w', { category: 'model', message: 'no' }, false);
       expect((await store.getTask(id))!.status).toBe('needs_human_review');
     }
-    const reviews = await db.sql`select id, task_id from public.human_reviews where status = 'open'`;
+    const reviews = await db.sql`select id, task_id from taskweave.human_reviews where status = 'open'`;
     const reviewOf = (id: string) => reviews.find((x) => x.task_id === id)!.id;
-    await asIdentity(db.sql, operator(), (tx) => tx`select public.resolve_review(${reviewOf(b)}, 'manual', ${db.sql.json({ verdict: 'by hand' })}, null)`);
-    await asIdentity(db.sql, operator(), (tx) => tx`select public.resolve_review(${reviewOf(c)}, 'abort', null, null)`);
+    await asIdentity(db.sql, operator(), (tx) => tx`select taskweave.resolve_review(${reviewOf(b)}, 'manual', ${db.sql.json({ verdict: 'by hand' })}, null)`);
+    await asIdentity(db.sql, operator(), (tx) => tx`select taskweave.resolve_review(${reviewOf(c)}, 'abort', null, null)`);
     const aggregator = await waitFor('aggregator pending', async () => {
       const t = await store.getTask(aggRow.id as string);
       return t!.status === 'pending' ? t : undefined;
@@ -138,15 +138,15 @@ describe('runs against the SQL API', () => {
       { type: 'tool-call', toolCallId: 'c2', toolName: 'create_parallel_task', input: { title: 'two', instructions: 'x' } },
     ]);
     await store.createParallelTask({ parentTaskId: r.id, title: 'one', instructions: 'x', input: {}, toolCallId: 'c1' });
-    await waitFor('the lease to expire', async () => (await db.sql`select lease_expires_at <= now() as e from public.tasks where id = ${r.id}`)[0].e, 5_000, 50);
+    await waitFor('the lease to expire', async () => (await db.sql`select lease_expires_at <= now() as e from taskweave.tasks where id = ${r.id}`)[0].e, 5_000, 50);
 
     let calls = 0;
     const [result] = await processTaskById(r.id, deps(async () => (calls++, say('resumed and done'))));
     expect(result).toMatchObject({ outcome: 'completed', attempt: 2 });
     expect(calls).toBe(1);
-    const children = await db.sql`select tool_call_id from public.tasks where parent_task_id = ${r.id} order by tool_call_id`;
+    const children = await db.sql`select tool_call_id from taskweave.tasks where parent_task_id = ${r.id} order by tool_call_id`;
     expect(children.map((c) => c.tool_call_id)).toEqual(['c1', 'c2']);
-    const roles = await db.sql`select role from public.task_messages where task_id = ${r.id} order by seq`;
+    const roles = await db.sql`select role from taskweave.task_messages where task_id = ${r.id} order by seq`;
     expect(roles.map((x) => x.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'assistant']);
     // the dead worker, had it woken up, can change nothing
     await expect(store.complete(r.id, 'dead-worker', { late: true })).rejects.toMatchObject({ code: 'TW001' });
@@ -155,15 +155,15 @@ describe('runs against the SQL API', () => {
 
   it('escalates a parallel task with a permanent provider error to review with the provider details', async () => {
     const r = await root();
-    const [child] = await db.sql`select * from public.create_parallel_task(${r.id}, 'will fail', 'x')`;
+    const [child] = await db.sql`select * from taskweave.create_parallel_task(${r.id}, 'will fail', 'x')`;
     const [result] = await processTaskById(child.id as string, deps(async () => {
       throw new APICallError({ message: 'Invalid model', url: 'https://api.test/v1/chat', requestBodyValues: {}, statusCode: 404, responseBody: '{"error":"model not found"}', isRetryable: false });
     }));
     expect(result).toMatchObject({ status: 'needs_human_review', outcome: 'needs_human_review', error: { category: 'model' } });
-    const [review] = await db.sql`select status, error from public.human_reviews where task_id = ${child.id}`;
+    const [review] = await db.sql`select status, error from taskweave.human_reviews where task_id = ${child.id}`;
     expect(review.status).toBe('open');
     expect(review.error).toMatchObject({ category: 'model', attempt: 1, provider: { name: 'mock', model: 'm', status_code: 404, response_body: '{"error":"model not found"}', is_retryable: false } });
-    const [t] = await db.sql`select status, leased_by, lease_expires_at from public.tasks where id = ${child.id}`;
+    const [t] = await db.sql`select status, leased_by, lease_expires_at from taskweave.tasks where id = ${child.id}`;
     expect(t).toEqual({ status: 'needs_human_review', leased_by: null, lease_expires_at: null });
   });
 
@@ -173,7 +173,7 @@ describe('runs against the SQL API', () => {
       throw new APICallError({ message: 'overloaded', url: 'https://api.test', requestBodyValues: {}, statusCode: 529, isRetryable: true });
     }, { modelMaxRetries: 0 }));
     expect(result).toMatchObject({ status: 'pending', outcome: 'retry_scheduled' });
-    const [t] = await db.sql`select attempt, run_after > now() as later, last_error from public.tasks where id = ${r.id}`;
+    const [t] = await db.sql`select attempt, run_after > now() as later, last_error from taskweave.tasks where id = ${r.id}`;
     expect(t.attempt).toBe(1);
     expect(t.later).toBe(true);
     expect(t.last_error.category).toBe('model');
@@ -185,9 +185,9 @@ describe('runs against the SQL API', () => {
     }, { budgetMs: 1_000, minStepMs: 500 });
     const [released] = await processTaskById(r2.id, slow);
     expect(released).toMatchObject({ outcome: 'released', status: 'pending' });
-    const [t2] = await db.sql`select status, attempt, leased_by from public.tasks where id = ${r2.id}`;
+    const [t2] = await db.sql`select status, attempt, leased_by from taskweave.tasks where id = ${r2.id}`;
     expect(t2).toEqual({ status: 'pending', attempt: 0, leased_by: null });
-    const events = await db.sql`select to_status from public.task_events where task_id = ${r2.id} order by id`;
+    const events = await db.sql`select to_status from taskweave.task_events where task_id = ${r2.id} order by id`;
     expect(events.map((e) => e.to_status)).toEqual(['pending', 'running', 'pending']);
   });
 });

@@ -36,37 +36,37 @@ export function postgresTaskStore(sql: Sql): TaskStore {
   const json = (value: unknown) => sql.json((value === undefined ? null : value) as postgres.JSONValue);
   return {
     claimTask: (taskId, worker, leaseSeconds) =>
-      call('claim_task', async () => one('claim_task', await sql`select * from public.claim_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`)),
+      call('claim_task', async () => one('claim_task', await sql`select * from taskweave.claim_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`)),
 
     claimTasks: (worker, limit, leaseSeconds) =>
       call('claim_tasks', async () => {
-        const rows = await sql`select * from public.claim_tasks(${worker}, ${limit}::int, ${leaseSeconds}::int)`;
+        const rows = await sql`select * from taskweave.claim_tasks(${worker}, ${limit}::int, ${leaseSeconds}::int)`;
         return rows.filter((r) => r.id != null).map(toTask);
       }),
 
     heartbeat: (taskId, worker, leaseSeconds) =>
       call('heartbeat_task', async () =>
-        one('heartbeat_task', await sql`select * from public.heartbeat_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`),
+        one('heartbeat_task', await sql`select * from taskweave.heartbeat_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`),
       ),
 
     complete: (taskId, worker, output) =>
       call('complete_task', async () =>
-        one('complete_task', await sql`select * from public.complete_task(${taskId}::uuid, ${worker}, ${json(output)}::jsonb)`),
+        one('complete_task', await sql`select * from taskweave.complete_task(${taskId}::uuid, ${worker}, ${json(output)}::jsonb)`),
       ),
 
     fail: (taskId, worker, error: TaskError, retryable) =>
       call('fail_task', async () =>
-        one('fail_task', await sql`select * from public.fail_task(${taskId}::uuid, ${worker}, ${json(error)}::jsonb, ${retryable}::boolean)`),
+        one('fail_task', await sql`select * from taskweave.fail_task(${taskId}::uuid, ${worker}, ${json(error)}::jsonb, ${retryable}::boolean)`),
       ),
 
     release: (taskId, worker, delaySeconds) =>
       call('release_task', async () =>
-        one('release_task', await sql`select * from public.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int)`),
+        one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int)`),
       ),
 
     appendMessage: (taskId, worker, role, content) =>
       call('append_task_message', async () => {
-        const rows = await sql`select * from public.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb)`;
+        const rows = await sql`select * from taskweave.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb)`;
         return toMessage(rows[0]);
       }),
 
@@ -74,7 +74,7 @@ export function postgresTaskStore(sql: Sql): TaskStore {
       call('create_parallel_task', async () =>
         one(
           'create_parallel_task',
-          await sql`select * from public.create_parallel_task(${parentTaskId}::uuid, ${title}, ${instructions}, ${json(input ?? {})}::jsonb, ${toolCallId})`,
+          await sql`select * from taskweave.create_parallel_task(${parentTaskId}::uuid, ${title}, ${instructions}, ${json(input ?? {})}::jsonb, ${toolCallId})`,
         ),
       ),
 
@@ -83,7 +83,7 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one(
           'create_aggregator_task',
           // the ids travel as one JSON array so no id can break out of an array literal
-          await sql`select * from public.create_aggregator_task(
+          await sql`select * from taskweave.create_aggregator_task(
             ${parentTaskId}::uuid,
             array(select jsonb_array_elements_text(${json(dependentTaskIds)}::jsonb)::uuid),
             ${title}, ${instructions}, ${toolCallId})`,
@@ -92,31 +92,31 @@ export function postgresTaskStore(sql: Sql): TaskStore {
 
     dependencyResults: (taskId) =>
       call('get_dependency_results', async () => {
-        const rows = await sql`select * from public.get_dependency_results(${taskId}::uuid)`;
+        const rows = await sql`select * from taskweave.get_dependency_results(${taskId}::uuid)`;
         return rows.filter((r) => r.id != null).map(toTask);
       }),
 
     getTask: (taskId) =>
       call('select tasks', async () => {
-        const rows = await sql`select * from public.tasks where id = ${taskId}::uuid`;
+        const rows = await sql`select * from taskweave.tasks where id = ${taskId}::uuid`;
         return rows[0] ? toTask(rows[0]) : null;
       }),
 
     listMessages: (taskId) =>
       call('select task_messages', async () => {
-        const rows = await sql`select task_id, seq, role, content, created_at from public.task_messages where task_id = ${taskId}::uuid order by seq`;
+        const rows = await sql`select task_id, seq, role, content, created_at from taskweave.task_messages where task_id = ${taskId}::uuid order by seq`;
         return rows.map(toMessage);
       }),
 
     countChildren: (parentTaskId) =>
       call('select tasks', async () => {
-        const [row] = await sql`select count(*)::int as n from public.tasks where parent_task_id = ${parentTaskId}::uuid`;
+        const [row] = await sql`select count(*)::int as n from taskweave.tasks where parent_task_id = ${parentTaskId}::uuid`;
         return Number(row.n);
       }),
 
     findChildByToolCall: (parentTaskId, toolCallId) =>
       call('select tasks', async () => {
-        const rows = await sql`select * from public.tasks where parent_task_id = ${parentTaskId}::uuid and tool_call_id = ${toolCallId}`;
+        const rows = await sql`select * from taskweave.tasks where parent_task_id = ${parentTaskId}::uuid and tool_call_id = ${toolCallId}`;
         return rows[0] ? toTask(rows[0]) : null;
       }),
   };

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Database } from '../_shared/database.types.ts';
 
-type Tables = Database['public']['Tables'];
+type Tables = Database['taskweave']['Tables'];
 export type TaskRow = Tables['tasks']['Row'];
 export type TaskMessageRow = Tables['task_messages']['Row'];
 type Assert<T extends true> = T;
@@ -33,7 +33,7 @@ const uuidArray = z
 const jsonValue: z.ZodType<unknown> = z.unknown();
 
 export const TaskSchema = z.object({
-  // `satisfies` below: every key is a column of public.tasks
+  // `satisfies` below: every key is a column of taskweave.tasks
   id: z.string(),
   parent_task_id: z.string().nullable(),
   root_task_id: z.string(),
