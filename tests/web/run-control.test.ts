@@ -119,6 +119,9 @@ describe('cancel', () => {
     expect(JSON.stringify(event.detail)).toContain('wrong brief');
     const after = await getTaskDetail(app(), ada, fanOut.rootId);
     expect(after?.cancellable).toBe(0);
+    // a second click (another tab, a stale page) stops nothing and says so
+    const again = await cancelFromForm({ viewer: async () => asOperator, sql: app, revalidate }, form({ taskId: fanOut.rootId }));
+    expect(again).toMatchObject({ status: 'error', message: 'Nothing changed: “Cancel me” had already ended (cancelled).' });
   });
 
   it('a single running task: the count is one and the worker loses its lease', async () => {

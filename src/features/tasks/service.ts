@@ -87,5 +87,9 @@ export async function cancelFromForm(ctx: CancelContext, form: FormData): Promis
     return { status: 'error', message: describeCancelFailure(outcome.kind, outcome.detail), errors: {}, at };
   }
   ctx.revalidate(outcome.task.id);
+  // cancel_task returns a task that had already ended as it is: say so rather than "cancelled"
+  if (outcome.stopped === 0) {
+    return { status: 'error', message: `Nothing changed: “${outcome.task.title}” had already ended (${outcome.task.status}).`, errors: {}, at };
+  }
   return { status: 'success', message: describeCancel(outcome.task.title, outcome.stopped), errors: {}, at };
 }
