@@ -9,7 +9,7 @@ import { plural } from '@/lib/format';
 const buttonBase =
   'inline-flex items-center justify-center rounded-md px-3 py-1.5 text-sm font-medium shadow-sm ring-1 ring-inset disabled:cursor-not-allowed disabled:opacity-50';
 
-export function CancelTask({ taskId, title, stops }: { taskId: string; title: string; stops: number }) {
+export function CancelTask({ taskId, title, stops, ended }: { taskId: string; title: string; stops: number; ended: boolean }) {
   const [state, formAction, pending] = useActionState(cancelTaskAction, initialCancelState);
   const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -27,14 +27,16 @@ export function CancelTask({ taskId, title, stops }: { taskId: string; title: st
           {state.message}
         </p>
       ) : null}
-      <button
-        type="button"
-        disabled={pending}
-        onClick={() => dialog.current?.showModal()}
-        className={`${buttonBase} bg-white text-rose-700 ring-rose-300 hover:bg-rose-50`}
-      >
-        {pending ? 'Cancelling…' : 'Cancel…'}
-      </button>
+      {ended ? null : (
+        <button
+          type="button"
+          disabled={pending}
+          onClick={() => dialog.current?.showModal()}
+          className={`${buttonBase} bg-white text-rose-700 ring-rose-300 hover:bg-rose-50`}
+        >
+          {pending ? 'Cancelling…' : 'Cancel…'}
+        </button>
+      )}
       <dialog ref={dialog} aria-labelledby={titleId} className="m-auto w-full max-w-lg rounded-lg p-0 shadow-xl">
         <form action={formAction} onSubmit={() => dialog.current?.close()} className="space-y-4 p-5 text-left">
           <input type="hidden" name="taskId" value={taskId} />

@@ -45,11 +45,10 @@ export default async function TaskPage({ params }: { params: Params }) {
           <StatusBadge status={task.status} />
           {task.is_parallel_task ? <Badge tone="violet">parallel task</Badge> : null}
           {task.dependent_task_ids.length > 0 ? <Badge>aggregator of {task.dependent_task_ids.length}</Badge> : null}
-          {!hasEnded(task.status) ? (
-            <div className="ml-auto">
-              <CancelTask taskId={task.id} title={task.title} stops={detail.cancellable} />
-            </div>
-          ) : null}
+          {/* always mounted, so the result of a cancel is still shown once the task has ended */}
+          <div className="ml-auto">
+            <CancelTask taskId={task.id} title={task.title} stops={detail.cancellable} ended={hasEnded(task.status)} />
+          </div>
         </div>
         <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
           <Meta label="Attempt">
