@@ -2,8 +2,8 @@
 // and for a race lost to another operator, and the same rules for a hand-written output. The function
 // keeps a copy (it deploys its own folder and cannot import src/), so this holds the copy to the original.
 import { describe, expect, it } from 'vitest';
-import * as web from '../../src/lib/review-messages.ts';
-import { MANUAL_OUTPUT_MAX_CHARS as WEB_MAX, NOTE_MAX_CHARS as WEB_NOTE_MAX, parseManualOutput as webParse } from '../../src/lib/review-schemas.ts';
+import * as web from '../../src/features/reviews/messages.ts';
+import { MANUAL_OUTPUT_MAX_CHARS as WEB_MAX, NOTE_MAX_CHARS as WEB_NOTE_MAX, parseManualOutput as webParse } from '../../src/features/reviews/schema.ts';
 import * as mcp from '../../supabase/functions/mcp/review-words.ts';
 import { MANUAL_OUTPUT_MAX_CHARS, NOTE_MAX_CHARS } from '../../supabase/functions/mcp/schemas.ts';
 

@@ -1,4 +1,4 @@
-// What resolve_review and cancel_task did, in the web app's words (src/lib/review-messages.ts), so an
+// What resolve_review and cancel_task did, in the web app's words (src/features/reviews/messages.ts), so an
 // agent and an operator are told the same thing. A copy, not an import: an edge function deploys its own
 // folder and cannot reach src/. tests/mcp/review-words.test.ts holds the two to the same sentences.
 
@@ -74,7 +74,7 @@ export function describeConflict(detail: string): string {
 }
 
 /**
- * The manual output field, with the web app's rules (src/lib/review-schemas.ts parseManualOutput): not
+ * The manual output field, with the web app's rules (src/features/reviews/schema.ts parseManualOutput): not
  * blank, at most `max` characters, and valid JSON when the format is json.
  */
 export function parseManualOutput(raw: string, format: 'text' | 'json', max: number): { ok: true; value: unknown } | { ok: false; error: string } {

@@ -18,7 +18,7 @@ void _statusesMatchTheDatabase;
 /** Upper bound of wait_for_task: under the hosted platform's request limits, with room for the answer. */
 export const MAX_WAIT_SECONDS = 50;
 export const REVIEW_ACTIONS = ['retry', 'abort', 'manual'] as const;
-// The web app's limits for an operator's input (src/lib/review-schemas.ts); tests/mcp checks they agree.
+// The web app's limits for an operator's input (src/features/reviews/schema.ts); tests/mcp checks they agree.
 export const MANUAL_OUTPUT_MAX_CHARS = 100_000;
 export const NOTE_MAX_CHARS = 2_000;
 export const TITLE_MAX_CHARS = 500;
