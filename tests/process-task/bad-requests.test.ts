@@ -12,22 +12,22 @@ let completedTaskId: string;
 async function snapshot() {
   const [row] = await db.sql`
     select
-      (select count(*) from public.tasks)::int as tasks,
-      (select md5(coalesce(string_agg(t::text, '|' order by t.id), '')) from public.tasks t) as tasks_hash,
-      (select md5(coalesce(string_agg(m::text, '|' order by m.id), '')) from public.task_messages m) as messages_hash,
-      (select md5(coalesce(string_agg(e::text, '|' order by e.id), '')) from public.task_events e) as events_hash,
-      (select md5(coalesce(string_agg(r::text, '|' order by r.id), '')) from public.human_reviews r) as reviews_hash`;
+      (select count(*) from taskweave.tasks)::int as tasks,
+      (select md5(coalesce(string_agg(t::text, '|' order by t.id), '')) from taskweave.tasks t) as tasks_hash,
+      (select md5(coalesce(string_agg(m::text, '|' order by m.id), '')) from taskweave.task_messages m) as messages_hash,
+      (select md5(coalesce(string_agg(e::text, '|' order by e.id), '')) from taskweave.task_events e) as events_hash,
+      (select md5(coalesce(string_agg(r::text, '|' order by r.id), '')) from taskweave.human_reviews r) as reviews_hash`;
   return row;
 }
 
 beforeAll(async () => {
   fn = await startFunction(db.url);
   // a due task: any request that slipped through validation in claim mode would claim and change it
-  [{ id: pendingTaskId }] = await db.sql`select id from public.create_task('Due task', 'would be claimed by a valid request')`;
-  const [{ id }] = await db.sql`select id from public.create_task('Finished task', 'done')`;
+  [{ id: pendingTaskId }] = await db.sql`select id from taskweave.create_task('Due task', 'would be claimed by a valid request')`;
+  const [{ id }] = await db.sql`select id from taskweave.create_task('Finished task', 'done')`;
   completedTaskId = id;
-  await db.sql`select public.claim_task(${id}, 'setup-worker')`;
-  await db.sql`select public.complete_task(${id}, 'setup-worker', '{"source":"model","text":"ok","model":"x","steps":1}'::jsonb)`;
+  await db.sql`select taskweave.claim_task(${id}, 'setup-worker')`;
+  await db.sql`select taskweave.complete_task(${id}, 'setup-worker', '{"source":"model","text":"ok","model":"x","steps":1}'::jsonb)`;
 });
 
 afterAll(async () => {
@@ -104,8 +104,8 @@ function cases(secret: string): Case[] {
     ['task_id number', '{"task_id": 123}'],
     ['task_id null', '{"task_id": null}'],
     ['task_id empty', '{"task_id": ""}'],
-    ['task_id sql injection', `{"task_id": "'; delete from public.tasks; --"}`],
-    ['task_id uuid with injection', `{"task_id": "${uuid}'; delete from public.tasks; --"}`],
+    ['task_id sql injection', `{"task_id": "'; delete from taskweave.tasks; --"}`],
+    ['task_id uuid with injection', `{"task_id": "${uuid}'; delete from taskweave.tasks; --"}`],
     ['task_id uuid in braces', `{"task_id": "{${uuid}}"}`],
     ['task_id uuid without dashes', `{"task_id": "${uuid.replace(/-/g, '')}"}`],
     ['task_id array', `{"task_id": ["${uuid}"]}`],
@@ -178,7 +178,7 @@ describe('bad requests', () => {
       if (o.status === 400 && parsed.error.code === 'invalid_request') expect(Array.isArray(parsed.error.issues), o.name).toBe(true);
     }
     expect(await snapshot()).toEqual(before);
-    const [due] = await db.sql`select status, attempt from public.tasks where id = ${pendingTaskId}`;
+    const [due] = await db.sql`select status, attempt from taskweave.tasks where id = ${pendingTaskId}`;
     expect(due).toEqual({ status: 'pending', attempt: 0 });
     expect(fn.process.exitCode).toBeNull(); // still serving
 

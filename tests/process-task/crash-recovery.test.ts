@@ -49,14 +49,14 @@ afterAll(async () => {
 describe('a run killed mid-way', () => {
   it('is finished exactly once by the next worker after the lease expires, with no duplicate children', async () => {
     const sql = db.sql;
-    const [root] = await sql`select * from public.create_task('Three parts', 'Split into three parts and join them.')`;
+    const [root] = await sql`select * from taskweave.create_task('Three parts', 'Split into three parts and join them.')`;
 
     const doomed = post(first, { task_id: root.id }).catch((error: Error) => ({ status: 0, error }));
     // the first step and its three tool results are saved, then the second model call hangs
     await waitFor('the hung second step', async () => rootStepRequests >= 2, 20_000, 50);
-    const before = await sql`select role from public.task_messages where task_id = ${root.id} order by seq`;
+    const before = await sql`select role from taskweave.task_messages where task_id = ${root.id} order by seq`;
     expect(before.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool']);
-    const [running] = await sql`select status, leased_by, attempt from public.tasks where id = ${root.id}`;
+    const [running] = await sql`select status, leased_by, attempt from taskweave.tasks where id = ${root.id}`;
     expect(running.status).toBe('running');
     expect(running.attempt).toBe(1);
 
@@ -71,20 +71,20 @@ describe('a run killed mid-way', () => {
 
     phase = 'recover';
     await waitFor('the lease to expire', async () => {
-      const [t] = await sql`select lease_expires_at <= now() as expired from public.tasks where id = ${root.id}`;
+      const [t] = await sql`select lease_expires_at <= now() as expired from taskweave.tasks where id = ${root.id}`;
       return t.expired;
     }, 15_000, 100);
     const resumed = await post(second, { task_id: root.id });
     expect(resumed.status).toBe(200);
     expect(resumed.json.results).toEqual([expect.objectContaining({ task_id: root.id, status: 'completed', outcome: 'completed', attempt: 2 })]);
 
-    const children = await sql`select title, tool_call_id from public.tasks where parent_task_id = ${root.id} order by title`;
+    const children = await sql`select title, tool_call_id from taskweave.tasks where parent_task_id = ${root.id} order by title`;
     expect(children.map((c) => c.tool_call_id)).toEqual(['call_aggregate', 'call_one', 'call_three', 'call_two']);
-    const transcript = await sql`select role from public.task_messages where task_id = ${root.id} order by seq`;
+    const transcript = await sql`select role from taskweave.task_messages where task_id = ${root.id} order by seq`;
     expect(transcript.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool', 'assistant']);
-    const completions = await sql`select actor from public.task_events where task_id = ${root.id} and to_status = 'completed'`;
+    const completions = await sql`select actor from taskweave.task_events where task_id = ${root.id} and to_status = 'completed'`;
     expect(completions).toHaveLength(1);
-    const [final] = await sql`select status, output, leased_by from public.tasks where id = ${root.id}`;
+    const [final] = await sql`select status, output, leased_by from taskweave.tasks where id = ${root.id}`;
     expect(final.status).toBe('completed');
     expect(final.output.text).toBe('All parts started.');
     expect(final.output.steps).toBe(3);

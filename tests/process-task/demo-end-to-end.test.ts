@@ -24,25 +24,25 @@ describe('demo provider end to end', () => {
   it('reaches the reviews page and completes after a manual resolution', async () => {
     const sql = db.sql;
     const input = { topics: ['Postgres', 'SQLite [simulate-failure]', 'DuckDB'] };
-    const [root] = await sql`select * from public.create_task('Compare embedded databases', 'Compare three databases for a desktop app.', ${sql.json(input)})`;
+    const [root] = await sql`select * from taskweave.create_task('Compare embedded databases', 'Compare three databases for a desktop app.', ${sql.json(input)})`;
     const review = await waitFor('the SQLite review', async () => {
-      const [r] = await sql`select r.id, r.error, t.title from public.human_reviews r join public.tasks t on t.id = r.task_id where r.status = 'open'`;
+      const [r] = await sql`select r.id, r.error, t.title from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id where r.status = 'open'`;
       return r;
     }, 30_000);
     expect(review.title).toBe('SQLite');
     expect(review.error).toMatchObject({ category: 'model', provider: { name: 'demo', status_code: 422, is_retryable: false } });
-    const [rootDone] = await sql`select status from public.tasks where id = ${root.id}`;
+    const [rootDone] = await sql`select status from taskweave.tasks where id = ${root.id}`;
     expect(rootDone.status).toBe('completed');
 
-    await asIdentity(sql, operator(), (tx) => tx`select public.resolve_review(${review.id}, 'manual', ${sql.json('SQLite: one file, no server; fine for a desktop app.')}, null)`);
+    await asIdentity(sql, operator(), (tx) => tx`select taskweave.resolve_review(${review.id}, 'manual', ${sql.json('SQLite: one file, no server; fine for a desktop app.')}, null)`);
     const aggregator = await waitFor('the aggregator to complete', async () => {
-      const [a] = await sql`select * from public.tasks where parent_task_id = ${root.id} and cardinality(dependent_task_ids) > 0`;
+      const [a] = await sql`select * from taskweave.tasks where parent_task_id = ${root.id} and cardinality(dependent_task_ids) > 0`;
       return a?.status === 'completed' ? a : undefined;
     }, 30_000);
     expect(aggregator.output.text).toContain('Summary of 3 results (3 completed):');
     expect(aggregator.output.text).toContain('- SQLite (written by a human operator): SQLite: one file, no server; fine for a desktop app.');
     expect(aggregator.output.text).toContain('- Postgres: Research note: Postgres');
-    const statuses = await sql`select status, count(*)::int as n from public.tasks where root_task_id = ${root.id} group by 1`;
+    const statuses = await sql`select status, count(*)::int as n from taskweave.tasks where root_task_id = ${root.id} group by 1`;
     expect(statuses).toEqual([{ status: 'completed', n: 5 }]);
   });
 });

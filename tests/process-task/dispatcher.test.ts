@@ -25,8 +25,8 @@ beforeAll(async () => {
     let status = 200;
     try {
       await new Promise((r) => setTimeout(r, 100));
-      await db.sql`select public.claim_task(${task_id}, 'stand-in', 30)`;
-      await db.sql`select public.complete_task(${task_id}, 'stand-in', '{"source":"model","text":"ok","model":"stand-in","steps":0}'::jsonb)`;
+      await db.sql`select taskweave.claim_task(${task_id}, 'stand-in', 30)`;
+      await db.sql`select taskweave.complete_task(${task_id}, 'stand-in', '{"source":"model","text":"ok","model":"stand-in","steps":0}'::jsonb)`;
     } catch (error) {
       status = (error as { code?: string }).code === '55000' ? 409 : 500;
     } finally {
@@ -49,9 +49,9 @@ afterAll(async () => {
 describe('dispatcher', () => {
   it('invokes the function for each ready task, at most `concurrency` at a time, with the key', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await db.sql`select id from public.create_task(${'t' + i}, 'x')`)[0].id as string);
+    for (let i = 0; i < 6; i++) ids.push((await db.sql`select id from taskweave.create_task(${'t' + i}, 'x')`)[0].id as string);
     await waitFor('six tasks completed', async () => {
-      const rows = await db.sql`select count(*)::int as n from public.tasks where id in ${db.sql(ids)} and status = 'completed'`;
+      const rows = await db.sql`select count(*)::int as n from taskweave.tasks where id in ${db.sql(ids)} and status = 'completed'`;
       return rows[0].n === 6;
     }, 10_000, 50);
     expect(maxInFlight).toBeLessThanOrEqual(2);
@@ -62,16 +62,16 @@ describe('dispatcher', () => {
   it('sweeps up a task whose worker died, once its lease expires', async () => {
     // created and claimed by a worker that dies at once, holding a 1 s lease
     const [t] = await db.sql.begin(async (tx) => {
-      const [created] = await tx`select id from public.create_task('orphan', 'x')`;
-      return tx`select id, lease_expires_at from public.claim_task(${created.id}, 'dead-worker', 1)`;
+      const [created] = await tx`select id from taskweave.create_task('orphan', 'x')`;
+      return tx`select id, lease_expires_at from taskweave.claim_task(${created.id}, 'dead-worker', 1)`;
     });
     const done = await waitFor('the orphan completed by the stand-in', async () => {
-      const [row] = await db.sql`select status, completed_at from public.tasks where id = ${t.id}`;
+      const [row] = await db.sql`select status, completed_at from taskweave.tasks where id = ${t.id}`;
       return row.status === 'completed' ? row : undefined;
     }, 8_000, 50);
     // claim_task refuses while the lease lasts, so it can only have been the sweep after expiry
     expect((done.completed_at as Date).getTime()).toBeGreaterThanOrEqual((t.lease_expires_at as Date).getTime());
-    const [event] = await db.sql`select actor from public.task_events where task_id = ${t.id} and to_status = 'completed'`;
+    const [event] = await db.sql`select actor from taskweave.task_events where task_id = ${t.id} and to_status = 'completed'`;
     expect(event.actor).toBe('stand-in');
   });
 });

@@ -77,11 +77,11 @@ afterAll(async () => {
 describe('process-task end to end', () => {
   it('fans out, escalates a failure to review, and fans in with the operator output', async () => {
     const sql = db.sql;
-    const [root] = await sql`select * from public.create_task('Survey three topics', 'Research Alpha, Beta and Gamma and summarise.')`;
+    const [root] = await sql`select * from taskweave.create_task('Survey three topics', 'Research Alpha, Beta and Gamma and summarise.')`;
 
     // the failing task runs out of its 3 attempts and waits for a person
     const review = await waitFor('the Beta review', async () => {
-      const [r] = await sql`select r.*, t.attempt, t.status as task_status from public.human_reviews r join public.tasks t on t.id = r.task_id where r.status = 'open'`;
+      const [r] = await sql`select r.*, t.attempt, t.status as task_status from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id where r.status = 'open'`;
       return r;
     }, 45_000);
     expect(review.task_status).toBe('needs_human_review');
@@ -91,27 +91,27 @@ describe('process-task end to end', () => {
     expect(review.error.provider.response_body).toContain('upstream model crashed on Beta');
     expect(review.error.max_attempts).toBe(3);
 
-    const children = await sql`select * from public.tasks where parent_task_id = ${root.id} order by created_at`;
+    const children = await sql`select * from taskweave.tasks where parent_task_id = ${root.id} order by created_at`;
     expect(children).toHaveLength(4);
     const byTitle = Object.fromEntries(children.map((c) => [c.title, c]));
     const aggregator = byTitle['Combine the research'];
     expect(aggregator.dependent_task_ids).toEqual(['Research Alpha', 'Research Beta', 'Research Gamma'].map((t) => byTitle[t].id));
     await waitFor('Alpha and Gamma completed', async () => {
-      const rows = await sql`select status from public.tasks where id in ${sql([byTitle['Research Alpha'].id, byTitle['Research Gamma'].id])}`;
+      const rows = await sql`select status from taskweave.tasks where id in ${sql([byTitle['Research Alpha'].id, byTitle['Research Gamma'].id])}`;
       return rows.every((r) => r.status === 'completed');
     });
-    const [held] = await sql`select status from public.tasks where id = ${aggregator.id}`;
+    const [held] = await sql`select status from taskweave.tasks where id = ${aggregator.id}`;
     expect(held.status).toBe('queued'); // a dependency in review holds the aggregator
     expect(aggregatorRequests).toHaveLength(0);
-    const [rootNow] = await sql`select status, output from public.tasks where id = ${root.id}`;
+    const [rootNow] = await sql`select status, output from taskweave.tasks where id = ${root.id}`;
     expect(rootNow.status).toBe('completed');
     expect(rootNow.output.text).toContain(aggregator.id);
 
     // an operator writes Beta's result by hand
-    await asIdentity(sql, operator(), (tx) => tx`select * from public.resolve_review(${review.id}, 'manual', ${sql.json({ finding: 'Beta was researched by hand: 4 letters.' })}, 'model kept failing')`);
+    await asIdentity(sql, operator(), (tx) => tx`select * from taskweave.resolve_review(${review.id}, 'manual', ${sql.json({ finding: 'Beta was researched by hand: 4 letters.' })}, 'model kept failing')`);
 
     const done = await waitFor('the aggregator to complete', async () => {
-      const [a] = await sql`select * from public.tasks where id = ${aggregator.id}`;
+      const [a] = await sql`select * from taskweave.tasks where id = ${aggregator.id}`;
       return a.status === 'completed' ? a : undefined;
     }, 30_000);
     expect(done.output.source).toBe('model');
@@ -131,17 +131,17 @@ describe('process-task end to end', () => {
     ]);
 
     // no duplicates, everything ended, nothing left running
-    const all = await sql`select status, count(*)::int as n from public.tasks where root_task_id = ${root.id} group by status order by status`;
+    const all = await sql`select status, count(*)::int as n from taskweave.tasks where root_task_id = ${root.id} group by status order by status`;
     expect(all).toEqual([{ status: 'completed', n: 5 }]);
-    const [{ n: dupes }] = await sql`select count(*)::int as n from (select parent_task_id, tool_call_id from public.tasks where tool_call_id is not null group by 1, 2 having count(*) > 1) d`;
+    const [{ n: dupes }] = await sql`select count(*)::int as n from (select parent_task_id, tool_call_id from taskweave.tasks where tool_call_id is not null group by 1, 2 having count(*) > 1) d`;
     expect(dupes).toBe(0);
 
     // the transcript of the root: system, user, step 1 (3 calls), 3 results, step 2, 1 result, final answer
-    const transcript = await sql`select seq, role, content from public.task_messages where task_id = ${root.id} order by seq`;
+    const transcript = await sql`select seq, role, content from taskweave.task_messages where task_id = ${root.id} order by seq`;
     expect(transcript.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool', 'assistant']);
     expect(transcript.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     if (process.env.PRINT_TRANSCRIPT) {
-      const aggregatorTranscript = await sql`select seq, role, content from public.task_messages where task_id = ${aggregator.id} order by seq`;
+      const aggregatorTranscript = await sql`select seq, role, content from taskweave.task_messages where task_id = ${aggregator.id} order by seq`;
       console.log(JSON.stringify({ root: transcript, aggregator: aggregatorTranscript }));
     }
     // each model request after the first one carried the saved transcript forward

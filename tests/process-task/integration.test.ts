@@ -7,7 +7,7 @@ import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { asIdentity, operator, useTestDatabase } from '../helpers/database.ts';
 import { postgresTaskStore } from '../../supabase/functions/process-task/store-postgres.ts';
-import { executeToolCall } from '../../supabase/functions/process-task/tools.ts';
+import { executeToolCall } from '../../supabase/functions/process-task/loop/tool-step.ts';
 import { buildTaskContext, TRUNCATION_MARKER } from '../../supabase/functions/process-task/context.ts';
 import { DEFAULT_SETTINGS, silentLogger, systemClock, type AgentDeps, type AgentSettings, type TaskStore } from '../../supabase/functions/process-task/ports.ts';
 import { processTaskById } from '../../supabase/functions/process-task/processor.ts';
@@ -29,7 +29,7 @@ function deps(doGenerate: (o: LanguageModelV3CallOptions) => Promise<LanguageMod
 }
 
 async function root(title = 'Root', input: Record<string, unknown> = {}): Promise<Task> {
-  const [row] = await db.sql`select * from public.create_task(${title}, 'instructions', ${db.sql.json(input as postgres.JSONValue)})`;
+  const [row] = await db.sql`select * from taskweave.create_task(${title}, 'instructions', ${db.sql.json(input as postgres.JSONValue)})`;
   return store.getTask(row.id as string) as Promise<Task>;
 }
 
@@ -46,45 +46,43 @@ describe('built-in tools against the SQL API', () => {
   it('create_parallel_task is idempotent on the tool call id', async () => {
     const r = await claimed((await root()).id);
     const call = { toolCallId: 'call_same', toolName: 'create_parallel_task', input: { title: 'Child', instructions: 'do', input: { k: 1 } } };
-    const first = await executeToolCall(r, call, store, DEFAULT_SETTINGS);
-    const again = await executeToolCall(r, call, store, DEFAULT_SETTINGS);
+    const first = await executeToolCall(call, { task: r, worker: 'test-worker', store });
+    const again = await executeToolCall(call, { task: r, worker: 'test-worker', store });
     expect(first.type).toBe('json');
     expect(again).toEqual(first);
-    const children = await db.sql`select title, input, is_parallel_task, depth, root_task_id, tool_call_id from public.tasks where parent_task_id = ${r.id}`;
+    const children = await db.sql`select title, input, is_parallel_task, depth, root_task_id, tool_call_id from taskweave.tasks where parent_task_id = ${r.id}`;
     expect(children).toEqual([{ title: 'Child', input: { k: 1 }, is_parallel_task: true, depth: 1, root_task_id: r.id, tool_call_id: 'call_same' }]);
   });
 
   it('turns the SQL API rejections into tool errors the model can act on', async () => {
     const r = await claimed((await root()).id);
     const other = await root('Other root');
-    const [foreign] = await db.sql`select * from public.create_parallel_task(${other.id}, 'foreign', 'x')`;
-    const agg = (ids: string[], id: string) => executeToolCall(r, { toolCallId: id, toolName: 'create_aggregator_task', input: { title: 'J', instructions: 'j', dependent_task_ids: ids } }, store, DEFAULT_SETTINGS);
+    const [foreign] = await db.sql`select * from taskweave.create_parallel_task(${other.id}, 'foreign', 'x')`;
+    const agg = (ids: string[], id: string) => executeToolCall({ toolCallId: id, toolName: 'create_aggregator_task', input: { title: 'J', instructions: 'j', dependent_task_ids: ids } }, { task: r, worker: 'test-worker', store });
     const unknown = await agg(['3f1c1f52-7d7e-4a39-9c1e-6d3c1c0e9a11'], 'a1');
     expect(unknown).toEqual({ type: 'error-text', value: expect.stringMatching(/create_aggregator_task was rejected: dependency 3f1c1f52-\S+ does not exist/) });
     const cross = await agg([foreign.id as string], 'a2');
     expect(cross.value).toMatch(/belongs to root task/);
     const notParallel = await agg([other.id], 'a3');
     expect(notParallel.value).toMatch(/is not a parallel task/);
-    const [{ count }] = await db.sql`select count(*)::int as count from public.tasks where parent_task_id = ${r.id}`;
+    const [{ count }] = await db.sql`select count(*)::int as count from taskweave.tasks where parent_task_id = ${r.id}`;
     expect(count).toBe(0);
   });
 
-  it('reports the SQL depth limit as a tool error', async () => {
-    const sql = db.client(1);
-    await sql`select set_config('taskweave.max_depth', '0', false)`;
-    const local = postgresTaskStore(sql as unknown as postgres.Sql<Record<string, unknown>>);
-    const r = await local.claimTask((await root()).id, 'w', 300);
-    const out = await executeToolCall(r, { toolCallId: 'deep', toolName: 'create_parallel_task', input: { title: 'x', instructions: 'y' } }, local, { maxChildrenPerTask: 20, maxDepth: 10 });
-    expect(out).toEqual({ type: 'error-text', value: expect.stringMatching(/create_parallel_task was rejected: nesting too deep/) });
+  it('a worker that lost its lease creates nothing: TW001 ends the run instead of a tool error', async () => {
+    const r = await claimed((await root()).id);
+    const call = { toolCallId: 'late', toolName: 'create_parallel_task', input: { title: 'x', instructions: 'y' } };
+    await expect(executeToolCall(call, { task: r, worker: 'someone-else', store })).rejects.toMatchObject({ code: 'TW001' });
+    expect(await db.sql`select id from taskweave.tasks where parent_task_id = ${r.id}`).toHaveLength(0);
   });
 });
 
 describe('result injection against the SQL API', () => {
   it('gives the aggregator every dependency: model output (capped), operator output marked human, cancelled', async () => {
     const r = await claimed((await root('Fan out')).id);
-    const mk = async (title: string) => ((await db.sql`select * from public.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
     const [a, b, c] = [await mk('long'), await mk('manual'), await mk('aborted')];
-    const [aggRow] = await db.sql`select * from public.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join')`;
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join')`;
     expect(aggRow.status).toBe('queued');
 
     await finish(a, 'L'.repeat(10_000));
@@ -93,10 +91,10 @@ describe('result injection against the SQL API', () => {
       await store.fail(id, 'w', { category: 'model', message: 'no' }, false);
       expect((await store.getTask(id))!.status).toBe('needs_human_review');
     }
-    const reviews = await db.sql`select id, task_id from public.human_reviews where status = 'open'`;
+    const reviews = await db.sql`select id, task_id from taskweave.human_reviews where status = 'open'`;
     const reviewOf = (id: string) => reviews.find((x) => x.task_id === id)!.id;
-    await asIdentity(db.sql, operator(), (tx) => tx`select public.resolve_review(${reviewOf(b)}, 'manual', ${db.sql.json({ verdict: 'by hand' })}, null)`);
-    await asIdentity(db.sql, operator(), (tx) => tx`select public.resolve_review(${reviewOf(c)}, 'abort', null, null)`);
+    await asIdentity(db.sql, operator(), (tx) => tx`select taskweave.resolve_review(${reviewOf(b)}, 'manual', ${db.sql.json({ verdict: 'by hand' })}, null)`);
+    await asIdentity(db.sql, operator(), (tx) => tx`select taskweave.resolve_review(${reviewOf(c)}, 'abort', null, null)`);
     const aggregator = await waitFor('aggregator pending', async () => {
       const t = await store.getTask(aggRow.id as string);
       return t!.status === 'pending' ? t : undefined;
@@ -127,6 +125,36 @@ describe('result injection against the SQL API', () => {
   });
 });
 
+describe('an aggregator activated early', () => {
+  it('is told which dependencies the quorum cancelled, and why', async () => {
+    const r = await claimed((await root('Quorum')).id);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const [a, b, c] = [await mk('fast'), await mk('slow 1'), await mk('slow 2')];
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join', null, 1, null)`;
+    expect(aggRow.status).toBe('queued');
+    await finish(a, 'the fast answer');
+    const aggregator = await waitFor('aggregator pending', async () => {
+      const t = await store.getTask(aggRow.id as string);
+      return t!.status === 'pending' ? t : undefined;
+    });
+    expect(aggregator.activated_by).toBe('quorum');
+    const context = await buildTaskContext(aggregator, store, DEFAULT_SETTINGS);
+    expect(context.join).toMatchObject({ activated_by: 'quorum', min_completed: 1 });
+    expect(context.dependencies.map((d) => [d.title, d.status])).toEqual([['fast', 'completed'], ['slow 1', 'cancelled'], ['slow 2', 'cancelled']]);
+    expect(context.dependencies[1].cancel_reason).toBeTruthy();
+
+    let prompt = '';
+    const [result] = await processTaskById(aggregator.id, deps(async (o) => {
+      prompt = JSON.stringify(o.prompt);
+      return say('combined what there is');
+    }));
+    expect(result).toMatchObject({ outcome: 'completed' });
+    expect(prompt).toContain('started early: 1 of the tasks had completed');
+    expect(prompt).toContain(`\\"slow 1\\" (${b}, cancel_reason: `);
+    expect(prompt).toContain(`\\"slow 2\\" (${c}, cancel_reason: `);
+  });
+});
+
 describe('runs against the SQL API', () => {
   it('resumes after a crash between creating a child and saving its result, without a duplicate', async () => {
     const r = await root('Crashy');
@@ -137,16 +165,16 @@ describe('runs against the SQL API', () => {
       { type: 'tool-call', toolCallId: 'c1', toolName: 'create_parallel_task', input: { title: 'one', instructions: 'x' } },
       { type: 'tool-call', toolCallId: 'c2', toolName: 'create_parallel_task', input: { title: 'two', instructions: 'x' } },
     ]);
-    await store.createParallelTask({ parentTaskId: r.id, title: 'one', instructions: 'x', input: {}, toolCallId: 'c1' });
-    await waitFor('the lease to expire', async () => (await db.sql`select lease_expires_at <= now() as e from public.tasks where id = ${r.id}`)[0].e, 5_000, 50);
+    await db.sql`select taskweave.create_parallel_task(${r.id}, 'one', 'x', '{}'::jsonb, 'c1', 'dead-worker')`;
+    await waitFor('the lease to expire', async () => (await db.sql`select lease_expires_at <= now() as e from taskweave.tasks where id = ${r.id}`)[0].e, 5_000, 50);
 
     let calls = 0;
     const [result] = await processTaskById(r.id, deps(async () => (calls++, say('resumed and done'))));
     expect(result).toMatchObject({ outcome: 'completed', attempt: 2 });
     expect(calls).toBe(1);
-    const children = await db.sql`select tool_call_id from public.tasks where parent_task_id = ${r.id} order by tool_call_id`;
+    const children = await db.sql`select tool_call_id from taskweave.tasks where parent_task_id = ${r.id} order by tool_call_id`;
     expect(children.map((c) => c.tool_call_id)).toEqual(['c1', 'c2']);
-    const roles = await db.sql`select role from public.task_messages where task_id = ${r.id} order by seq`;
+    const roles = await db.sql`select role from taskweave.task_messages where task_id = ${r.id} order by seq`;
     expect(roles.map((x) => x.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'assistant']);
     // the dead worker, had it woken up, can change nothing
     await expect(store.complete(r.id, 'dead-worker', { late: true })).rejects.toMatchObject({ code: 'TW001' });
@@ -155,15 +183,15 @@ describe('runs against the SQL API', () => {
 
   it('escalates a parallel task with a permanent provider error to review with the provider details', async () => {
     const r = await root();
-    const [child] = await db.sql`select * from public.create_parallel_task(${r.id}, 'will fail', 'x')`;
+    const [child] = await db.sql`select * from taskweave.create_parallel_task(${r.id}, 'will fail', 'x')`;
     const [result] = await processTaskById(child.id as string, deps(async () => {
       throw new APICallError({ message: 'Invalid model', url: 'https://api.test/v1/chat', requestBodyValues: {}, statusCode: 404, responseBody: '{"error":"model not found"}', isRetryable: false });
     }));
     expect(result).toMatchObject({ status: 'needs_human_review', outcome: 'needs_human_review', error: { category: 'model' } });
-    const [review] = await db.sql`select status, error from public.human_reviews where task_id = ${child.id}`;
+    const [review] = await db.sql`select status, error from taskweave.human_reviews where task_id = ${child.id}`;
     expect(review.status).toBe('open');
     expect(review.error).toMatchObject({ category: 'model', attempt: 1, provider: { name: 'mock', model: 'm', status_code: 404, response_body: '{"error":"model not found"}', is_retryable: false } });
-    const [t] = await db.sql`select status, leased_by, lease_expires_at from public.tasks where id = ${child.id}`;
+    const [t] = await db.sql`select status, leased_by, lease_expires_at from taskweave.tasks where id = ${child.id}`;
     expect(t).toEqual({ status: 'needs_human_review', leased_by: null, lease_expires_at: null });
   });
 
@@ -173,7 +201,7 @@ describe('runs against the SQL API', () => {
       throw new APICallError({ message: 'overloaded', url: 'https://api.test', requestBodyValues: {}, statusCode: 529, isRetryable: true });
     }, { modelMaxRetries: 0 }));
     expect(result).toMatchObject({ status: 'pending', outcome: 'retry_scheduled' });
-    const [t] = await db.sql`select attempt, run_after > now() as later, last_error from public.tasks where id = ${r.id}`;
+    const [t] = await db.sql`select attempt, run_after > now() as later, last_error from taskweave.tasks where id = ${r.id}`;
     expect(t.attempt).toBe(1);
     expect(t.later).toBe(true);
     expect(t.last_error.category).toBe('model');
@@ -185,9 +213,9 @@ describe('runs against the SQL API', () => {
     }, { budgetMs: 1_000, minStepMs: 500 });
     const [released] = await processTaskById(r2.id, slow);
     expect(released).toMatchObject({ outcome: 'released', status: 'pending' });
-    const [t2] = await db.sql`select status, attempt, leased_by from public.tasks where id = ${r2.id}`;
+    const [t2] = await db.sql`select status, attempt, leased_by from taskweave.tasks where id = ${r2.id}`;
     expect(t2).toEqual({ status: 'pending', attempt: 0, leased_by: null });
-    const events = await db.sql`select to_status from public.task_events where task_id = ${r2.id} order by id`;
+    const events = await db.sql`select to_status from taskweave.task_events where task_id = ${r2.id} order by id`;
     expect(events.map((e) => e.to_status)).toEqual(['pending', 'running', 'pending']);
   });
 });

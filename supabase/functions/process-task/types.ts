@@ -35,7 +35,7 @@ const uuidArray = z
 const jsonValue: z.ZodType<unknown> = z.unknown();
 
 /** tasks.usage: the tokens of every model step of the task, summed by append_task_message. */
-export const TaskUsageSchema = z.unknown().transform((v) => {
+export const TaskUsageSchema = z.unknown().optional().transform((v) => {
   const o = (v !== null && typeof v === 'object' ? v : {}) as Record<string, unknown>;
   const count = (x: unknown) => (Number.isFinite(Number(x)) && Number(x) > 0 ? Math.trunc(Number(x)) : 0);
   return { input_tokens: count(o.input_tokens), output_tokens: count(o.output_tokens), model_steps: count(o.model_steps) };
