@@ -1,7 +1,7 @@
 // npm run bench:fan-in — what one completing dependency costs, as the fan-in grows.
 //
 // For N = 100, 1,000 and 10,000 dependencies of one aggregator, 8 connections complete them through
-// public.complete_task. Compared with:
+// taskweave.complete_task. Compared with:
 //   - the seed design: a trigger that, for every completion, scans all of the aggregator's dependencies
 //     with bool_and (built here in a scratch schema, bench_seed, with the same table, lease check and
 //     event trigger, so only the fan-in differs);
@@ -29,8 +29,8 @@ const connect = (url: string, max = 1): Sql =>
 
 const seedSchema = `
 create schema bench_seed;
-create table bench_seed.tasks (like public.tasks including all);
-create table bench_seed.task_events (like public.task_events including all);
+create table bench_seed.tasks (like taskweave.tasks including all);
+create table bench_seed.task_events (like taskweave.task_events including all);
 
 create function bench_seed.record_transition() returns trigger language plpgsql set search_path = '' as $$
 begin
@@ -63,8 +63,8 @@ create procedure bench_seed.complete_each(p_ids uuid[], p_function text) languag
 declare v_id uuid;
 begin
   foreach v_id in array p_ids loop
-    if p_function = 'public.complete_task' then
-      perform public.complete_task(v_id, 'bench', '{"ok": true}'::jsonb);
+    if p_function = 'taskweave.complete_task' then
+      perform taskweave.complete_task(v_id, 'bench', '{"ok": true}'::jsonb);
     else
       perform bench_seed.complete_task(v_id, 'bench', '{"ok": true}'::jsonb);
     end if;
@@ -105,7 +105,7 @@ interface Measurement {
 const DRIVER = process.env.BENCH_DRIVER === 'client' ? 'client' : 'server';
 
 /** Complete the given running tasks from CONNECTIONS connections; measure wall time and each completion. */
-async function completeAll(clients: Sql[], ids: string[], fn: 'public.complete_task' | 'bench_seed.complete_task') {
+async function completeAll(clients: Sql[], ids: string[], fn: 'taskweave.complete_task' | 'bench_seed.complete_task') {
   const started = performance.now();
   let callMs = 0;
   let lastReturn = 0;
@@ -143,30 +143,30 @@ async function runOurs(admin: Sql, clients: Sql[], listener: Sql, n: number, wit
   let delay = 0;
   let activations = 0;
   for (let r = 0; r < rounds; r++) {
-    const [root] = await admin`select (public.create_task('bench root', 'bench')).id`;
+    const [root] = await admin`select (taskweave.create_task('bench root', 'bench')).id`;
     const children = await admin<{ id: string }[]>`
-      select (public.create_parallel_task(${root.id}, 'dep ' || i, 'bench')).id from generate_series(1, ${n}::int) i`;
+      select (taskweave.create_parallel_task(${root.id}, 'dep ' || i, 'bench')).id from generate_series(1, ${n}::int) i`;
     const ids = children.map((c) => c.id);
     let aggregatorId: string | null = null;
     if (withAggregator) {
-      const [agg] = await admin`select (public.create_aggregator_task(${root.id}, ${ids}::uuid[], 'bench aggregate', 'bench')).id`;
+      const [agg] = await admin`select (taskweave.create_aggregator_task(${root.id}, ${ids}::uuid[], 'bench aggregate', 'bench')).id`;
       aggregatorId = agg.id as string;
     }
-    await admin`select count(public.claim_task(id, 'bench', 3600)) from unnest(${ids}::uuid[]) as id`;
+    await admin`select count(taskweave.claim_task(id, 'bench', 3600)) from unnest(${ids}::uuid[]) as id`;
     let notifiedAt = 0;
     const subscription = aggregatorId
       ? await listener.listen('task_ready', (payload) => {
           if (payload === aggregatorId) notifiedAt = performance.now();
         })
       : null;
-    const result = await completeAll(clients, ids, 'public.complete_task');
+    const result = await completeAll(clients, ids, 'taskweave.complete_task');
     wallMs += result.wallMs;
     callMs += result.callMs;
     if (aggregatorId) {
       const deadline = performance.now() + 10_000;
       while (!notifiedAt && performance.now() < deadline) await new Promise((res) => setTimeout(res, 1));
       delay = Math.max(delay, notifiedAt - result.lastReturn);
-      const [row] = await admin`select count(*)::int as n from public.task_events where task_id = ${aggregatorId} and to_status = 'pending'`;
+      const [row] = await admin`select count(*)::int as n from taskweave.task_events where task_id = ${aggregatorId} and to_status = 'pending'`;
       activations += row.n as number;
       await subscription!.unlisten();
     }

@@ -1,14 +1,11 @@
-// npm run db:types — the real `supabase gen types --remote=<url>` into src/lib/supabase-types.ts and the
-// functions' copy in supabase/functions/_shared/database.types.ts (Deno cannot import from src/).
+// npm run db:types — the real `supabase gen types --remote=<url>` into the one types file,
+// supabase/functions/_shared/database.types.ts, which the function, the web app and the scripts import.
 import fs from 'node:fs';
 import path from 'node:path';
 import { databaseUrl, redactUrl, repoRoot } from './lib/local-config.ts';
 import { generateTypes } from './lib/database-setup.ts';
 
-export const TYPE_FILES = [
-  path.join(repoRoot, 'src', 'lib', 'supabase-types.ts'),
-  path.join(repoRoot, 'supabase', 'functions', '_shared', 'database.types.ts'),
-];
+export const TYPE_FILES = [path.join(repoRoot, 'supabase', 'functions', '_shared', 'database.types.ts')];
 
 const url = databaseUrl();
 try {

@@ -150,7 +150,7 @@ async function main() {
     databaseUrl: dbUrl,
     functionUrl: functionServer.url,
     secret,
-    concurrency: Number(process.env.DISPATCHER_CONCURRENCY || 4),
+    concurrency: process.env.DISPATCHER_CONCURRENCY ? Number(process.env.DISPATCHER_CONCURRENCY) : undefined,
     sweepIntervalMs: Number(process.env.DISPATCHER_SWEEP_MS || 2_000),
     log: (line) => log('dispatch', line),
   });

@@ -140,7 +140,7 @@ async function main() {
     let rootId = args.followId;
     if (!rootId) {
       const title = args.title ?? (args.instructions!.length > 80 ? `${args.instructions!.slice(0, 77)}…` : args.instructions!);
-      const [root] = await sql<{ id: string }[]>`select id from public.create_task(${title}, ${args.instructions!}, ${sql.json(args.input as never)})`;
+      const [root] = await sql<{ id: string }[]>`select id from taskweave.create_task(${title}, ${args.instructions!}, ${sql.json(args.input as never)})`;
       rootId = root.id;
       console.log(`created root task ${rootId} in ${redactUrl(url)}`);
       console.log(`  ${webUrl}/tasks/${rootId}`);
@@ -148,7 +148,7 @@ async function main() {
     }
     const load = () => sql<Node[]>`
       select id, parent_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, output, last_error, created_at
-        from public.tasks where root_task_id = ${rootId!} order by created_at`;
+        from taskweave.tasks where root_task_id = ${rootId!} order by created_at`;
 
     let wake: () => void = () => {};
     await sql.listen('task_changed', (payload) => {

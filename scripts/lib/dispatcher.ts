@@ -1,7 +1,9 @@
 // The local dispatcher: Postgres says a task is ready (NOTIFY task_ready), the dispatcher invokes
-// process-task for it over HTTP, at most `concurrency` at a time. A periodic sweep finds what
-// notifications cannot announce: retries whose backoff (run_after) has passed, leases that expired
-// because a worker died, and anything missed while the dispatcher was down.
+// process-task in claim mode ({"max_tasks": 1}) so that SQL, not the order notifications arrived in,
+// decides which task runs next: claim_tasks takes runs in turn and holds taskweave.max_running.
+// A periodic sweep runs taskweave_private.sweep() (join deadlines, leftover cancellations) and finds
+// what notifications cannot announce: retries whose backoff passed, leases that expired because a
+// worker died, and anything missed while the dispatcher was down.
 import postgres from 'postgres';
 
 export interface DispatcherOptions {
@@ -9,6 +11,7 @@ export interface DispatcherOptions {
   /** …/functions/v1/process-task */
   functionUrl: string;
   secret: string;
+  /** invocations in flight at once; by default the database's running cap (taskweave.max_running) */
   concurrency?: number;
   sweepIntervalMs?: number;
   /** per invocation; process-task's own budget is shorter */
@@ -18,107 +21,118 @@ export interface DispatcherOptions {
 
 export interface Dispatcher {
   stop(): Promise<void>;
-  /** resolves when nothing is queued or in flight */
+  /** resolves when nothing is wanted or in flight */
   idle(): Promise<void>;
   /** run a sweep now (tests, and right after start) */
   sweep(): Promise<number>;
-  readonly stats: { invoked: number; completed: number; conflicts: number; errors: number };
+  readonly stats: { invoked: number; completed: number; empty: number; errors: number };
+  /** the concurrency in force (follows taskweave.max_running unless given) */
+  readonly concurrency: number;
 }
 
+/** With no cap (max_running = 0) the dispatcher still bounds itself; the database's connections are the real limit. */
+const UNCAPPED_CONCURRENCY = 100;
+
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
-  const concurrency = Math.max(1, options.concurrency ?? 4);
   const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
   const requestTimeoutMs = options.requestTimeoutMs ?? 180_000;
   const log = options.log ?? ((line: string) => console.log(`dispatcher: ${line}`));
   const sql = postgres(options.databaseUrl, { max: 2, onnotice: () => {}, idle_timeout: 0, connect_timeout: 10 });
 
-  const queue: string[] = [];
-  const queued = new Set<string>();
-  const inFlight = new Set<string>();
-  const stats = { invoked: 0, completed: 0, conflicts: 0, errors: 0 };
+  let concurrency = Math.max(1, options.concurrency ?? UNCAPPED_CONCURRENCY);
+  // invocations still wanted: one per task_ready, or the due count a sweep found
+  let wanted = 0;
+  let inFlight = 0;
+  const stats = { invoked: 0, completed: 0, empty: 0, errors: 0 };
   let stopped = false;
   let idleWaiters: (() => void)[] = [];
 
   const checkIdle = () => {
-    if (queue.length === 0 && inFlight.size === 0) {
+    if (wanted === 0 && inFlight === 0) {
       const waiters = idleWaiters;
       idleWaiters = [];
       waiters.forEach((w) => w());
     }
   };
 
-  const enqueue = (taskId: string) => {
-    if (stopped || queued.has(taskId) || inFlight.has(taskId)) return;
-    if (!/^[0-9a-f-]{36}$/i.test(taskId)) return;
-    queued.add(taskId);
-    queue.push(taskId);
-    pump();
-  };
-
   function pump() {
-    while (!stopped && inFlight.size < concurrency && queue.length > 0) {
-      const taskId = queue.shift()!;
-      queued.delete(taskId);
-      inFlight.add(taskId);
-      void invoke(taskId).finally(() => {
-        inFlight.delete(taskId);
+    while (!stopped && inFlight < concurrency && wanted > 0) {
+      wanted--;
+      inFlight++;
+      void invoke().finally(() => {
+        inFlight--;
         pump();
         checkIdle();
       });
     }
   }
 
-  async function invoke(taskId: string) {
+  async function invoke() {
     stats.invoked++;
     try {
       const res = await fetch(options.functionUrl, {
         method: 'POST',
         headers: { Authorization: `Bearer ${options.secret}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ task_id: taskId }),
+        body: JSON.stringify({ max_tasks: 1 }),
         signal: AbortSignal.timeout(requestTimeoutMs),
       });
       const text = await res.text();
       if (res.status === 200) {
-        stats.completed++;
         const results = (JSON.parse(text) as { results: { task_id: string; status: string; outcome: string }[] }).results;
+        if (results.length === 0) {
+          // nothing claimable now (claimed elsewhere, or the cap is full): the next notification or sweep says when
+          stats.empty++;
+          wanted = 0;
+        } else stats.completed++;
         for (const r of results) log(`${r.task_id} -> ${r.status} (${r.outcome})`);
-      } else if (res.status === 409 || res.status === 404) {
-        // someone else claimed it, it is not due yet (a backoff: the sweep finds it when it is), or it is gone
-        stats.conflicts++;
       } else {
         stats.errors++;
-        log(`${taskId}: process-task answered ${res.status}: ${text.slice(0, 300)}`);
+        log(`process-task answered ${res.status}: ${text.slice(0, 300)}`);
       }
     } catch (error) {
       stats.errors++;
-      log(`${taskId}: process-task could not be reached: ${(error as Error).message}`);
+      log(`process-task could not be reached: ${(error as Error).message}`);
     }
   }
+
+  const want = (n: number) => {
+    if (stopped) return;
+    wanted = Math.max(wanted, 0) + n;
+    pump();
+  };
 
   async function sweep(): Promise<number> {
     if (stopped) return 0;
     try {
-      const rows = await sql<{ id: string }[]>`
-        select id from public.tasks
-         where (status = 'pending' and run_after <= now())
-            or (status = 'running' and lease_expires_at <= now())
-         order by coalesce(lease_expires_at, run_after)
-         limit ${concurrency * 25}`;
-      for (const { id } of rows) enqueue(id);
-      return rows.length;
+      await sql`select taskweave_private.sweep()`;
+      const [row] = await sql<{ due: number; cap: number }[]>`
+        select (select count(*)::int from (
+                  select 1 from taskweave.tasks t
+                   where t.status in ('pending', 'running') and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
+                   limit 1000) d) as due,
+               taskweave_private.setting_int('max_running', 100) as cap`;
+      if (options.concurrency === undefined) concurrency = row.cap > 0 ? row.cap : UNCAPPED_CONCURRENCY;
+      // what is due but not yet being invoked for
+      wanted = Math.max(wanted, row.due - inFlight);
+      pump();
+      checkIdle();
+      return row.due;
     } catch (error) {
       log(`sweep failed: ${(error as Error).message}`);
       return 0;
     }
   }
 
-  const listener = await sql.listen('task_ready', (payload) => enqueue(payload.trim()), () => void sweep());
+  const listener = await sql.listen('task_ready', () => want(1), () => void sweep());
   const timer = setInterval(() => void sweep(), sweepIntervalMs);
   await sweep();
 
   return {
     stats,
     sweep,
+    get concurrency() {
+      return concurrency;
+    },
     idle: () =>
       new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
@@ -127,11 +141,10 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     async stop() {
       stopped = true;
       clearInterval(timer);
-      queue.length = 0;
-      queued.clear();
+      wanted = 0;
       await listener.unlisten().catch(() => {});
       const deadline = Date.now() + 10_000;
-      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await sql.end({ timeout: 2 });
       checkIdle();
     },

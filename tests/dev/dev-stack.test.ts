@@ -109,7 +109,7 @@ describe('npm run dev', () => {
     // the seeded demo fans out; its failing topic lands in review
     const review = await waitFor('the demo review', async () => {
       const [row] = await sql!<{ id: string; title: string }[]>`
-        select r.id, t.title from public.human_reviews r join public.tasks t on t.id = r.task_id where r.status = 'open'`;
+        select r.id, t.title from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id where r.status = 'open'`;
       return row;
     }, 90_000);
     expect(review.title).toBe('Employee wellbeing and retention outcomes');
@@ -128,10 +128,10 @@ describe('npm run dev', () => {
     expect(await invoke.json()).toHaveProperty('results');
 
     // the operator writes the missing result; the aggregator runs with all three and the run completes
-    await sql`select public.resolve_review(${review.id}, 'manual', ${sql.json({ text: 'Retention improved in every trial we read.' })})`;
+    await sql`select taskweave.resolve_review(${review.id}, 'manual', ${sql.json({ text: 'Retention improved in every trial we read.' })})`;
     const aggregator = await waitFor('the aggregator to complete', async () => {
       const [row] = await sql!<{ status: string; output: { text?: string } }[]>`
-        select status, output from public.tasks where cardinality(dependent_task_ids) > 0 and status = 'completed'`;
+        select status, output from taskweave.tasks where cardinality(dependent_task_ids) > 0 and status = 'completed'`;
       return row;
     }, 90_000);
     const summary = JSON.stringify(aggregator.output);
@@ -139,7 +139,7 @@ describe('npm run dev', () => {
       expect(summary).toContain(topic);
     }
     expect(summary).toContain('human operator');
-    const [root] = await sql<{ status: string }[]>`select status from public.tasks where parent_task_id is null`;
+    const [root] = await sql<{ status: string }[]>`select status from taskweave.tasks where parent_task_id is null`;
     expect(root.status).toBe('completed');
 
     // Ctrl-C: every process it started is gone

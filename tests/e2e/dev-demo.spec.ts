@@ -32,10 +32,10 @@ test('the offline demo through npm run dev: the failing topic is resolved in the
 
     // the seeded failure waits for an operator
     await expect
-      .poll(async () => (await sql`select count(*)::int as n from public.human_reviews where status = 'open'`)[0].n, { timeout: 90_000 })
+      .poll(async () => (await sql`select count(*)::int as n from taskweave.human_reviews where status = 'open'`)[0].n, { timeout: 90_000 })
       .toBe(1);
     const [failed] = await sql<{ id: string; root_task_id: string }[]>`
-      select t.id, t.root_task_id from public.human_reviews r join public.tasks t on t.id = r.task_id where r.status = 'open'`;
+      select t.id, t.root_task_id from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id where r.status = 'open'`;
 
     await page.goto(`${webUrl}/reviews`);
     const card = reviewCard(page, failed.id);

@@ -40,7 +40,7 @@ test('a second operator’s resolution, a new review and a status change arrive 
   await waitForLive(page);
   await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
   await expect(page.locator('header [data-status="pending"]')).toBeVisible();
-  await sql`select public.claim_task(${next.childIds[1]}, 'e2e-worker', 300)`;
+  await sql`select taskweave.claim_task(${next.childIds[1]}, 'e2e-worker', 300)`;
   const claimedAt = Date.now();
   await expect(page.locator('header [data-status="running"]')).toBeVisible({ timeout: 5_000 });
   console.log(`[live] the task page showed "running" ${Date.now() - claimedAt} ms after the claim`);
@@ -73,7 +73,7 @@ test('model output and errors are shown as text: markup stays inert', async ({ p
 
   // a transcript in the shape the worker saves (AI SDK messages), with the payload in every part
   const transcriptTask = fanOut.childIds[2];
-  await sql`select public.claim_task(${transcriptTask}, 'e2e-worker', 300)`;
+  await sql`select taskweave.claim_task(${transcriptTask}, 'e2e-worker', 300)`;
   const messages = [
     ['user', [{ type: 'text', text: `Research this: ${payload}` }]],
     ['assistant', [{ type: 'text', text: 'I will look it up.' }, { type: 'tool-call', toolCallId: 'c1', toolName: 'web_search', input: { query: payload } }]],
@@ -81,7 +81,7 @@ test('model output and errors are shown as text: markup stays inert', async ({ p
     ['assistant', [{ type: 'text', text: `Done: ${payload}` }]],
   ] as const;
   for (const [role, content] of messages) {
-    await sql`select public.append_task_message(${transcriptTask}, 'e2e-worker', ${role}, ${sql.json(content as never)})`;
+    await sql`select taskweave.append_task_message(${transcriptTask}, 'e2e-worker', ${role}, ${sql.json(content as never)})`;
   }
   await visit(`/tasks/${transcriptTask}`);
   const transcript = page.getByRole('list', { name: 'Transcript' });

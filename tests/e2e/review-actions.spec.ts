@@ -86,7 +86,7 @@ test('a double click resolves once and the page says so once', async ({ page, sq
   const retry = reviewCard(page, fanOut.failed[0].taskId).getByRole('button', { name: 'Retry' });
   await retry.dblclick();
   await expect(page.getByTestId('action-result')).toHaveAttribute('data-result', 'success');
-  const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from public.task_events where task_id = ${fanOut.failed[0].taskId} and to_status = 'pending' and from_status = 'needs_human_review'`;
+  const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from taskweave.task_events where task_id = ${fanOut.failed[0].taskId} and to_status = 'pending' and from_status = 'needs_human_review'`;
   expect(n).toBe(1);
 });
 
@@ -101,7 +101,7 @@ test('acting on a stale page shows who resolved the review first', async ({ page
   await sql.begin(async (tx) => {
     const grace = { sub: '00000000-0000-4000-8000-00000000a0a1', email: 'grace@example.com', role: 'authenticated', app_metadata: { role: 'operator' } };
     await tx`select set_config('request.jwt.claims', ${JSON.stringify(grace)}, true), set_config('role', 'authenticated', true)`;
-    await tx`select public.resolve_review(${fanOut.failed[0].reviewId}, 'manual', ${tx.json('done by hand')}, null)`;
+    await tx`select taskweave.resolve_review(${fanOut.failed[0].reviewId}, 'manual', ${tx.json('done by hand')}, null)`;
   });
 
   await card.getByRole('button', { name: 'Retry' }).click();
@@ -119,7 +119,7 @@ test('the overview and the resolved list show who decided what', async ({ page, 
   await sql.begin(async (tx) => {
     const local = { sub: '10ca1000-0000-4000-8000-000000000001', email: 'local-operator@localhost', role: 'authenticated', app_metadata: { role: 'operator' } };
     await tx`select set_config('request.jwt.claims', ${JSON.stringify(local)}, true), set_config('role', 'authenticated', true)`;
-    await tx`select public.resolve_review(${fanOut.failed[1].reviewId}, 'manual', ${tx.json({ summary: 'Vendor 3 checked by hand' })}, 'their API was down')`;
+    await tx`select taskweave.resolve_review(${fanOut.failed[1].reviewId}, 'manual', ${tx.json({ summary: 'Vendor 3 checked by hand' })}, 'their API was down')`;
   });
   await page.goto(`${localUrl}/`);
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();

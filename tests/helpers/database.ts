@@ -19,12 +19,23 @@ export function connect(url: string, max = 4): Sql {
   return postgres(url, { max, onnotice: () => {}, connect_timeout: 10, idle_timeout: 5 }) as Sql;
 }
 
-export function useTestDatabase(): TestDatabase {
+/**
+ * settings: database-level Taskweave settings for this file's database, e.g. { max_running: 0 } for files
+ * that keep hundreds of tasks running at once and are not about the cap.
+ */
+export function useTestDatabase(options: { settings?: Record<string, string | number> } = {}): TestDatabase {
   let db: Awaited<ReturnType<typeof createDatabaseFromTemplate>> | undefined;
   let sql: Sql | undefined;
   const clients: Sql[] = [];
   beforeAll(async () => {
     db = await createDatabaseFromTemplate(inject('serverUrl'), inject('templateDatabase'));
+    if (options.settings) {
+      const admin = connect(db.url, 1);
+      for (const [name, value] of Object.entries(options.settings)) {
+        await admin.unsafe(`alter database ${db.name} set taskweave.${name} = '${Number(value)}'`);
+      }
+      await admin.end({ timeout: 2 });
+    }
     sql = connect(db.url, 8);
   });
   afterAll(async () => {

@@ -20,19 +20,19 @@ export interface TaskRow {
 }
 
 export async function createRoot(sql: Sql, title = 'root', input: Record<string, unknown> = {}): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select * from public.create_task(${title}, ${'instructions for ' + title}, ${sql.json(input as never)})`;
+  const [row] = await sql<TaskRow[]>`select * from taskweave.create_task(${title}, ${'instructions for ' + title}, ${sql.json(input as never)})`;
   return row;
 }
 
 export async function createParallel(sql: Sql, parentId: string, title = 'child', toolCallId: string | null = null): Promise<TaskRow> {
   const [row] = await sql<TaskRow[]>`
-    select * from public.create_parallel_task(${parentId}, ${title}, ${'do ' + title}, '{}'::jsonb, ${toolCallId})`;
+    select * from taskweave.create_parallel_task(${parentId}, ${title}, ${'do ' + title}, '{}'::jsonb, ${toolCallId})`;
   return row;
 }
 
 export async function createAggregator(sql: Sql, parentId: string, deps: string[], title = 'aggregate', toolCallId: string | null = null): Promise<TaskRow> {
   const [row] = await sql<TaskRow[]>`
-    select * from public.create_aggregator_task(${parentId}, ${deps}::uuid[], ${title}, 'combine the results', ${toolCallId})`;
+    select * from taskweave.create_aggregator_task(${parentId}, ${deps}::uuid[], ${title}, 'combine the results', ${toolCallId})`;
   return row;
 }
 
@@ -43,7 +43,7 @@ export async function createFanOut(sql: Sql, n: number, title = 'fan-out') {
     await tx.unsafe(`set local taskweave.max_children_per_task = ${n + 10}`);
     return tx<TaskRow[]>`
       select t.* from generate_series(1, ${n}::int) as i
-      cross join lateral public.create_parallel_task(${root.id}, ${title} || ' part ' || i, 'do part ' || i) as t
+      cross join lateral taskweave.create_parallel_task(${root.id}, ${title} || ' part ' || i, 'do part ' || i) as t
       order by i`;
   })) as unknown as TaskRow[];
   const aggregator = (await sql.begin(async (tx) => {
@@ -54,17 +54,17 @@ export async function createFanOut(sql: Sql, n: number, title = 'fan-out') {
 }
 
 export async function claim(sql: Sql, taskId: string, worker = 'worker-1', leaseSeconds = 300): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select * from public.claim_task(${taskId}, ${worker}, ${leaseSeconds})`;
+  const [row] = await sql<TaskRow[]>`select * from taskweave.claim_task(${taskId}, ${worker}, ${leaseSeconds})`;
   return row;
 }
 
 export async function complete(sql: Sql, taskId: string, worker = 'worker-1', output: unknown = { ok: true }): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select * from public.complete_task(${taskId}, ${worker}, ${sql.json(output as never)})`;
+  const [row] = await sql<TaskRow[]>`select * from taskweave.complete_task(${taskId}, ${worker}, ${sql.json(output as never)})`;
   return row;
 }
 
 export async function fail(sql: Sql, taskId: string, worker = 'worker-1', retryable = true, error: Record<string, unknown> = { category: 'model', message: 'boom' }): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select * from public.fail_task(${taskId}, ${worker}, ${sql.json(error as never)}, ${retryable})`;
+  const [row] = await sql<TaskRow[]>`select * from taskweave.fail_task(${taskId}, ${worker}, ${sql.json(error as never)}, ${retryable})`;
   return row;
 }
 
@@ -78,18 +78,18 @@ export async function finish(sql: Sql, taskId: string, output: unknown = { ok: t
 export async function failToReview(sql: Sql, taskId: string, error: Record<string, unknown> = { category: 'model', message: 'provider said 500' }): Promise<string> {
   await claim(sql, taskId, 'worker-f');
   await fail(sql, taskId, 'worker-f', false, error);
-  const [review] = await sql<{ id: string }[]>`select id from public.human_reviews where task_id = ${taskId} and status = 'open'`;
+  const [review] = await sql<{ id: string }[]>`select id from taskweave.human_reviews where task_id = ${taskId} and status = 'open'`;
   return review.id;
 }
 
 export async function getTask(sql: Sql, id: string): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select * from public.tasks where id = ${id}`;
+  const [row] = await sql<TaskRow[]>`select * from taskweave.tasks where id = ${id}`;
   return row;
 }
 
 export async function activationCount(sql: Sql, aggregatorId: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from public.task_events
+    select count(*)::int as n from taskweave.task_events
      where task_id = ${aggregatorId} and from_status = 'queued' and to_status in ('pending', 'cancelled')`;
   return row.n;
 }

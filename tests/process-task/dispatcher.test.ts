@@ -9,7 +9,7 @@ import { startDispatcher, type Dispatcher } from '../../scripts/lib/dispatcher.t
 import { waitFor } from './support.ts';
 
 const db = useTestDatabase();
-const received: { taskId: string; auth: string | undefined; status: number }[] = [];
+const received: { body: { max_tasks?: number }; auth: string | undefined; status: number }[] = [];
 let inFlight = 0;
 let maxInFlight = 0;
 let server: http.Server;
@@ -19,21 +19,25 @@ beforeAll(async () => {
   server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const { task_id } = JSON.parse(Buffer.concat(chunks).toString());
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { max_tasks?: number };
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     let status = 200;
+    const results: { task_id: string; status: string; outcome: string }[] = [];
     try {
       await new Promise((r) => setTimeout(r, 100));
-      await db.sql`select taskweave.claim_task(${task_id}, 'stand-in', 30)`;
-      await db.sql`select taskweave.complete_task(${task_id}, 'stand-in', '{"source":"model","text":"ok","model":"stand-in","steps":0}'::jsonb)`;
-    } catch (error) {
-      status = (error as { code?: string }).code === '55000' ? 409 : 500;
+      // claim mode, as the dispatcher invokes it: SQL picks the task
+      for (const { id } of await db.sql<{ id: string }[]>`select id from taskweave.claim_tasks('stand-in', ${body.max_tasks ?? 1}, 30)`) {
+        await db.sql`select taskweave.complete_task(${id}, 'stand-in', '{"source":"model","text":"ok","model":"stand-in","steps":0}'::jsonb)`;
+        results.push({ task_id: id, status: 'completed', outcome: 'completed' });
+      }
+    } catch {
+      status = 500;
     } finally {
       inFlight--;
     }
-    received.push({ taskId: task_id, auth: req.headers.authorization, status });
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { results: [{ task_id, status: 'completed', outcome: 'completed' }] } : { error: { code: 'not_claimable', message: 'x' } }));
+    received.push({ body, auth: req.headers.authorization, status });
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { results } : { error: { code: 'internal', message: 'x' } }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/functions/v1/process-task`;
@@ -47,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('dispatcher', () => {
-  it('invokes the function for each ready task, at most `concurrency` at a time, with the key', async () => {
+  it('invokes the function in claim mode for each ready task, at most `concurrency` at a time, with the key', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await db.sql`select id from taskweave.create_task(${'t' + i}, 'x')`)[0].id as string);
     await waitFor('six tasks completed', async () => {
@@ -55,7 +59,7 @@ describe('dispatcher', () => {
       return rows[0].n === 6;
     }, 10_000, 50);
     expect(maxInFlight).toBeLessThanOrEqual(2);
-    expect(received.every((r) => r.auth === 'Bearer k')).toBe(true);
+    expect(received.every((r) => r.auth === 'Bearer k' && r.body.max_tasks === 1)).toBe(true);
     expect(dispatcher.stats.completed).toBeGreaterThanOrEqual(6);
   });
 
@@ -69,7 +73,7 @@ describe('dispatcher', () => {
       const [row] = await db.sql`select status, completed_at from taskweave.tasks where id = ${t.id}`;
       return row.status === 'completed' ? row : undefined;
     }, 8_000, 50);
-    // claim_task refuses while the lease lasts, so it can only have been the sweep after expiry
+    // claim_tasks leaves a live lease alone, so it can only have been claimed after expiry
     expect((done.completed_at as Date).getTime()).toBeGreaterThanOrEqual((t.lease_expires_at as Date).getTime());
     const [event] = await db.sql`select actor from taskweave.task_events where task_id = ${t.id} and to_status = 'completed'`;
     expect(event.actor).toBe('stand-in');

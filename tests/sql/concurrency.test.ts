@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase, type Sql } from '../helpers/database.ts';
 import { activationCount, createFanOut, failToReview, getTask } from '../helpers/tasks.ts';
 
-const db = useTestDatabase();
+// hundreds of tasks run at once here; the running cap has its own tests
+const db = useTestDatabase({ settings: { max_running: 0 } });
 const CONNECTIONS = 50;
 const REPETITIONS = 50;
 let pool: Sql[] = [];
@@ -42,8 +43,8 @@ describe('fan-in under concurrency', () => {
     const outcomes: number[] = [];
     for (let rep = 0; rep < REPETITIONS; rep++) {
       const { children, aggregator } = await createFanOut(db.sql, CONNECTIONS, `stress ${rep}`);
-      await db.sql`select public.claim_task(id, 'w-' || ord) from unnest(${children.map((c) => c.id)}::uuid[]) with ordinality as u(id, ord)`;
-      await endTogether(children.map((c) => c.id), (tx, id, i) => tx`select public.complete_task(${id}, ${'w-' + (i + 1)}, ${tx.json({ i })})`);
+      await db.sql`select taskweave.claim_task(id, 'w-' || ord) from unnest(${children.map((c) => c.id)}::uuid[]) with ordinality as u(id, ord)`;
+      await endTogether(children.map((c) => c.id), (tx, id, i) => tx`select taskweave.complete_task(${id}, ${'w-' + (i + 1)}, ${tx.json({ i })})`);
       outcomes.push(await activationCount(db.sql, aggregator.id));
       expect((await getTask(db.sql, aggregator.id)).status).toBe('pending');
     }
@@ -53,16 +54,16 @@ describe('fan-in under concurrency', () => {
   it('activates exactly once when completions race with the creation of the aggregator (x20)', async () => {
     for (let rep = 0; rep < 20; rep++) {
       const { root, children } = await createFanOut(db.sql, 10, `late aggregator ${rep}`);
-      await db.sql`select public.claim_task(id, 'w') from unnest(${children.map((c) => c.id)}::uuid[]) as id`;
+      await db.sql`select taskweave.claim_task(id, 'w') from unnest(${children.map((c) => c.id)}::uuid[]) as id`;
       const ids = children.map((c) => c.id);
       const [, aggregator] = await Promise.all([
-        Promise.all(ids.map((id, i) => pool[i]`select public.complete_task(${id}, 'w', '{}')`)),
-        pool[CONNECTIONS - 1]`select * from public.create_aggregator_task(${root.id}, ${ids}::uuid[], 'late', 'combine')`.then((r) => r[0]),
+        Promise.all(ids.map((id, i) => pool[i]`select taskweave.complete_task(${id}, 'w', '{}')`)),
+        pool[CONNECTIONS - 1]`select * from taskweave.create_aggregator_task(${root.id}, ${ids}::uuid[], 'late', 'combine')`.then((r) => r[0]),
       ]);
       const agg = await getTask(db.sql, aggregator.id as string);
       expect(agg.status).toBe('pending');
       const [row] = await db.sql<{ n: number }[]>`
-        select count(*)::int as n from public.task_events where task_id = ${agg.id} and to_status = 'pending'`;
+        select count(*)::int as n from taskweave.task_events where task_id = ${agg.id} and to_status = 'pending'`;
       expect(row.n).toBe(1);
     }
   });
@@ -72,9 +73,9 @@ describe('fan-in under concurrency', () => {
       const { children, aggregator } = await createFanOut(db.sql, 20, `mixed ${rep}`);
       const reviews: Record<string, string> = {};
       for (const child of children.slice(10)) reviews[child.id] = await failToReview(db.sql, child.id);
-      await db.sql`select public.claim_task(id, 'w') from unnest(${children.slice(0, 10).map((c) => c.id)}::uuid[]) as id`;
+      await db.sql`select taskweave.claim_task(id, 'w') from unnest(${children.slice(0, 10).map((c) => c.id)}::uuid[]) as id`;
       await endTogether(children.map((c) => c.id), (tx, id) =>
-        reviews[id] ? tx`select public.resolve_review(${reviews[id]}, 'abort')` : tx`select public.complete_task(${id}, 'w', '{}')`,
+        reviews[id] ? tx`select taskweave.resolve_review(${reviews[id]}, 'abort')` : tx`select taskweave.complete_task(${id}, 'w', '{}')`,
       );
       expect(await activationCount(db.sql, aggregator.id)).toBe(1);
       expect((await getTask(db.sql, aggregator.id)).status).toBe('pending');

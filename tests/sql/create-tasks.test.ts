@@ -5,7 +5,7 @@ import { createAggregator, createParallel, createRoot, finish, getTask, rejectio
 const db = useTestDatabase();
 
 async function taskCount() {
-  const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from public.tasks`;
+  const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks`;
   return row.n;
 }
 
@@ -13,18 +13,18 @@ describe('create_task', () => {
   it('creates a pending root that is its own root, at depth 0, with a created event', async () => {
     const root = await createRoot(db.sql, 'research', { topic: 'tides' });
     expect(root).toMatchObject({ status: 'pending', root_task_id: root.id, parent_task_id: null, depth: 0, is_parallel_task: false, attempt: 0 });
-    const events = await db.sql`select event, to_status from public.task_events where task_id = ${root.id}`;
+    const events = await db.sql`select event, to_status from taskweave.task_events where task_id = ${root.id}`;
     expect(events).toEqual([{ event: 'created', to_status: 'pending' }]);
   });
 
   it('rejects an empty title and a non-object input with 22023, creating nothing', async () => {
     const before = await taskCount();
-    expect(await rejection(db.sql`select public.create_task('   ', 'x')`)).toEqual({ code: '22023', message: 'p_title must not be empty' });
-    expect(await rejection(db.sql`select public.create_task('t', 'x', '[1,2]'::jsonb)`)).toEqual({
+    expect(await rejection(db.sql`select taskweave.create_task('   ', 'x')`)).toEqual({ code: '22023', message: 'p_title must not be empty' });
+    expect(await rejection(db.sql`select taskweave.create_task('t', 'x', '[1,2]'::jsonb)`)).toEqual({
       code: '22023',
       message: 'p_input must be a JSON object (got array)',
     });
-    expect(await rejection(db.sql`select public.create_task('t', null)`)).toEqual({ code: '22023', message: 'p_instructions must not be null' });
+    expect(await rejection(db.sql`select taskweave.create_task('t', null)`)).toEqual({ code: '22023', message: 'p_instructions must not be null' });
     expect(await taskCount()).toBe(before);
   });
 });
@@ -38,15 +38,19 @@ describe('create_parallel_task', () => {
     expect(grandchild).toMatchObject({ parent_task_id: child.id, root_task_id: root.id, depth: 2 });
   });
 
-  it('returns the existing task for the same (parent, tool_call_id): a repeated LLM step makes no duplicate', async () => {
+  it('returns the existing task for the same (parent, tool_call_id) and arguments; other arguments are TW006', async () => {
     const root = await createRoot(db.sql);
     const first = await createParallel(db.sql, root.id, 'part', 'call_1');
-    const again = await createParallel(db.sql, root.id, 'part (retried step)', 'call_1');
+    const again = await createParallel(db.sql, root.id, 'part', 'call_1');
     expect(again.id).toBe(first.id);
     expect(again.title).toBe('part');
+    expect(await rejection(createParallel(db.sql, root.id, 'part (other arguments)', 'call_1'))).toEqual({
+      code: 'TW006',
+      message: `tool call call_1 of task ${root.id} already created task ${first.id} with other arguments`,
+    });
     const other = await createParallel(db.sql, root.id, 'part', 'call_2');
     expect(other.id).not.toBe(first.id);
-    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from public.tasks where parent_task_id = ${root.id}`;
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks where parent_task_id = ${root.id}`;
     expect(row.n).toBe(2);
   });
 
@@ -57,7 +61,7 @@ describe('create_parallel_task', () => {
       clients.map(async (c) => (await createParallel(c, root.id, 'part', 'call_same')).id),
     );
     expect(new Set(ids).size).toBe(1);
-    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from public.tasks where parent_task_id = ${root.id}`;
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks where parent_task_id = ${root.id}`;
     expect(row.n).toBe(1);
   });
 
@@ -81,16 +85,16 @@ describe('create_parallel_task', () => {
     await createParallel(limited, root.id, 'b');
     expect(await rejection(createParallel(limited, root.id, 'c'))).toEqual({
       code: '22023',
-      message: `task ${root.id} already has 2 child tasks, the most one task may create`,
+      message: `task ${root.id} already has 2 child tasks, the most one task may create; combine the work into fewer tasks`,
     });
     const deepRoot = await createRoot(db.sql);
     const level1 = await createParallel(db.sql, deepRoot.id, 'l1');
     await limited`set taskweave.max_depth = 1`;
     expect(await rejection(createParallel(limited, level1.id, 'l2'))).toEqual({
       code: '22023',
-      message: `nesting too deep: task ${level1.id} is at depth 1, and tasks may nest at most 1 levels`,
+      message: `nesting too deep: task ${level1.id} is at depth 1, and tasks may nest at most 1 levels; do this work in the task itself`,
     });
-    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from public.tasks where parent_task_id in (${root.id}, ${level1.id})`;
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks where parent_task_id in (${root.id}, ${level1.id})`;
     expect(row.n).toBe(2);
   });
 });
@@ -123,7 +127,7 @@ describe('create_aggregator_task', () => {
     const before = await taskCount();
 
     expect(await rejection(createAggregator(db.sql, root.id, []))).toEqual({ code: '22023', message: 'p_dependent_task_ids must not be empty' });
-    expect(await rejection(db.sql`select public.create_aggregator_task(${root.id}, null, 't', 'i')`)).toEqual({
+    expect(await rejection(db.sql`select taskweave.create_aggregator_task(${root.id}, null, 't', 'i')`)).toEqual({
       code: '22023',
       message: 'p_dependent_task_ids must not be empty',
     });
@@ -143,7 +147,7 @@ describe('create_aggregator_task', () => {
       code: '22023',
       message: `dependency ${foreign.id} belongs to root task ${otherRoot.id}, not to root task ${root.id}`,
     });
-    expect(await rejection(db.sql`select public.create_aggregator_task(${root.id}, array[${a.id}::uuid, null], 't', 'i')`)).toEqual({
+    expect(await rejection(db.sql`select taskweave.create_aggregator_task(${root.id}, array[${a.id}::uuid, null], 't', 'i')`)).toEqual({
       code: '22023',
       message: 'p_dependent_task_ids must not contain null',
     });
@@ -164,8 +168,8 @@ describe('create_aggregator_task', () => {
     expect(again.id).toBe(first.id);
     const b = await createParallel(db.sql, root.id, 'b');
     expect(await rejection(createAggregator(db.sql, root.id, [a.id, b.id], 'sum', 'call_agg'))).toEqual({
-      code: '55000',
-      message: `tool call call_agg of task ${root.id} already created task ${first.id} with other dependencies`,
+      code: 'TW006',
+      message: `tool call call_agg of task ${root.id} already created task ${first.id} with other arguments`,
     });
     expect((await getTask(db.sql, first.id)).dependent_task_ids).toEqual([a.id]);
   });

@@ -13,10 +13,11 @@ import {
   getTask,
 } from '../helpers/tasks.ts';
 
-const db = useTestDatabase();
+// hundreds of tasks run at once here; the running cap has its own tests
+const db = useTestDatabase({ settings: { max_running: 0 } });
 
 async function resolve(reviewId: string, action: string, output: unknown = null) {
-  const [row] = await db.sql`select * from public.resolve_review(${reviewId}, ${action}, ${output === null ? null : db.sql.json(output as never)})`;
+  const [row] = await db.sql`select * from taskweave.resolve_review(${reviewId}, ${action}, ${output === null ? null : db.sql.json(output as never)})`;
   return row;
 }
 
@@ -65,7 +66,7 @@ describe('join rule', () => {
     await resolve(review, 'manual', { summary: 'typed by hand' });
     expect((await getTask(db.sql, aggregator.id)).status).toBe('pending');
     const results = await db.sql<{ id: string; status: string; output: Record<string, unknown> }[]>`
-      select id, status, output from public.get_dependency_results(${aggregator.id})`;
+      select id, status, output from taskweave.get_dependency_results(${aggregator.id})`;
     expect(results.map((r) => r.id)).toEqual(children.map((c) => c.id));
     expect(results[2].output).toMatchObject({ source: 'manual', value: { summary: 'typed by hand' } });
   });
@@ -125,7 +126,7 @@ describe('join rule', () => {
   it('a wide fan-in of 300 dependencies finished in random order activates once, at the end', async () => {
     const { children, aggregator } = await createFanOut(db.sql, 300, 'wide');
     const order = [...children].sort(() => Math.random() - 0.5);
-    await db.sql`select public.claim_task(id, 'bulk') from unnest(${order.map((c) => c.id)}::uuid[]) as id`;
+    await db.sql`select taskweave.claim_task(id, 'bulk') from unnest(${order.map((c) => c.id)}::uuid[]) as id`;
     for (const [i, child] of order.entries()) {
       await complete(db.sql, child.id, 'bulk', { i });
       if (i === order.length - 2) expect((await getTask(db.sql, aggregator.id)).status).toBe('queued');
@@ -140,7 +141,7 @@ describe('events and notifications', () => {
     const root = await createRoot(db.sql);
     await claim(db.sql, root.id, 'worker-7');
     await complete(db.sql, root.id, 'worker-7', { done: true });
-    const events = await db.sql`select event, from_status, to_status, actor from public.task_events where task_id = ${root.id} order by id`;
+    const events = await db.sql`select event, from_status, to_status, actor from taskweave.task_events where task_id = ${root.id} order by id`;
     expect(events).toEqual([
       { event: 'created', from_status: null, to_status: 'pending', actor: 'postgres' },
       { event: 'status_changed', from_status: 'pending', to_status: 'running', actor: 'worker-7' },

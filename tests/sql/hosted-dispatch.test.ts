@@ -14,9 +14,9 @@ describe('hosted dispatch', () => {
     expect(ext.n).toBe(0);
     const root = await createRoot(db.sql, 'no dispatch here');
     expect(root.status).toBe('pending');
-    const [sweep] = await db.sql`select private.sweep_due_tasks() as calls`;
+    const [sweep] = await db.sql`select taskweave_private.sweep_due_tasks() as calls`;
     expect(sweep.calls).toBe(0);
-    const [invoke] = await db.sql`select private.invoke_process_task('{"max_tasks": 1}') as id`;
+    const [invoke] = await db.sql`select taskweave_private.invoke_process_task('{"max_tasks": 1}') as id`;
     expect(invoke.id).toBeNull();
   });
 
@@ -45,8 +45,8 @@ describe('hosted dispatch', () => {
     await claim(db.sql, root.id, 'w');
     await fail(db.sql, root.id, 'w', true);
     expect((await db.sql`select count(*)::int as n from net.calls`)[0].n).toBe(1);
-    await db.sql`update public.tasks set run_after = now() - interval '1 second' where id = ${root.id}`;
-    const [sweep] = await db.sql`select private.sweep_due_tasks() as calls`;
+    await db.sql`update taskweave.tasks set run_after = now() - interval '1 second' where id = ${root.id}`;
+    const [sweep] = await db.sql`select taskweave_private.sweep_due_tasks() as calls`;
     expect(sweep.calls).toBe(1);
     const [last] = await db.sql`select body from net.calls order by id desc limit 1`;
     expect(last.body).toEqual({ max_tasks: 5 });

@@ -15,7 +15,7 @@ async function openReview() {
 const resolveAs = (identity: Parameters<typeof asIdentity>[1], id: string, action: string, output: unknown = null, note: string | null = null) =>
   asIdentity(db.sql, identity, async (tx) => {
     const [row] = await tx<Review[]>`
-      select * from public.resolve_review(${id}, ${action}, ${output === null ? null : tx.json(output as never)}, ${note})`;
+      select * from taskweave.resolve_review(${id}, ${action}, ${output === null ? null : tx.json(output as never)}, ${note})`;
     return row;
   });
 
@@ -26,7 +26,7 @@ describe('resolve_review', () => {
     expect(review).toMatchObject({ status: 'resolved', action: 'retry', resolved_by: 'ada@example.com', note: 'provider is back' });
     expect(Math.abs(review.resolved_at!.getTime() - Date.now())).toBeLessThan(60_000);
     expect(await getTask(db.sql, task.id)).toMatchObject({ status: 'pending', attempt: 0 });
-    const [event] = await db.sql`select from_status, to_status, actor from public.task_events where task_id = ${task.id} order by id desc limit 1`;
+    const [event] = await db.sql`select from_status, to_status, actor from taskweave.task_events where task_id = ${task.id} order by id desc limit 1`;
     expect(event).toEqual({ from_status: 'needs_human_review', to_status: 'pending', actor: 'ada@example.com' });
   });
 
@@ -51,7 +51,7 @@ describe('resolve_review', () => {
     const { task, reviewId } = await openReview();
     await resolveAs(operator('ada@example.com'), reviewId, 'manual', 'typed');
     const second = await rejection(resolveAs(operator('grace@example.com'), reviewId, 'retry'));
-    expect(second.code).toBe('55000');
+    expect(second.code).toBe('TW002');
     expect(second.message).toMatch(new RegExp(`^review ${reviewId} is already resolved \\(manual by ada@example.com at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\)$`));
     expect((await getTask(db.sql, task.id)).status).toBe('completed');
   });
@@ -61,7 +61,7 @@ describe('resolve_review', () => {
       const { task, reviewId } = await openReview();
       const [c1, c2] = [db.client(1), db.client(1)];
       const attempt = (c: typeof c1, who: string, action: string) =>
-        asIdentity(c, operator(who), (tx) => tx`select * from public.resolve_review(${reviewId}, ${action}, ${action === 'manual' ? tx.json('x') : null})`).then(
+        asIdentity(c, operator(who), (tx) => tx`select * from taskweave.resolve_review(${reviewId}, ${action}, ${action === 'manual' ? tx.json('x') : null})`).then(
           () => ({ ok: true as const, who }),
           (e: { code: string; message: string }) => ({ ok: false as const, who, code: e.code, message: e.message }),
         );
@@ -70,9 +70,9 @@ describe('resolve_review', () => {
       const losers = results.filter((r) => !r.ok);
       expect(winners).toHaveLength(1);
       expect(losers).toHaveLength(1);
-      expect(losers[0]).toMatchObject({ code: '55000' });
+      expect(losers[0]).toMatchObject({ code: 'TW002' });
       expect((losers[0] as { message: string }).message).toContain(`by ${winners[0].who} at`);
-      const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from public.task_events where task_id = ${task.id} and from_status = 'needs_human_review'`;
+      const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.task_events where task_id = ${task.id} and from_status = 'needs_human_review'`;
       expect(row.n).toBe(1);
     }
   });
@@ -84,7 +84,7 @@ describe('resolve_review', () => {
     expect(anonCall.code).toBe('42501');
     expect(anonCall.message).toBe('permission denied for function resolve_review');
     expect((await getTask(db.sql, task.id)).status).toBe('needs_human_review');
-    const [review] = await db.sql`select status from public.human_reviews where id = ${reviewId}`;
+    const [review] = await db.sql`select status from taskweave.human_reviews where id = ${reviewId}`;
     expect(review.status).toBe('open');
   });
 
@@ -104,7 +104,7 @@ describe('resolve_review', () => {
     });
     const missing = '00000000-0000-4000-8000-00000000dead';
     expect(await rejection(resolveAs(operator(), missing, 'retry'))).toEqual({ code: 'P0002', message: `review ${missing} not found` });
-    const [review] = await db.sql`select status from public.human_reviews where id = ${reviewId}`;
+    const [review] = await db.sql`select status from taskweave.human_reviews where id = ${reviewId}`;
     expect(review.status).toBe('open');
   });
 });

@@ -3,17 +3,17 @@ import { anon, asIdentity, operator, plainUser, serviceRole, useTestDatabase, ty
 import { claim, createFanOut, failToReview, rejection } from '../helpers/tasks.ts';
 
 const db = useTestDatabase();
-const tables = ['tasks', 'human_reviews', 'task_events', 'task_messages'] as const;
+const tables = ['tasks', 'runs', 'human_reviews', 'task_events', 'task_messages'] as const;
 
 beforeAll(async () => {
   const { root, children } = await createFanOut(db.sql, 2, 'secret');
   await failToReview(db.sql, children[0].id);
   await claim(db.sql, root.id, 'w');
-  await db.sql`select public.append_task_message(${root.id}, 'w', 'assistant', '{"text":"private reasoning"}')`;
+  await db.sql`select taskweave.append_task_message(${root.id}, 'w', 'assistant', '{"text":"private reasoning"}')`;
 });
 
 async function visibleRows(identity: Identity, table: string) {
-  return asIdentity(db.sql, identity, async (tx) => (await tx.unsafe(`select count(*)::int as n from public.${table}`))[0].n as number);
+  return asIdentity(db.sql, identity, async (tx) => (await tx.unsafe(`select count(*)::int as n from taskweave.${table}`))[0].n as number);
 }
 
 describe('row level security', () => {
@@ -21,30 +21,31 @@ describe('row level security', () => {
     const rows = await db.sql`
       select c.relnamespace::regnamespace::text || '.' || c.relname as name, c.relrowsecurity as rls
         from pg_class c
-       where c.relkind = 'r' and c.relnamespace::regnamespace::text in ('public', 'private') order by 1`;
+       where c.relkind = 'r' and c.relnamespace::regnamespace::text in ('taskweave', 'taskweave_private') order by 1`;
     expect(rows.length).toBeGreaterThanOrEqual(5);
     for (const row of rows) expect(row, String(row.name)).toMatchObject({ rls: true });
   });
 
   it.each(tables)('anon reads nothing from %s and cannot write to it', async (table) => {
     const denied = await rejection(visibleRows(anon, table));
-    expect(denied).toEqual({ code: '42501', message: `permission denied for table ${table}` });
-    const write = await rejection(asIdentity(db.sql, anon, (tx) => tx.unsafe(`delete from public.${table}`)));
+    // anon does not even reach the schema
+    expect(denied).toEqual({ code: '42501', message: 'permission denied for schema taskweave' });
+    const write = await rejection(asIdentity(db.sql, anon, (tx) => tx.unsafe(`delete from taskweave.${table}`)));
     expect(write.code).toBe('42501');
   });
 
   it.each(tables)('a plain signed-in user sees no rows of %s', async (table) => {
-    expect(await db.sql.unsafe(`select count(*)::int as n from public.${table}`).then((r) => r[0].n)).toBeGreaterThan(0);
+    expect(await db.sql.unsafe(`select count(*)::int as n from taskweave.${table}`).then((r) => r[0].n)).toBeGreaterThan(0);
     expect(await visibleRows(plainUser(), table)).toBe(0);
   });
 
   it.each(tables)('an operator reads every row of %s', async (table) => {
-    const [all] = await db.sql.unsafe(`select count(*)::int as n from public.${table}`);
+    const [all] = await db.sql.unsafe(`select count(*)::int as n from taskweave.${table}`);
     expect(await visibleRows(operator(), table)).toBe(all.n);
   });
 
   it.each(tables)('an operator cannot write to %s directly: writes go through the SQL API', async (table) => {
-    for (const statement of [`delete from public.${table}`, `update public.${table} set created_at = now()`]) {
+    for (const statement of [`delete from taskweave.${table}`, `update taskweave.${table} set created_at = now()`]) {
       const denied = await rejection(asIdentity(db.sql, operator(), (tx) => tx.unsafe(statement)));
       expect(denied).toEqual({ code: '42501', message: `permission denied for table ${table}` });
     }
@@ -52,38 +53,43 @@ describe('row level security', () => {
 
   it('the worker API is not executable by anon, plain users or operators, only by service_role', async () => {
     for (const identity of [anon, plainUser(), operator()]) {
-      const denied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select public.create_task('x', 'y')`));
-      expect(denied).toEqual({ code: '42501', message: 'permission denied for function create_task' });
-      const claimDenied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select * from public.claim_tasks('w')`));
+      const denied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select taskweave.create_task('x', 'y')`));
+      expect(denied).toEqual({
+        code: '42501',
+        message: identity === anon ? 'permission denied for schema taskweave' : 'permission denied for function create_task',
+      });
+      const claimDenied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select * from taskweave.claim_tasks('w')`));
       expect(claimDenied.code).toBe('42501');
     }
-    const created = await asIdentity(db.sql, serviceRole, (tx) => tx`select (public.create_task('by service', 'y')).status`);
+    const created = await asIdentity(db.sql, serviceRole, (tx) => tx`select (taskweave.create_task('by service', 'y')).status`);
     expect(created[0].status).toBe('pending');
   });
 
-  it('no public function is executable by PUBLIC or anon, and no API function is security definer except resolve_review', async () => {
+  it('no taskweave function is executable by PUBLIC or anon, and only the operator functions are security definer', async () => {
     const rows = await db.sql`
       select p.proname, p.prosecdef,
              has_function_privilege('anon', p.oid, 'execute') as anon_exec,
              coalesce(array_to_string(p.proconfig, ','), '') as config
-        from pg_proc p where p.pronamespace = 'public'::regnamespace`;
-    expect(rows.length).toBeGreaterThanOrEqual(12);
+        from pg_proc p where p.pronamespace = 'taskweave'::regnamespace`;
+    expect(rows.length).toBeGreaterThanOrEqual(17);
     for (const row of rows) {
       expect(row.anon_exec, `${row.proname} executable by anon`).toBe(false);
       expect(row.config, `${row.proname} pins search_path`).toContain('search_path=""');
-      expect(row.prosecdef, `${row.proname} security definer`).toBe(row.proname === 'resolve_review');
+      expect(row.prosecdef, `${row.proname} security definer`).toBe(
+        ['resolve_review', 'cancel_task', 'set_run_limits', 'set_model_limits'].includes(String(row.proname)),
+      );
     }
   });
 
-  it('in schema private, signed-in users may run only the two helpers the read policies need', async () => {
+  it('in schema taskweave_private, signed-in users may run only the two helpers the read policies need', async () => {
     const rows = await db.sql<{ proname: string }[]>`
       select p.proname from pg_proc p
-       where p.pronamespace = 'private'::regnamespace and has_function_privilege('authenticated', p.oid, 'execute')
+       where p.pronamespace = 'taskweave_private'::regnamespace and has_function_privilege('authenticated', p.oid, 'execute')
        order by 1`;
     expect(rows.map((r) => r.proname)).toEqual(['caller_role', 'is_operator']);
     const [anonRow] = await db.sql`
       select count(*)::int as n from pg_proc p
-       where p.pronamespace = 'private'::regnamespace and has_function_privilege('anon', p.oid, 'execute')`;
+       where p.pronamespace = 'taskweave_private'::regnamespace and has_function_privilege('anon', p.oid, 'execute')`;
     expect(anonRow.n).toBe(0);
   });
 });

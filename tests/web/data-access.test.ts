@@ -44,7 +44,7 @@ describe('open reviews', () => {
 describe('keyset pagination', () => {
   it('walks forwards and backwards through every open review exactly once', async () => {
     const { failed } = await seedFanOut(db.sql, { title: 'Paging', children: 25, complete: [], fail: Array.from({ length: 25 }, (_, i) => i) });
-    const all = new Set((await db.sql<{ id: string }[]>`select id from public.human_reviews where status = 'open'`).map((r) => r.id));
+    const all = new Set((await db.sql<{ id: string }[]>`select id from taskweave.human_reviews where status = 'open'`).map((r) => r.id));
     expect(all.size).toBeGreaterThanOrEqual(failed.length);
 
     const seen: string[] = [];
@@ -62,7 +62,7 @@ describe('keyset pagination', () => {
     expect(pages.at(-1)!.next).toBeUndefined();
 
     // oldest first
-    const created = await db.sql<{ id: string }[]>`select id from public.human_reviews where status = 'open' order by created_at, id`;
+    const created = await db.sql<{ id: string }[]>`select id from taskweave.human_reviews where status = 'open' order by created_at, id`;
     expect(seen).toEqual(created.map((r) => r.id));
 
     // back from the third page lands on the second
@@ -104,7 +104,7 @@ describe('resolving reviews', () => {
     expect(detail?.task.output).toMatchObject({ source: 'manual', value: { price: 12 }, resolved_by: 'ada@example.com' });
     const text = await seedFanOut(db.sql, { title: 'Manual text' });
     await resolveReview(db.sql, ada, { reviewId: text.failed[0].reviewId, action: 'manual', manualOutput: '<b>plain</b> text' });
-    const [{ output }] = await db.sql<{ output: { value: unknown } }[]>`select output from public.tasks where id = ${text.failed[0].taskId}`;
+    const [{ output }] = await db.sql<{ output: { value: unknown } }[]>`select output from taskweave.tasks where id = ${text.failed[0].taskId}`;
     expect(output.value).toBe('<b>plain</b> text');
   });
 
@@ -161,8 +161,8 @@ describe('task detail and overview', () => {
 
   it("shows a fanned-out task's answer: the output of its completed aggregator", async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Answer', complete: [0, 1, 2], fail: [] });
-    await db.sql`select public.claim_task(${fanOut.aggregatorId}, 'w')`;
-    await db.sql`select public.complete_task(${fanOut.aggregatorId}, 'w', '{"text": "the combined answer"}')`;
+    await db.sql`select taskweave.claim_task(${fanOut.aggregatorId}, 'w')`;
+    await db.sql`select taskweave.complete_task(${fanOut.aggregatorId}, 'w', '{"text": "the combined answer"}')`;
     const root = await getTaskDetail(db.sql, ada, fanOut.rootId);
     expect(root?.fanInResult).toMatchObject({ aggregatorId: fanOut.aggregatorId, output: { text: 'the combined answer' } });
   });

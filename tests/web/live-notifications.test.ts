@@ -37,7 +37,7 @@ describe('live notifications', () => {
 
     offA();
     const before = a.length;
-    await db.sql`select public.claim_task(${fanOut.childIds[2]}, 'w', 60)`;
+    await db.sql`select taskweave.claim_task(${fanOut.childIds[2]}, 'w', 60)`;
     await vi.waitFor(() => expect(b.some((n) => n.channel === 'task_changed' && (n.payload as { status: string }).status === 'running')).toBe(true));
     expect(a.length).toBe(before);
     offB();

@@ -44,7 +44,7 @@ describe('resolve review action', () => {
     expect(bad.status).toBe('error');
     expect(bad.errors.manualOutput?.[0]).toMatch(/not valid JSON/);
     expect(revalidate).not.toHaveBeenCalled();
-    const [{ status }] = await db.sql`select status from public.human_reviews where id = ${failed[0].reviewId}`;
+    const [{ status }] = await db.sql`select status from taskweave.human_reviews where id = ${failed[0].reviewId}`;
     expect(status).toBe('open');
 
     const good = await performResolveReview(d, form({ reviewId: failed[0].reviewId, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 9}' }));

@@ -33,7 +33,7 @@ describe(`review queue with ${COUNT.toLocaleString('en-US')} open reviews`, () =
 
     // jump to the middle of the queue: the cursor of review #5,000
     const [middle] = await db.sql<{ at: string; id: string }[]>`
-      select created_at::text as at, id from public.human_reviews where status = 'open' order by created_at, id offset 5000 limit 1`;
+      select created_at::text as at, id from taskweave.human_reviews where status = 'open' order by created_at, id offset 5000 limit 1`;
     const deep = await timed(() => listOpenReviews(db.sql, ada, { after: middle }));
     expect(deep.value.items).toHaveLength(20);
     const back = await timed(() => listOpenReviews(db.sql, ada, { before: decodeCursor(deep.value.previous) }));
@@ -46,12 +46,12 @@ describe(`review queue with ${COUNT.toLocaleString('en-US')} open reviews`, () =
 
   it('reads a page through the open-reviews index, not a sort of all of them', async () => {
     const [middle] = await db.sql<{ at: string; id: string }[]>`
-      select created_at::text as at, id from public.human_reviews where status = 'open' order by created_at, id offset 5000 limit 1`;
+      select created_at::text as at, id from taskweave.human_reviews where status = 'open' order by created_at, id offset 5000 limit 1`;
     const plan = await db.sql.begin(async (tx) => {
       await tx`select set_config('request.jwt.claims', ${JSON.stringify(ada)}, true), set_config('role', 'authenticated', true)`;
       const rows = await tx.unsafe(
         `explain (analyze, format json)
-         select r.id from public.human_reviews r
+         select r.id from taskweave.human_reviews r
          where r.status = 'open' and r.created_at >= $1::text::timestamptz and (r.created_at, r.id) > ($1::text::timestamptz, $2::uuid)
          order by r.created_at, r.id limit 21`,
         [middle.at, middle.id],
@@ -69,10 +69,10 @@ describe(`review queue with ${COUNT.toLocaleString('en-US')} open reviews`, () =
   // sequential scan (about 2 ms); the query must still be one the GIN index can serve as tasks grow.
   it('finds the aggregators of a page with one query the GIN index on dependent_task_ids can serve', async () => {
     const ids = (await db.sql<{ task_id: string }[]>`
-      select task_id from public.human_reviews where status = 'open' order by created_at, id limit 20`).map((r) => r.task_id);
+      select task_id from taskweave.human_reviews where status = 'open' order by created_at, id limit 20`).map((r) => r.task_id);
     const plan = await db.sql.begin(async (tx) => {
       await tx`select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)`;
-      const rows = await tx.unsafe(`explain (format json) select id from public.tasks a where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && $1::uuid[]`, [ids]);
+      const rows = await tx.unsafe(`explain (format json) select id from taskweave.tasks a where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && $1::uuid[]`, [ids]);
       return JSON.stringify(rows[0]['QUERY PLAN']);
     });
     expect(plan).toContain('tasks_dependent_task_ids_idx');

@@ -101,7 +101,7 @@ export async function listOpenReviews(
     const rows = await tx<OpenReviewRow[]>`
       with page as (
         select r.id, r.task_id, r.error, r.created_at
-        from public.human_reviews r
+        from taskweave.human_reviews r
         where r.status = 'open'
         ${
           options.after
@@ -118,11 +118,11 @@ export async function listOpenReviews(
              t.attempt, t.max_attempts, t.root_task_id,
              p.id as parent_id, p.title as parent_title, p.status as parent_status
       from page
-      join public.tasks t on t.id = page.task_id
-      left join public.tasks p on p.id = t.parent_task_id
+      join taskweave.tasks t on t.id = page.task_id
+      left join taskweave.tasks p on p.id = t.parent_task_id
       order by ${backwards ? tx`page.created_at desc, page.id desc` : tx`page.created_at, page.id`}`;
     const [{ total }] = await tx<{ total: number }[]>`
-      select count(*)::int as total from public.human_reviews where status = 'open'`;
+      select count(*)::int as total from taskweave.human_reviews where status = 'open'`;
 
     const hasMore = rows.length > limit;
     let pageRows = rows.slice(0, limit);
@@ -187,8 +187,8 @@ export async function listResolvedReviews(
     const rows = await tx<ResolvedReviewRow[]>`
       select r.id, r.created_at, r.resolved_at, r.resolved_at::text as cursor_at, r.resolved_by, r.action,
              r.note, r.manual_output, r.error, t.id as task_id, t.title, t.status as task_status
-      from public.human_reviews r
-      join public.tasks t on t.id = r.task_id
+      from taskweave.human_reviews r
+      join taskweave.tasks t on t.id = r.task_id
       where r.status = 'resolved'
       ${options.before ? tx`and (r.resolved_at, r.id) < (${options.before.at}::text::timestamptz, ${options.before.id}::uuid)` : tx``}
       order by r.resolved_at desc, r.id desc
@@ -214,7 +214,7 @@ export async function listResolvedReviews(
 
 export async function countOpenReviews(sql: Sql, claims: Claims): Promise<number> {
   return withClaims(sql, claims, async (tx) => {
-    const [{ total }] = await tx<{ total: number }[]>`select count(*)::int as total from public.human_reviews where status = 'open'`;
+    const [{ total }] = await tx<{ total: number }[]>`select count(*)::int as total from taskweave.human_reviews where status = 'open'`;
     return total;
   });
 }
@@ -257,14 +257,14 @@ export async function resolveReview(sql: Sql, claims: Claims, input: ResolveRevi
     return await withClaims(sql, claims, async (tx) => {
       const [review] = await tx<{ id: string; task_id: string; action: ReviewAction; resolved_by: string | null; resolved_at: Date }[]>`
         select id, task_id, action, resolved_by, resolved_at
-        from public.resolve_review(
+        from taskweave.resolve_review(
           ${input.reviewId}::uuid,
           ${input.action},
           ${manualOutput === null ? null : tx.json(manualOutput as postgres.JSONValue)}::jsonb,
           ${input.note ?? null}
         )`;
       const [task] = await tx<{ id: string; title: string; status: TaskStatus }[]>`
-        select id, title, status from public.tasks where id = ${review.task_id}`;
+        select id, title, status from taskweave.tasks where id = ${review.task_id}`;
       const aggregators = (await aggregatorsOf(tx, [review.task_id])).map(stripDeps);
       return {
         ok: true as const,
@@ -282,7 +282,7 @@ export async function resolveReview(sql: Sql, claims: Claims, input: ResolveRevi
     const resolved = await withClaims(sql, claims, async (tx) => {
       const [row] = await tx<{ status: string; action: ReviewAction | null; resolved_by: string | null; resolved_at: Date | null; title: string }[]>`
         select r.status, r.action, r.resolved_by, r.resolved_at, t.title
-        from public.human_reviews r join public.tasks t on t.id = r.task_id
+        from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id
         where r.id = ${input.reviewId}`;
       return row;
     }).catch(() => undefined);
@@ -308,11 +308,11 @@ async function aggregatorsOf(tx: Tx, taskIds: string[]): Promise<(AggregatorProg
   if (taskIds.length === 0) return [];
   const rows = await tx<(AggregatorProgress & { dependent_task_ids: string[] })[]>`
     select a.id, a.title, a.status, a.dependent_task_ids, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
-    from public.tasks a
+    from taskweave.tasks a
     cross join lateral (
       select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
              count(*) filter (where d.status = 'completed')::int as completed
-      from public.tasks d where d.id = any (a.dependent_task_ids)
+      from taskweave.tasks d where d.id = any (a.dependent_task_ids)
     ) deps
     where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && ${taskIds}::uuid[]
     order by a.created_at, a.id`;

@@ -93,7 +93,7 @@ const GROUP_LIMIT = 500;
 
 const nodeColumns = (tx: Tx) => tx`
   n.id, n.title, n.status, n.is_parallel_task, n.dependent_task_ids, n.attempt,
-  (select count(*)::int from public.tasks c where c.parent_task_id = n.id) as child_count`;
+  (select count(*)::int from taskweave.tasks c where c.parent_task_id = n.id) as child_count`;
 
 interface NodeRow {
   id: string;
@@ -122,7 +122,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
       select id, parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
              dependent_task_ids, output, last_error, attempt, max_attempts, run_after, leased_by,
              lease_expires_at, tool_call_id, depth, created_at, updated_at, completed_at
-      from public.tasks where id = ${taskId}`;
+      from taskweave.tasks where id = ${taskId}`;
     if (!row) return null;
     const task: Task = {
       id: row.id as string,
@@ -150,33 +150,33 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
 
     const groupParentId = task.parentTaskId ?? task.id;
     const [parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, fanIn] = await Promise.all([
-      task.parentTaskId ? tx<NodeRow[]>`select ${nodeColumns(tx)} from public.tasks n where n.id = ${task.parentTaskId}` : [],
+      task.parentTaskId ? tx<NodeRow[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.parentTaskId}` : [],
       task.rootTaskId !== task.id && task.rootTaskId !== task.parentTaskId
-        ? tx<NodeRow[]>`select ${nodeColumns(tx)} from public.tasks n where n.id = ${task.rootTaskId}`
+        ? tx<NodeRow[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.rootTaskId}`
         : [],
-      tx<NodeRow[]>`select ${nodeColumns(tx)} from public.tasks n where n.id = ${groupParentId}`,
+      tx<NodeRow[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${groupParentId}`,
       tx<NodeRow[]>`
-        select ${nodeColumns(tx)} from public.tasks n
+        select ${nodeColumns(tx)} from taskweave.tasks n
         where n.parent_task_id = ${groupParentId} order by n.created_at, n.id limit ${GROUP_LIMIT}`,
       task.parentTaskId
         ? tx<NodeRow[]>`
-            select ${nodeColumns(tx)} from public.tasks n
+            select ${nodeColumns(tx)} from taskweave.tasks n
             where n.parent_task_id = ${task.id} order by n.created_at, n.id limit ${GROUP_LIMIT}`
         : [],
       tx<{ seq: number; role: TaskMessage['role']; content: JsonValue; created_at: Date }[]>`
         select seq, role, content, created_at from (
-          select seq, role, content, created_at from public.task_messages
+          select seq, role, content, created_at from taskweave.task_messages
           where task_id = ${task.id} order by seq desc limit ${TIMELINE_LIMIT + 1}
         ) m order by seq`,
       tx<{ id: string; event: string; from_status: string | null; to_status: string | null; actor: string | null; detail: JsonValue; created_at: Date }[]>`
         select id::text, event, from_status, to_status, actor, detail, created_at from (
-          select * from public.task_events where task_id = ${task.id} order by id desc limit ${TIMELINE_LIMIT + 1}
+          select * from taskweave.task_events where task_id = ${task.id} order by id desc limit ${TIMELINE_LIMIT + 1}
         ) e order by id`,
       tx<{ id: string; status: 'open' | 'resolved'; error: ReviewError | null; action: ReviewAction | null; manual_output: JsonValue | null; note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date }[]>`
         select id, status, error, action, manual_output, note, resolved_by, resolved_at, created_at
-        from public.human_reviews where task_id = ${task.id} order by created_at desc`,
+        from taskweave.human_reviews where task_id = ${task.id} order by created_at desc`,
       tx<{ id: string; title: string; output: JsonValue; completed_at: Date | null }[]>`
-        select id, title, output, completed_at from public.tasks
+        select id, title, output, completed_at from taskweave.tasks
         where parent_task_id = ${task.id} and status = 'completed' and cardinality(dependent_task_ids) > 0
         order by completed_at desc nulls last limit 1`,
     ]);
@@ -234,16 +234,16 @@ export interface Overview {
 export async function getOverview(sql: Sql, claims: Claims, recentLimit = 15): Promise<Overview> {
   return withClaims(sql, claims, async (tx) => {
     const [statusRows, [reviews], roots] = await Promise.all([
-      tx<{ status: TaskStatus; n: number }[]>`select status, count(*)::int as n from public.tasks group by status`,
+      tx<{ status: TaskStatus; n: number }[]>`select status, count(*)::int as n from taskweave.tasks group by status`,
       tx<{ open: number; oldest: Date | null }[]>`
-        select count(*)::int as open, min(created_at) as oldest from public.human_reviews where status = 'open'`,
+        select count(*)::int as open, min(created_at) as oldest from taskweave.human_reviews where status = 'open'`,
       tx<{ id: string; title: string; status: TaskStatus; created_at: Date; by_status: Partial<Record<TaskStatus, number>> | null }[]>`
         select r.id, r.title, r.status, r.created_at,
                (select json_object_agg(s.status, s.n) from (
-                  select d.status, count(*)::int as n from public.tasks d
+                  select d.status, count(*)::int as n from taskweave.tasks d
                   where d.root_task_id = r.id and d.id <> r.id group by d.status
                ) s) as by_status
-        from public.tasks r
+        from taskweave.tasks r
         where r.parent_task_id is null
         order by r.created_at desc
         limit ${recentLimit}`,

@@ -3,7 +3,7 @@ export type Json = string | number | boolean | null | { [key: string]: Json | un
 
 export type Database = {
   
-  "public": {
+  "taskweave": {
           Tables: {
             "human_reviews": {
                   Row: {
@@ -25,16 +25,36 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"task_events": {
+                },"runs": {
                   Row: {
-                    "actor": string | null,"created_at": string,"detail": NonNullable<Json>,"event": string,"from_status": string | null,"id": number,"task_id": string,"to_status": string | null
+                    "created_at": string,"deadline_at": string | null,"input_tokens": number,"max_tasks": number | null,"max_tokens": number | null,"model_steps": number,"output_tokens": number,"root_task_id": string,"task_count": number,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "actor"?: string | null,"created_at"?: string,"detail"?: NonNullable<Json>,"event": string,"from_status"?: string | null,"id"?: never,"task_id": string,"to_status"?: string | null
+                    "created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id": string,"task_count"?: number,"updated_at"?: string
                   }
                   Update: {
-                    "actor"?: string | null,"created_at"?: string,"detail"?: NonNullable<Json>,"event"?: string,"from_status"?: string | null,"id"?: never,"task_id"?: string,"to_status"?: string | null
+                    "created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id"?: string,"task_count"?: number,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "runs_root_task_id_fkey"
+      columns: ["root_task_id"]
+isOneToOne: true
+      referencedRelation: "tasks"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"task_events": {
+                  Row: {
+                    "actor": string | null,"created_at": string,"detail": NonNullable<Json>,"event": string,"from_status": Database["taskweave"]['Enums']["task_status"] | null,"id": number,"task_id": string,"to_status": Database["taskweave"]['Enums']["task_status"] | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "actor"?: string | null,"created_at"?: string,"detail"?: NonNullable<Json>,"event": string,"from_status"?: Database["taskweave"]['Enums']["task_status"] | null,"id"?: never,"task_id": string,"to_status"?: Database["taskweave"]['Enums']["task_status"] | null
+                  }
+                  Update: {
+                    "actor"?: string | null,"created_at"?: string,"detail"?: NonNullable<Json>,"event"?: string,"from_status"?: Database["taskweave"]['Enums']["task_status"] | null,"id"?: never,"task_id"?: string,"to_status"?: Database["taskweave"]['Enums']["task_status"] | null
                   }
                   Relationships: [
                     {
@@ -47,14 +67,14 @@ isOneToOne: false
                   ]
                 },"task_messages": {
                   Row: {
-                    "content": NonNullable<Json>,"created_at": string,"id": number,"role": string,"seq": number,"task_id": string
+                    "content": NonNullable<Json>,"created_at": string,"id": number,"role": string,"seq": number,"task_id": string,"usage": Json | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "content": NonNullable<Json>,"created_at"?: string,"id"?: never,"role": string,"seq": number,"task_id": string
+                    "content": NonNullable<Json>,"created_at"?: string,"id"?: never,"role": string,"seq": number,"task_id": string,"usage"?: Json | null
                   }
                   Update: {
-                    "content"?: NonNullable<Json>,"created_at"?: string,"id"?: never,"role"?: string,"seq"?: number,"task_id"?: string
+                    "content"?: NonNullable<Json>,"created_at"?: string,"id"?: never,"role"?: string,"seq"?: number,"task_id"?: string,"usage"?: Json | null
                   }
                   Relationships: [
                     {
@@ -67,14 +87,14 @@ isOneToOne: false
                   ]
                 },"tasks": {
                   Row: {
-                    "attempt": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"started_at": string | null,"status": string,"title": string,"tool_call_id": string | null,"updated_at": string
+                    "activated_by": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempt"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"started_at"?: string | null,"status"?: string,"title": string,"tool_call_id"?: string | null,"updated_at"?: string
+                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Update: {
-                    "attempt"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"started_at"?: string | null,"status"?: string,"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string
+                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Relationships: [
                     {
@@ -98,13 +118,14 @@ isOneToOne: false
           }
           Functions: {
             "append_task_message":
-{ Args: { "p_content": Json,"p_role": string,"p_task_id": string,"p_worker": string }; Returns: {
+{ Args: { "p_content": Json,"p_role": string,"p_task_id": string,"p_usage"?: Json,"p_worker": string }; Returns: {
               "content": NonNullable<Json>,
 "created_at": string,
 "id": number,
 "role": string,
 "seq": number,
-"task_id": string
+"task_id": string,
+"usage": Json | null
             }
                           SetofOptions: {
         from: "*"
@@ -112,14 +133,21 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
-"claim_task":
-{ Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
-              "attempt": number,
+"begin_model_step":
+{ Args: { "p_model": string,"p_task_id": string,"p_worker": string }; Returns: Json
+                           },
+"cancel_task":
+{ Args: { "p_note"?: string,"p_task_id": string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -129,15 +157,60 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tasks"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"claim_task":
+{ Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
+"completed_at": string | null,
+"created_at": string,
+"dependent_task_ids": (string)[],
+"depth": number,
+"id": string,
+"idle_releases": number,
+"input": NonNullable<Json>,
+"instructions": string,
+"is_parallel_task": boolean,
+"join_open_slots": number,
+"join_slots": number,
+"last_error": Json | null,
+"lease_expires_at": string | null,
+"leased_by": string | null,
+"max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
+"output": Json | null,
+"parent_task_id": string | null,
+"root_task_id": string,
+"run_after": string,
+"started_at": string | null,
+"status": Database["taskweave"]['Enums']["task_status"],
+"title": string,
+"tool_call_id": string | null,
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -147,12 +220,16 @@ isOneToOne: false
       } },
 "claim_tasks":
 { Args: { "p_lease_seconds"?: number,"p_limit"?: number,"p_worker": string }; Returns: {
-              "attempt": number,
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -162,15 +239,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }[]
                           SetofOptions: {
         from: "*"
@@ -180,12 +261,16 @@ isOneToOne: false
       } },
 "complete_task":
 { Args: { "p_output": Json,"p_task_id": string,"p_worker": string }; Returns: {
-              "attempt": number,
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -195,15 +280,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -212,13 +301,17 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "create_aggregator_task":
-{ Args: { "p_dependent_task_ids": (string)[],"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string }; Returns: {
-              "attempt": number,
+{ Args: { "p_dependent_task_ids": (string)[],"p_instructions": string,"p_min_completed"?: number,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_wait_seconds"?: number,"p_worker"?: string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -228,15 +321,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -245,13 +342,17 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "create_parallel_task":
-{ Args: { "p_input"?: Json,"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string }; Returns: {
-              "attempt": number,
+{ Args: { "p_input"?: Json,"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_worker"?: string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -261,15 +362,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -278,13 +383,17 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "create_task":
-{ Args: { "p_input"?: Json,"p_instructions": string,"p_title": string }; Returns: {
-              "attempt": number,
+{ Args: { "p_input"?: Json,"p_instructions": string,"p_limits"?: Json,"p_title": string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -294,15 +403,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -312,12 +425,16 @@ isOneToOne: false
       } },
 "fail_task":
 { Args: { "p_error": Json,"p_retryable"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
-              "attempt": number,
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -327,15 +444,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -345,12 +466,16 @@ isOneToOne: false
       } },
 "get_dependency_results":
 { Args: { "p_task_id": string }; Returns: {
-              "attempt": number,
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -360,15 +485,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }[]
                           SetofOptions: {
         from: "*"
@@ -378,12 +507,16 @@ isOneToOne: false
       } },
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
-              "attempt": number,
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -393,15 +526,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -410,13 +547,17 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "release_task":
-{ Args: { "p_delay_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
-              "attempt": number,
+{ Args: { "p_delay_seconds"?: number,"p_rate_limited"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
 "completed_at": string | null,
 "created_at": string,
 "dependent_task_ids": (string)[],
 "depth": number,
 "id": string,
+"idle_releases": number,
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
@@ -426,15 +567,19 @@ isOneToOne: false
 "lease_expires_at": string | null,
 "leased_by": string | null,
 "max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
 "output": Json | null,
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
 "started_at": string | null,
-"status": string,
+"status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
 "tool_call_id": string | null,
-"updated_at": string
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
             }
                           SetofOptions: {
         from: "*"
@@ -460,10 +605,54 @@ isOneToOne: false
         to: "human_reviews"
         isOneToOne: true
         isSetofReturn: false
+      } },
+"set_model_limits":
+{ Args: { "p_model": string,"p_requests_per_minute": number,"p_tokens_per_minute"?: number }; Returns: undefined
+                           },
+"set_run_limits":
+{ Args: { "p_limits": Json,"p_root_task_id": string }; Returns: {
+              "activated_by": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
+"completed_at": string | null,
+"created_at": string,
+"dependent_task_ids": (string)[],
+"depth": number,
+"id": string,
+"idle_releases": number,
+"input": NonNullable<Json>,
+"instructions": string,
+"is_parallel_task": boolean,
+"join_open_slots": number,
+"join_slots": number,
+"last_error": Json | null,
+"lease_expires_at": string | null,
+"leased_by": string | null,
+"max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
+"output": Json | null,
+"parent_task_id": string | null,
+"root_task_id": string,
+"run_after": string,
+"started_at": string | null,
+"status": Database["taskweave"]['Enums']["task_status"],
+"title": string,
+"tool_call_id": string | null,
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tasks"
+        isOneToOne: true
+        isSetofReturn: false
       } }
           }
           Enums: {
-            [_ in never]: never
+            "task_status": "pending"|"queued"|"running"|"needs_human_review"|"completed"|"failed"|"cancelled"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -473,7 +662,7 @@ isOneToOne: false
 
 type DatabaseWithoutInternals = Omit<Database, '__InternalSupabase'>
 
-type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">]
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "taskweave">]
 
 export type Tables<
   DefaultSchemaTableNameOrOptions extends
@@ -577,9 +766,9 @@ export type CompositeTypes<
   : never
 
 export const Constants = {
-  "public": {
+  "taskweave": {
           Enums: {
-            
+            "task_status": ["pending", "queued", "running", "needs_human_review", "completed", "failed", "cancelled"]
           }
         }
 } as const

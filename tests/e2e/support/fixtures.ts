@@ -51,6 +51,6 @@ export async function waitForLive(page: Page) {
 }
 
 export async function taskStatus(sql: Sql, id: string): Promise<string> {
-  const [row] = await sql<{ status: string }[]>`select status from public.tasks where id = ${id}`;
+  const [row] = await sql<{ status: string }[]>`select status from taskweave.tasks where id = ${id}`;
   return row.status;
 }
