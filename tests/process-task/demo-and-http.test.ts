@@ -7,7 +7,7 @@ import { createModelProvider, ConfigError } from '../../supabase/functions/proce
 import { estimateTokens } from '../../supabase/functions/process-task/demo-model.ts';
 import { createHandler, timingSafeEqual } from '../../supabase/functions/process-task/http-handler.ts';
 import { DEFAULT_SETTINGS, silentLogger, systemClock, type AgentDeps } from '../../supabase/functions/process-task/ports.ts';
-import { processDueTasks } from '../../supabase/functions/process-task/processor.ts';
+import { processDueTasks, processTaskById } from '../../supabase/functions/process-task/processor.ts';
 import { postgresTaskStore } from '../../supabase/functions/process-task/store-postgres.ts';
 import { createChild, createRoot, statusOf } from './loop-support.ts';
 
@@ -78,9 +78,8 @@ describe('demo model', () => {
 
   it('fails transiently (retryable 503) when asked to', async () => {
     const root = await createRoot(db.sql, 'parent', { topics: [] });
-    await drain(demoDeps()); // the root answers directly
     const child = await createChild(db.sql, root.id, 'flaky', { topic: 'x', simulate_failure: 'transient' });
-    const [r] = await processDueTasks(1, demoDeps());
+    const [r] = await processTaskById(child, demoDeps());
     expect(r).toMatchObject({ task_id: child, outcome: 'retry_scheduled' });
     expect((await statusOf(db.sql, child)).last_error).toMatchObject({ provider: { status_code: 503 } });
   });

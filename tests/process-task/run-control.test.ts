@@ -140,7 +140,7 @@ describe('run limits through the real function', () => {
   });
 
   it('max_tasks: a create past the limit makes nothing and tells the model what it may still do', async () => {
-    const root = await createRun({ plan: 'fan-out', children: [{ plan: 'answer' }, { plan: 'answer' }, { plan: 'answer' }] }, { max_tasks: 2 });
+    const root = await createRun({ plan: 'fan-out', children: [{ plan: 'fan-out', children: [{ plan: 'answer' }] }, { plan: 'answer' }, { plan: 'answer' }] }, { max_tasks: 2 });
     const result = await run(fn, root);
     expect(await childrenOf(root)).toHaveLength(1); // the root and one child: the run's two tasks
     const results = await db.sql`select content from taskweave.task_messages where task_id = ${root} and role = 'tool' order by seq`;
@@ -149,15 +149,17 @@ describe('run limits through the real function', () => {
     expect(outputs[1].value).toMatch(/No more tasks may be created in this run: do the remaining work yourself and answer/);
     const [runRow] = await db.sql`select task_count from taskweave.runs where root_task_id = ${root}`;
     expect(runRow.task_count).toBe(2);
-    // what follows the refusal is SQL's call: begin_model_step decides whether the model may answer
+    // max_tasks bounds creation only: the model is asked again, sees the refusal, and answers itself
+    expect(result).toMatchObject({ status: 'completed', outcome: 'completed' });
     const requests = requestsOf(root);
-    if (result.status === 'completed') {
-      expect(requests).toHaveLength(2);
-      expect(JSON.stringify(requests[1].messages)).toContain('No more tasks may be created in this run');
-    } else {
-      expect(result).toMatchObject({ error: { category: 'budget' } });
-      expect(requests).toHaveLength(1);
-    }
+    expect(requests).toHaveLength(2);
+    expect(JSON.stringify(requests[1].messages)).toContain('No more tasks may be created in this run');
+    // and a child of the full run cannot create either: a refusal, not a failure
+    const [child] = await childrenOf(root);
+    expect(await run(fn, child)).toMatchObject({ status: 'completed' });
+    const [refused] = await db.sql`select content from taskweave.task_messages where task_id = ${child} and role = 'tool'`;
+    expect(refused.content[0].output).toMatchObject({ type: 'error-text', value: expect.stringMatching(/run limit reached.*max_tasks = 2/) });
+    expect(await childrenOf(child)).toHaveLength(0);
   });
 });
 

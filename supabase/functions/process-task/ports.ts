@@ -16,7 +16,8 @@ export interface TaskStore {
   beginModelStep(taskId: string, worker: string, model: string): Promise<{ waitMs: number }>;
   complete(taskId: string, worker: string, output: unknown): Promise<Task>;
   fail(taskId: string, worker: string, error: TaskError, retryable: boolean): Promise<Task>;
-  release(taskId: string, worker: string, delaySeconds: number): Promise<Task>;
+  /** back to pending without using an attempt; a rate-limited release does not count toward SQL's bound on releases without progress */
+  release(taskId: string, worker: string, delaySeconds: number, rateLimited?: boolean): Promise<Task>;
   appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: TokenUsage | null): Promise<TaskMessage>;
   /** An API function that returns one task row (create_parallel_task, create_aggregator_task, …), by name with its named arguments. */
   callTaskFunction<F extends keyof ApiFunctions & string>(fn: F, args: ApiFunctions[F]['Args']): Promise<Task>;

@@ -72,9 +72,9 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('fail_task', await sql`select * from taskweave.fail_task(${taskId}::uuid, ${worker}, ${json(error)}::jsonb, ${retryable}::boolean)`),
       ),
 
-    release: (taskId, worker, delaySeconds) =>
+    release: (taskId, worker, delaySeconds, rateLimited = false) =>
       call('release_task', async () =>
-        one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int)`),
+        one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int, ${rateLimited}::boolean)`),
       ),
 
     appendMessage: (taskId, worker, role, content, usage = null) =>

@@ -1,6 +1,6 @@
 // How a run ends, as one SQL call: complete_task with the final answer, release_task when the budget or
-// a rate limit stops it (no attempt used; SQL may end a task that is released again and again without
-// progress, category timeout), fail_task for a failure (SQL decides between retry, review and failed),
+// a rate limit stops it (no attempt used; SQL ends a task released too often without saving a model
+// step, category timeout, but never for a rate limit), fail_task for a failure (SQL decides between retry, review and failed),
 // or nothing at all when the lease is gone (another worker owns the task, or it was cancelled).
 import { classifyError, isLeaseLost, LeaseLostSignal, ReleaseSignal } from '../errors.ts';
 import type { ModelOutput, Task, TaskError, TaskRunResult } from '../types.ts';
@@ -54,7 +54,8 @@ export async function settle(run: Run, transcript: Transcript | undefined, error
   if (error instanceof ReleaseSignal) {
     const delaySeconds = Math.min(86_400, Math.ceil(error.delayMs / 1000));
     try {
-      const released = await store.release(run.task.id, run.worker, delaySeconds);
+      // a rate-limit wait is the provider's doing, not the model's slowness: SQL does not count it toward its bound
+      const released = await store.release(run.task.id, run.worker, delaySeconds, error.reason === 'rate_limit');
       const lastError = released.status === 'pending' ? null : (released.last_error as TaskError | null);
       run.log('info', released.status === 'pending' ? 'task saved and released' : 'released once too often without progress; SQL ended the task', {
         reason: error.reason,
