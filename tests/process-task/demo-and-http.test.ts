@@ -144,6 +144,21 @@ describe('HTTP handler', () => {
     await nowhere.end({ timeout: 1 });
   });
 
+  it('answers 409 running_cap_reached when the running cap (taskweave.max_running) is full, and changes nothing', async () => {
+    const sql = db.client(1);
+    await sql`select set_config('taskweave.max_running', '1', false)`;
+    await db.sql`update taskweave.tasks set run_after = now() + interval '1 day' where status = 'pending'`;
+    const holder = await createRoot(sql, 'holds the only slot');
+    await sql`select taskweave.claim_task(${holder.id}, 'holder', 60)`;
+    const waiting = await createRoot(sql, 'waits for a slot');
+    const capped = createHandler({ secrets: ['k'], agent: demoDeps(sql as never) });
+    const res = await capped(new Request('http://localhost/process-task', { method: 'POST', headers: { Authorization: 'Bearer k' }, body: JSON.stringify({ task_id: waiting.id }) }));
+    expect(res.status).toBe(409);
+    expect((await res.json()).error).toMatchObject({ code: 'running_cap_reached', message: expect.stringMatching(/max_running|running/) });
+    expect(await statusOf(sql, waiting.id)).toMatchObject({ status: 'pending', attempt: 0 });
+    await sql`select taskweave.release_task(${holder.id}, 'holder', 0)`;
+  });
+
   it('compares keys in constant time over the longer length', () => {
     expect(timingSafeEqual('abc', 'abc')).toBe(true);
     expect(timingSafeEqual('abc', 'abd')).toBe(false);

@@ -69,6 +69,24 @@ describe('built-in tools against the SQL API', () => {
     expect(count).toBe(0);
   });
 
+  it('create_aggregator_task passes min_completed and wait_seconds to SQL', async () => {
+    const r = await claimed((await root()).id);
+    const child = async (id: string) => (await executeToolCall({ toolCallId: id, toolName: 'create_parallel_task', input: { title: id, instructions: 'x' } }, { task: r, worker: 'test-worker', store })).value as { task_id: string };
+    const ids = [(await child('p1')).task_id, (await child('p2')).task_id];
+    const out = await executeToolCall(
+      { toolCallId: 'join', toolName: 'create_aggregator_task', input: { title: 'Join', instructions: 'j', dependent_task_ids: ids, min_completed: 1, wait_seconds: 60 } },
+      { task: r, worker: 'test-worker', store },
+    );
+    expect(out).toMatchObject({ type: 'json', value: { status: 'queued', dependent_task_ids: ids, min_completed: 1, wait_until: expect.any(String) } });
+    const [row] = await db.sql`select min_completed, wait_until between now() + interval '55 seconds' and now() + interval '65 seconds' as in_a_minute from taskweave.tasks where id = ${(out.value as { task_id: string }).task_id}`;
+    expect(row).toEqual({ min_completed: 1, in_a_minute: true });
+    const bad = await executeToolCall(
+      { toolCallId: 'join2', toolName: 'create_aggregator_task', input: { title: 'Join', instructions: 'j', dependent_task_ids: ids, min_completed: 3 } },
+      { task: r, worker: 'test-worker', store },
+    );
+    expect(bad).toEqual({ type: 'error-text', value: expect.stringMatching(/^create_aggregator_task was rejected: .*min_completed/) });
+  });
+
   it('a worker that lost its lease creates nothing: TW001 ends the run instead of a tool error', async () => {
     const r = await claimed((await root()).id);
     const call = { toolCallId: 'late', toolName: 'create_parallel_task', input: { title: 'x', instructions: 'y' } };
