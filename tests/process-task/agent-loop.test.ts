@@ -191,6 +191,23 @@ describe('agent loop', () => {
     expect(await db.sql`select id from taskweave.human_reviews where task_id = ${child}`).toHaveLength(0);
   });
 
+  it('waits for a shared rate-limit slot (begin_model_step), and releases with the delay when none frees within the budget', async () => {
+    const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')));
+    h.deps.models = { ...h.deps.models, label: 'mock:one-a-minute' };
+    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', 1)`);
+    const root = await createRoot(db.sql);
+    const [result] = await processTaskById(root.id, h.deps);
+    // the first step took the minute's only slot; the second waited (the clock moved 60 s) and found none again
+    expect(result).toMatchObject({ outcome: 'released', status: 'pending', steps: 1 });
+    expect(h.clock.sleeps).toHaveLength(1);
+    expect(h.clock.sleeps[0]).toBeGreaterThan(55_000);
+    expect(h.store.calls.filter((c) => c.fn === 'beginModelStep')).toHaveLength(3);
+    expect(h.store.calls.find((c) => c.fn === 'release')!.args.slice(2)).toEqual([expect.any(Number), true]); // rate-limited: not an idle release
+    const [t] = await db.sql`select attempt, run_after > now() + interval '50 seconds' as later, model_wait_until is not null as waits from taskweave.tasks where id = ${root.id}`;
+    expect(t).toEqual({ attempt: 0, later: true, waits: true });
+    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', null)`);
+  });
+
   it('fails with the provider error kept: 401 is not retryable, exhausted 5xx is', async () => {
     const perm = harness(db.sql, () => {
       throw apiError(401);
