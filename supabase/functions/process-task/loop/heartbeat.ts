@@ -6,9 +6,8 @@ import type { AgentDeps } from '../ports.ts';
 import type { Task } from '../types.ts';
 
 export interface Heartbeat {
+  /** aborted when a heartbeat finds the lease gone */
   readonly signal: AbortSignal;
-  /** mark the lease lost (a call was refused with TW001) */
-  lost(): void;
   stop(): void;
 }
 
@@ -17,9 +16,6 @@ export function startHeartbeat(task: Task, worker: string, deps: AgentDeps, log:
   const lease = new AbortController();
   let running = false;
   let stopped = false; // a heartbeat still in flight when the run ends must not report a lost lease
-  const lost = () => {
-    if (!lease.signal.aborted) lease.abort(new LeaseLostSignal());
-  };
   const timer = setInterval(async () => {
     if (running || stopped || lease.signal.aborted) return;
     running = true;
@@ -28,7 +24,7 @@ export function startHeartbeat(task: Task, worker: string, deps: AgentDeps, log:
     } catch (error) {
       if (stopped) return;
       if (isLeaseLost(error) || (error as { code?: string }).code === '55000') {
-        lost();
+        lease.abort(new LeaseLostSignal());
         log('warn', 'lease lost; stopping this run', { error: (error as Error).message });
       } else {
         // a missed heartbeat is not fatal: the lease still has time, the next one may get through
@@ -40,7 +36,6 @@ export function startHeartbeat(task: Task, worker: string, deps: AgentDeps, log:
   }, settings.heartbeatMs);
   return {
     signal: lease.signal,
-    lost,
     stop() {
       stopped = true;
       clearInterval(timer);
