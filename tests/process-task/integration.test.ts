@@ -173,6 +173,32 @@ describe('an aggregator activated early', () => {
   });
 });
 
+describe('an aggregator activated by its wait deadline', () => {
+  it('is told the deadline passed and which dependency was cancelled, even one that was running', async () => {
+    const r = await claimed((await root('Deadline')).id);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const [done, busy] = [await mk('done'), await mk('busy')];
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([done, busy])}::uuid[], 'Join', 'combine', 'tc_join', null, null, 1)`;
+    await finish(done, 'in time');
+    await claimed(busy, 'slow-worker');
+    await waitFor('the join deadline', async () => (await db.sql`select wait_until <= now() as passed from taskweave.tasks where id = ${aggRow.id}`)[0].passed, 5_000, 50);
+    await db.sql`select taskweave_private.sweep()`; // as the dispatcher (or pg_cron) does
+    const aggregator = (await store.getTask(aggRow.id as string))!;
+    expect(aggregator).toMatchObject({ status: 'pending', activated_by: 'deadline' });
+    // the worker still running the cancelled dependency can save nothing more
+    await expect(store.appendMessage(busy, 'slow-worker', 'assistant', 'late')).rejects.toMatchObject({ code: 'TW001' });
+
+    let prompt = '';
+    const [result] = await processTaskById(aggregator.id, deps(async (o) => {
+      prompt = JSON.stringify(o.prompt);
+      return say('combined the one result');
+    }));
+    expect(result).toMatchObject({ outcome: 'completed' });
+    expect(prompt).toContain('its wait deadline (');
+    expect(prompt).toContain(`\\"busy\\" (${busy}, cancel_reason: not needed: aggregator ${aggregator.id} activated by its deadline`);
+  });
+});
+
 describe('runs against the SQL API', () => {
   it('resumes after a crash between creating a child and saving its result, without a duplicate', async () => {
     const r = await root('Crashy');
