@@ -19,7 +19,7 @@
 //
 // Env: BENCH_REPEAT (3): each throughput row is measured that many times, engines in rotating order,
 // and the median is shown. BENCH_JOBS (5000). BENCH_SIZES (5000,50000). BENCH_LATENCY_SAMPLES (200).
-// BENCH_SYNC_COMMIT: unset = the server's setting (on: every commit waits for the disk); off = no flush.
+// BENCH_SYNC_COMMIT: off (default) or on (every commit waits for the disk flush).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,17 +36,21 @@ const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const JOBS = Number(process.env.BENCH_JOBS || 5000);
 const SIZES = (process.env.BENCH_SIZES ?? '5000,50000').split(',').map(Number);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES || 200);
-const SYNC_COMMIT = process.env.BENCH_SYNC_COMMIT === 'off' ? 'off' : process.env.BENCH_SYNC_COMMIT === 'on' ? 'on' : undefined;
+/**
+ * synchronous_commit for both engines' connections: 'off' (default) measures the work each engine does per job;
+ * 'on' (BENCH_SYNC_COMMIT=on) adds this machine's disk flush to every commit, which on a disk shared with
+ * other work mostly measures the disk (and serialises every transaction that sends a NOTIFY, see README).
+ */
+const SYNC_COMMIT: 'on' | 'off' = process.env.BENCH_SYNC_COMMIT === 'on' ? 'on' : 'off';
 const ONLY = process.env.BENCH_ONLY; // 'taskweave' | 'graphile' (for profiling one side)
 const KS = (process.env.BENCH_K ?? '1,10').split(',').map(Number);
 const CAPS = (process.env.BENCH_CAPS ?? 'default,0').split(',').map((c) => (c === 'default' ? null : Number(c)));
 const SKIP_LATENCY = process.env.BENCH_LATENCY_SAMPLES === '0';
 
-const connection = SYNC_COMMIT ? { synchronous_commit: SYNC_COMMIT } : {};
+const connection = { synchronous_commit: SYNC_COMMIT };
 const connect = (url: string, max = 1): Sql =>
   postgres(url, { max, onnotice: () => {}, idle_timeout: 0, connect_timeout: 30, connection }) as Sql;
 const pgConnectionString = (url: string) => {
-  if (!SYNC_COMMIT) return url;
   const u = new URL(url);
   u.searchParams.set('options', `-c synchronous_commit=${SYNC_COMMIT}`);
   return u.toString();
@@ -70,35 +74,99 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let serverUrl = '';
 let template = '';
 
-async function taskweaveDatabase(queued: number, maxRunning: number | null) {
-  const db = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench_engine');
-  const admin = adminClient(db.url);
+/**
+ * A database per run, cloned from a filled queue: the first run of each engine and size fills a queue once
+ * (Taskweave: roots from create_task; graphile-worker: add_job) and keeps it as a template, so every run
+ * starts from the same N queued jobs, vacuumed and analysed, without paying to fill 50,000 each time.
+ */
+const queueTemplates = new Map<string, string>();
+
+async function cloneOf(source: string, prefix: string) {
+  const name = `${prefix}_${crypto.randomBytes(5).toString('hex')}`;
+  const admin = adminClient(serverUrl);
   try {
-    if (maxRunning !== null) await admin.unsafe(`alter database ${db.name} set taskweave.max_running = ${maxRunning}`);
-    // experiments: SQL applied to every Taskweave database before the queue is filled (a trigger off, …)
-    if (process.env.BENCH_TASKWEAVE_SQL) await admin.unsafe(process.env.BENCH_TASKWEAVE_SQL);
-    if (queued > 0) {
+    await admin.unsafe(`create database ${name} template ${source}`);
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
+  return {
+    name,
+    url: withDatabase(serverUrl, name),
+    async drop() {
+      const a = adminClient(serverUrl);
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await a.end({ timeout: 2 });
+      }
+    },
+  };
+}
+
+async function keepAsTemplate(name: string) {
+  const admin = adminClient(serverUrl);
+  try {
+    await admin.unsafe(`alter database ${name} is_template true`);
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
+}
+
+async function dropQueueTemplates() {
+  const admin = adminClient(serverUrl);
+  try {
+    for (const name of queueTemplates.values()) {
+      await admin.unsafe(`alter database ${name} is_template false`);
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+    }
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
+}
+
+async function taskweaveDatabase(queued: number, maxRunning: number | null) {
+  let source = queueTemplates.get(`taskweave-${queued}`);
+  if (!source) {
+    const filled = await createDatabaseFromTemplate(serverUrl, template, `taskweave_bench_queue_${queued}`);
+    const admin = adminClient(filled.url);
+    try {
+      // experiments: SQL applied before the queue is filled (a trigger off, …)
+      if (process.env.BENCH_TASKWEAVE_SQL) await admin.unsafe(process.env.BENCH_TASKWEAVE_SQL);
       // roots, as an application would start them; in slices so no one transaction gets huge
       for (let done = 0; done < queued; done += 5000) {
         const n = Math.min(5000, queued - done);
         await admin.unsafe(`select count(taskweave.create_task('bench job ' || i, 'no-op', '{}'::jsonb)) from generate_series(1, ${n}) i`);
       }
       await admin.unsafe('vacuum analyze');
+    } finally {
+      await admin.end({ timeout: 2 });
     }
-  } finally {
-    await admin.end({ timeout: 2 });
+    await keepAsTemplate(filled.name);
+    source = filled.name;
+    queueTemplates.set(`taskweave-${queued}`, source);
+  }
+  const db = await cloneOf(source, 'taskweave_bench_engine');
+  if (maxRunning !== null) {
+    const admin = adminClient(serverUrl);
+    try {
+      await admin.unsafe(`alter database ${db.name} set taskweave.max_running = ${maxRunning}`);
+    } finally {
+      await admin.end({ timeout: 2 });
+    }
   }
   return db;
 }
 
 async function graphileDatabase(queued: number) {
-  const name = `graphile_bench_${crypto.randomBytes(5).toString('hex')}`;
-  const admin = adminClient(serverUrl);
-  await admin.unsafe(`create database ${name}`);
-  await admin.end({ timeout: 2 });
-  const url = withDatabase(serverUrl, name);
-  await runMigrations({ connectionString: url, logger: quietLogger });
-  if (queued > 0) {
+  let source = queueTemplates.get(`graphile-${queued}`);
+  if (!source) {
+    const name = `graphile_bench_queue_${queued}_${crypto.randomBytes(5).toString('hex')}`;
+    const admin = adminClient(serverUrl);
+    await admin.unsafe(`create database ${name}`);
+    await admin.end({ timeout: 2 });
+    const url = withDatabase(serverUrl, name);
+    // an empty database that graphile-worker migrates itself
+    await runMigrations({ connectionString: url, logger: quietLogger });
     const sql = adminClient(url);
     try {
       for (let done = 0; done < queued; done += 5000) {
@@ -109,19 +177,11 @@ async function graphileDatabase(queued: number) {
     } finally {
       await sql.end({ timeout: 2 });
     }
+    await keepAsTemplate(name);
+    source = name;
+    queueTemplates.set(`graphile-${queued}`, source);
   }
-  return {
-    name,
-    url,
-    async drop() {
-      const a = adminClient(serverUrl);
-      try {
-        await a.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await a.end({ timeout: 2 });
-      }
-    },
-  };
+  return cloneOf(source, 'graphile_bench');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -328,7 +388,7 @@ async function main() {
   template = await ensureTemplateDatabase(serverUrl);
 
   const probe = connect(serverUrl);
-  const [server] = await probe<{ v: string; sc: string }[]>`select current_setting('server_version') as v, current_setting('synchronous_commit') as sc`;
+  const [server] = await probe<{ v: string; sc: string }[]>`select current_setting('server_version') as v, current_setting('synchronous_commit') as sc`; // the session's, set like the workers'
   await probe.end({ timeout: 2 });
   const gwVersion = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', 'graphile-worker', 'package.json'), 'utf8')) as { version: string }).version;
   console.log(`\nengine benchmark: Postgres ${server.v}, ${WORKERS} workers, synchronous_commit=${server.sc}, ` +
@@ -372,7 +432,7 @@ async function main() {
   };
 
   console.log(`\n### Throughput: no-op jobs, ${WORKERS} workers, ${fmt(JOBS)} jobs taken from the queue (median of ${REPEAT})\n`);
-  console.log(`| engine | ${SIZES.map((n) => `${fmt(n)} queued, jobs/s`).join(' | ')} | vs graphile-worker (${SIZES.map(fmt).join(' / ')}) | change ${fmt(SIZES[0])} → ${fmt(SIZES[SIZES.length - 1])} |`);
+  console.log(`| engine | ${SIZES.map((n) => `${fmt(n)} queued, jobs/s`).join(' | ')} | vs graphile-worker (${SIZES.map((n) => fmt(n)).join(' / ')}) | change ${fmt(SIZES[0])} → ${fmt(SIZES[SIZES.length - 1])} |`);
   console.log(`|---|${SIZES.map(() => '---:').join('|')}|---:|---:|`);
   const labels = [...new Set(active.map((c) => c.label))];
   for (const label of labels) {
@@ -395,6 +455,8 @@ async function main() {
     const s = await fn();
     console.log(`| ${label} | ${percentile(s, 50).toFixed(2)} | ${percentile(s, 99).toFixed(2)} |`);
   }
+
+  await dropQueueTemplates();
 
   if (!ONLY) {
     console.log('\ntargets:');
