@@ -13,13 +13,7 @@ import {
   repoRoot,
   usesEmbeddedDatabase,
 } from './lib/local-config.ts';
-import {
-  bootstrapSupabaseRoles,
-  hasMigrations,
-  hasSupabaseRoles,
-  supabaseDbReset,
-  supabaseMigrationUp,
-} from './lib/database-setup.ts';
+import { prepareDevDatabase, summarizeObjects, UnsafeDatabaseError } from './lib/existing-database.ts';
 import { LocalDatabaseError, startLocalPostgres, stopLocalPostgres } from './lib/local-postgres.ts';
 import { DEFAULT_LOCAL_SECRET, startFunctionServer, type FunctionServer } from './lib/function-server.ts';
 import { startDispatcher, type Dispatcher } from './lib/dispatcher.ts';
@@ -122,15 +116,14 @@ async function main() {
   } else {
     log('db', `using DATABASE_URL ${redactUrl(dbUrl)}`);
   }
-  if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(dbUrl))) await bootstrapSupabaseRoles(dbUrl);
-  if (await hasMigrations(dbUrl)) {
-    const out = await supabaseMigrationUp(dbUrl);
-    const applied = out.split('\n').filter((l) => l.startsWith('Applying migration'));
-    log('db', applied.length ? `applied ${applied.length} new migration(s); existing data kept` : 'migrations up to date; existing data kept');
-  } else {
-    log('db', 'new database: applying migrations and the demo seed (supabase db reset)…');
-    await supabaseDbReset(dbUrl);
+  // a database with anything in it is only migrated; only an empty one gets a reset and the demo seed
+  const prepared = await prepareDevDatabase(dbUrl, { embedded: usesEmbeddedDatabase(), log: (line) => log('db', line) });
+  for (const line of prepared.bootstrapped) log('db', `bootstrap: ${line}`);
+  if (prepared.action === 'reset') {
     log('db', `migrated and seeded (${elapsed()})`);
+  } else {
+    if (prepared.foreign.length) log('db', `the database holds objects of its own (${summarizeObjects(prepared.foreign, 3)}): migrating only, no reset, no demo seed`);
+    log('db', prepared.applied.length ? `applied ${prepared.applied.length} new migration(s): ${prepared.applied.join(', ')}; existing data kept` : 'migrations up to date; existing data kept');
   }
 
   // 2. process-task under Deno
@@ -201,7 +194,7 @@ async function main() {
 }
 
 main().catch(async (error) => {
-  const known = error instanceof StartupError || error instanceof LocalDatabaseError;
+  const known = error instanceof StartupError || error instanceof LocalDatabaseError || error instanceof UnsafeDatabaseError;
   log('dev', `failed: ${known ? error.message : (error as Error).stack ?? error}`);
   await shutdown(1);
 });

@@ -33,14 +33,26 @@ export async function hasSupabaseRoles(url: string): Promise<boolean> {
   }
 }
 
-/** Apply Supabase's roles, auth helpers and default grants to a plain Postgres. Idempotent. */
-export async function bootstrapSupabaseRoles(url: string): Promise<void> {
-  const sql = adminClient(url);
+/**
+ * Provide what Supabase's image has (API roles, schema auth with auth.uid()/role()/jwt()) where it is
+ * missing, on a plain Postgres; returns what it created (empty where everything was there). Creates no
+ * login role and touches nothing in public: see scripts/sql/supabase-bootstrap.sql.
+ */
+export async function bootstrapSupabaseRoles(url: string): Promise<string[]> {
+  const created: string[] = [];
+  const sql = postgres(url, {
+    max: 1,
+    connect_timeout: 10,
+    onnotice: (notice) => {
+      if (/^created /.test(notice.message ?? '')) created.push(notice.message);
+    },
+  });
   try {
     await sql.unsafe(fs.readFileSync(bootstrapFile, 'utf8'));
   } finally {
     await sql.end({ timeout: 2 });
   }
+  return created;
 }
 
 /**
@@ -88,17 +100,6 @@ export async function generateTypes(url: string): Promise<string> {
   const start = stdout.indexOf('export type Json');
   if (start < 0 || !stdout.includes('export type Database')) throw new Error(`unexpected output from supabase gen types:\n${stdout.slice(0, 500)}`);
   return TYPES_HEADER + stdout.slice(start);
-}
-
-/** Whether the database has had Taskweave's migrations (so `dev` must not reset it). */
-export async function hasMigrations(url: string): Promise<boolean> {
-  const sql = adminClient(url);
-  try {
-    const [row] = await sql<{ ok: boolean }[]>`select to_regclass('supabase_migrations.schema_migrations') is not null and to_regclass('taskweave.tasks') is not null as ok`;
-    return row.ok;
-  } finally {
-    await sql.end({ timeout: 2 });
-  }
 }
 
 /** A digest of everything that shapes a fresh database: changes to it make a new test template. */

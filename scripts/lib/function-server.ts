@@ -1,11 +1,14 @@
 // Runs the process-task edge function under Deno (npm `deno`), as `supabase functions serve` would:
 // http://<host>:<port>/functions/v1/process-task. Used by `npm run functions:serve`, the dev script and tests.
+// The function runs as it deploys: its own deno.json and deno.lock (--frozen: a lock out of date is an
+// error, not a silent re-resolve), npm packages fetched by Deno into its cache, never the repo's node_modules.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { FUNCTIONS_PORT, repoRoot } from './local-config.ts';
 
-export const FUNCTION_ENTRY = path.join(repoRoot, 'supabase', 'functions', 'process-task', 'index.ts');
+export const FUNCTIONS_DIR = path.join(repoRoot, 'supabase', 'functions');
+export const FUNCTION_ENTRY = path.join(FUNCTIONS_DIR, 'process-task', 'index.ts');
 export const DEFAULT_LOCAL_SECRET = 'taskweave-local-process-task-secret';
 const denoBin = path.join(repoRoot, 'node_modules', '.bin', 'deno');
 
@@ -20,6 +23,10 @@ export interface FunctionServerOptions {
   onLog?: (line: string) => void;
   /** how long to wait for the server to answer */
   readyTimeoutMs?: number;
+  /** a copy of supabase/functions to run instead of the repo's (the deploy-copy test) */
+  functionsDir?: string;
+  /** DENO_DIR for Deno's cache of npm packages (default: Deno's own) */
+  denoDir?: string;
 }
 
 export interface FunctionServer {
@@ -55,10 +62,12 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
     NO_COLOR: '1',
   });
   env.LLM_PROVIDER ??= 'demo';
+  if (options.denoDir) env.DENO_DIR = options.denoDir;
+  const entry = options.functionsDir ? path.join(options.functionsDir, 'process-task', 'index.ts') : FUNCTION_ENTRY;
   const child = spawn(
     denoBin,
-    ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', FUNCTION_ENTRY],
-    { cwd: path.dirname(FUNCTION_ENTRY), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    ['run', '--frozen', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', entry],
+    { cwd: path.dirname(entry), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = options.onLog ?? (() => {});
   let exited: number | null | undefined;
@@ -83,9 +92,10 @@ export async function startFunctionServer(options: FunctionServerOptions): Promi
   for (;;) {
     if (exited !== undefined) throw new Error(`process-task exited (code ${exited}) before it listened:\n${output}`);
     try {
-      const res = await fetch(url, { method: 'OPTIONS' });
+      // any answer of the function's own (405 for GET) means it listens
+      const res = await fetch(url, { method: 'GET' });
       await res.arrayBuffer();
-      if (res.status === 204) break;
+      if (res.status === 405) break;
     } catch {
       // not listening yet
     }

@@ -65,9 +65,10 @@ begin
       return 0;
     end if;
   else
-    -- lock every row first, in id order, before any update touches a counter row: a worker that holds
-    -- one of them then finishes first (we wait), and none waits for us while we wait for it
-    perform 1 from taskweave.tasks t where t.id = any (v_ids) order by t.id for no key update;
+    -- Lock every row first, in creation order within the run (claim_rank), before any update touches a
+    -- counter row. A completing worker holds its task and then needs the rows of its aggregators, which
+    -- were created after it: while we wait for its task we hold only older rows, so it never waits for us.
+    perform 1 from taskweave.tasks t where t.id = any (v_ids) order by t.claim_rank, t.id for no key update;
   end if;
 
   update taskweave.tasks
@@ -152,17 +153,20 @@ begin
     raise exception 'p_note must be at most 10000 characters' using errcode = '22023';
   end if;
 
-  -- two operators clicking at once: the second waits here, then sees the first one's resolution
-  select * into v_review from taskweave.human_reviews where id = p_review_id for update;
+  select * into v_review from taskweave.human_reviews where id = p_review_id;
   if not found then
     raise exception 'review % not found', p_review_id using errcode = 'P0002';
   end if;
+  -- the task row first, then the review, the order cancel_task takes them in (no deadlock between the two);
+  -- two operators clicking at once: the second waits here, then sees the first one's resolution
+  perform 1 from taskweave.tasks where id = v_review.task_id for no key update;
+  select * into v_review from taskweave.human_reviews where id = p_review_id for update;
   if v_review.status = 'resolved' then
     raise exception 'review % is already resolved (% by % at %)', p_review_id, v_review.action, v_review.resolved_by,
       to_char(v_review.resolved_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
       using errcode = 'TW002';
   end if;
-  select * into v_task from taskweave.tasks where id = v_review.task_id for no key update;
+  select * into v_task from taskweave.tasks where id = v_review.task_id;
   if v_task.status <> 'needs_human_review' then
     raise exception 'task % is % and no longer waits for a review', v_task.id, v_task.status using errcode = 'TW003';
   end if;

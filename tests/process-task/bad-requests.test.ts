@@ -185,9 +185,10 @@ describe('bad requests', () => {
     // and the same server does serve a good request
     const ok = await fetch(fn.url, { method: 'POST', headers: { Authorization: `Bearer ${fn.secret}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ task_id: pendingTaskId }) });
     expect(ok.status).toBe(200);
-    const options = await fetch(fn.url, { method: 'OPTIONS' });
-    expect(options.status).toBe(204);
-    expect(options.headers.get('access-control-allow-origin')).toBe('*');
-    expect(options.headers.get('access-control-allow-headers')).toContain('authorization');
+    // no browser calls the function: no CORS preflight, no CORS headers
+    const options = await fetch(fn.url, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    expect(options.status).toBe(405);
+    expect(options.headers.get('access-control-allow-origin')).toBeNull();
+    expect(ok.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

@@ -30,6 +30,22 @@ export interface FunctionConfig {
   model: ModelConfig;
   settings: AgentSettings;
   dbPoolSize: number;
+  /** Why the function must run no task (hosted without an explicit LLM_PROVIDER); undefined when it may. */
+  notConfigured?: string;
+}
+
+/**
+ * Hosts where SUPABASE_URL points at this machine: loopback, and `kong`, the gateway's name inside the
+ * local `supabase start` network (what `supabase functions serve` sets). Anything else is a hosted project.
+ */
+export function isLocalSupabaseUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return false;
+  }
+  return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost' || host.endsWith('.localhost') || host === 'kong' || host === 'host.docker.internal';
 }
 
 export function readConfig(env: Record<string, string | undefined>): FunctionConfig {
@@ -49,11 +65,20 @@ export function readConfig(env: Record<string, string | undefined>): FunctionCon
   const secrets = [env.PROCESS_TASK_SECRET, env.SUPABASE_SERVICE_ROLE_KEY].filter((s): s is string => !!s && s.length > 0);
   if (secrets.length === 0) problems.push('set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY: callers authenticate with it');
   if (problems.length) throw new Error(`process-task is misconfigured:\n- ${problems.join('\n- ')}`);
+  // hosted, the offline demo model must never stand in for a forgotten LLM_PROVIDER: it would
+  // "complete" real work with canned text
+  const hosted = !!env.SUPABASE_URL && !isLocalSupabaseUrl(env.SUPABASE_URL);
+  const notConfigured =
+    hosted && !env.LLM_PROVIDER
+      ? 'LLM_PROVIDER is not set: hosted, process-task runs no task until it is set explicitly ' +
+        '(`supabase secrets set LLM_PROVIDER=openai OPENAI_API_KEY=…`, or LLM_PROVIDER=anthropic / demo)'
+      : undefined;
   return {
     databaseUrl,
     secrets,
     settings,
-    dbPoolSize: Number(env.PROCESS_TASK_DB_POOL || 5),
+    dbPoolSize: Number(env.PROCESS_TASK_DB_POOL || 2),
+    notConfigured,
     model: {
       provider: provider as ModelConfig['provider'],
       model: env.LLM_MODEL || undefined,

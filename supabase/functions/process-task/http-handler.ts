@@ -1,6 +1,5 @@
 // The HTTP contract of DESIGN §4. Everything about a request is checked (method, path, key, size,
 // JSON, schema) before any data is read or written; bad input is always a 4xx with a JSON error.
-import { corsHeaders } from '../_shared/cors.ts';
 import type { AgentDeps } from './ports.ts';
 import { processDueTasks, processTaskById } from './processor.ts';
 import { sqlStateOf, SQLSTATE } from './errors.ts';
@@ -15,6 +14,8 @@ export interface HandlerDeps {
   /** Bearer keys that are accepted (the service role key and/or PROCESS_TASK_SECRET). */
   secrets: string[];
   agent: AgentDeps;
+  /** Set when the function must run no task (config.notConfigured): every authorized call is a 503 naming why. */
+  notConfigured?: string;
 }
 
 type Issue = { path: (string | number)[]; message: string; code?: string };
@@ -22,7 +23,7 @@ type Issue = { path: (string | number)[]; message: string; code?: string };
 function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { ...corsHeaders, 'Content-Type': 'application/json; charset=utf-8', ...extra },
+    headers: { 'Content-Type': 'application/json; charset=utf-8', ...extra },
   });
 }
 
@@ -89,15 +90,15 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
       return errorResponse(400, 'invalid_request', 'the request URL cannot be parsed', [{ path: [], message: 'invalid URL', code: 'invalid_url' }]);
     }
     if (!ACCEPTED_PATHS.has(path)) return errorResponse(404, 'not_found', `no function at ${path.slice(0, 200)}`);
-    if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders });
     if (req.method !== 'POST') {
-      return errorResponse(405, 'method_not_allowed', `${req.method.slice(0, 20)} is not allowed; use POST`, undefined, { Allow: 'POST, OPTIONS' });
+      return errorResponse(405, 'method_not_allowed', `${req.method.slice(0, 20)} is not allowed; use POST`, undefined, { Allow: 'POST' });
     }
     if (secrets.length === 0 || !authorized(req.headers.get('authorization'), secrets)) {
       return errorResponse(401, 'unauthorized', 'a valid "Authorization: Bearer <key>" header is required', undefined, {
         'WWW-Authenticate': 'Bearer',
       });
     }
+    if (deps.notConfigured) return errorResponse(503, 'not_configured', deps.notConfigured);
 
     let text: string | undefined;
     try {

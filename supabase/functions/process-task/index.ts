@@ -23,8 +23,11 @@ const logger = jsonLogger((line) => console.log(line), { fn: 'process-task' });
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements
 const sql = postgres(config.databaseUrl, { max: config.dbPoolSize, prepare: false, onnotice: () => {}, idle_timeout: 20, connect_timeout: 10 });
 
+if (config.notConfigured) logger.error('not configured', { error: config.notConfigured });
+
 const handler = createHandler({
   secrets: config.secrets,
+  notConfigured: config.notConfigured,
   agent: {
     store: postgresTaskStore(sql as unknown as postgres.Sql<Record<string, unknown>>),
     models: createModelProvider(config.model),

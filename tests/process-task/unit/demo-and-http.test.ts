@@ -98,7 +98,7 @@ describe('HTTP handler', () => {
     const ok = await req({ task_id: t.id }, {}, '/process-task'); // as deployed
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ results: [{ task_id: t.id, status: 'completed', outcome: 'completed', attempt: 1, steps: 1 }] });
-    expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+    expect(ok.headers.get('access-control-allow-origin')).toBeNull(); // no browser client, no CORS
 
     const conflict = await req({ task_id: t.id });
     expect(conflict.status).toBe(409);
@@ -114,7 +114,9 @@ describe('HTTP handler', () => {
 
     expect((await req({}, { headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
     expect((await req(undefined, { method: 'GET', body: undefined })).status).toBe(405);
-    expect((await handler(new Request('http://localhost/functions/v1/process-task', { method: 'OPTIONS' }))).status).toBe(204);
+    const preflight = await handler(new Request('http://localhost/functions/v1/process-task', { method: 'OPTIONS' }));
+    expect(preflight.status).toBe(405); // no browser client: no CORS
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const empty = await handler(new Request('http://localhost/functions/v1/process-task', { method: 'POST', headers: { Authorization: 'Bearer s3cret' } }));
     expect(await empty.json()).toEqual({ results: [] }); // {} / no body = claim up to 1 due task; none is due
   });
