@@ -8,12 +8,13 @@
 // and OPENAI_BASE_URL pointing at the model server.
 //
 // A fan-out of width N: the root's first model step calls create_parallel_task N times, its second
-// create_aggregator_task over them, its third answers; every child and the aggregator answer in one step.
+// create_aggregator_task over them (one aggregator per 200: the tool's limit), its third answers; every
+// child and aggregator answers in one step.
 // While it runs, 20 single-task runs are started one by one, and how long each waited to start
 // (started_at - created_at) is recorded. Every 50 ms the tasks running at once are counted.
 //
 // The bound: the shortest wall time the cap and the rate limit allow with 1 s per model request.
-//   cap:  1 s (root's first step) + ceil(tasks / cap) s (children and probes, one 1 s step each) + 1 s (aggregator)
+//   cap:  1 s (root's first step) + ceil(tasks / cap) s (children and probes, one 1 s step each) + 1 s (aggregators)
 //   rate: the k-th request can go at floor((k - 1) / rpm) minutes at the earliest (a sliding one-minute
 //         window), so the last of all requests ends at floor((requests - 1) / rpm) * 60 s + 1 s
 // Targets: wall time <= 1.25x the bound; no review; the most running <= the cap; a new run starts within
@@ -32,6 +33,8 @@ const WIDTHS = (process.env.BENCH_WIDTHS ?? '50,500').split(',').map(Number);
 const PROBES = Number(process.env.BENCH_PROBES || 20);
 const MODEL_LATENCY_MS = Number(process.env.BENCH_MODEL_LATENCY_MS || 1000);
 const MODEL = 'bench-model';
+/** create_aggregator_task takes at most 200 dependencies (the tool's schema), so a wider fan-out gets one aggregator per 200 */
+const AGGREGATOR_WIDTH = 200;
 
 type Sql = postgres.Sql<Record<string, unknown>>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,13 +94,14 @@ async function runFanOut(serverUrl: string, template: string, width: number): Pr
   const admin = adminClient(db.url);
   await admin.unsafe(`alter database ${db.name} set taskweave.max_running = ${CAP}`);
   // the root's children: the N parallel tasks and the aggregator
-  await admin.unsafe(`alter database ${db.name} set taskweave.max_children_per_task = ${Math.max(100, width + 1)}`);
+  await admin.unsafe(`alter database ${db.name} set taskweave.max_children_per_task = ${Math.max(100, width + 10)}`);
   await admin.unsafe(`alter database ${db.name} set taskweave.default_max_tasks = ${width + 100}`);
   await admin.end({ timeout: 2 });
   const sql = postgres(db.url, { max: 2, onnotice: () => {} }) as Sql;
   const sampler = postgres(db.url, { max: 1, onnotice: () => {} }) as Sql;
   await sql`select taskweave.set_model_limits(${MODEL}, ${RPM})`;
 
+  const aggregators = Math.ceil(width / AGGREGATOR_WIDTH);
   const limiter = rateLimiter(RPM);
   const script = async (req: ChatRequest): Promise<ScriptedReply> => {
     const retryAfter = limiter.take();
@@ -121,9 +125,16 @@ async function runFanOut(serverUrl: string, template: string, width: number): Pr
           })),
         };
       }
-      if (!results.some((r) => r.tool_call_id === 'call_aggregate')) {
+      if (!results.some((r) => r.tool_call_id.startsWith('call_aggregate'))) {
         const ids = results.map((r) => (r.value as { task_id?: string }).task_id).filter((id): id is string => !!id);
-        return { tool_calls: [{ id: 'call_aggregate', name: 'create_aggregator_task', arguments: { title: 'Combine the parts', instructions: 'Combine.', dependent_task_ids: ids } }] };
+        // the tool takes at most 200 dependencies: one aggregator per 200 parts
+        return {
+          tool_calls: Array.from({ length: aggregators }, (_, j) => ({
+            id: `call_aggregate_${j}`,
+            name: 'create_aggregator_task',
+            arguments: { title: `Combine parts ${j * AGGREGATOR_WIDTH}-${Math.min(width, (j + 1) * AGGREGATOR_WIDTH) - 1}`, instructions: 'Combine.', dependent_task_ids: ids.slice(j * AGGREGATOR_WIDTH, (j + 1) * AGGREGATOR_WIDTH) },
+          })),
+        };
       }
       return { content: 'Fanned out and aggregated.' };
     }
@@ -140,7 +151,7 @@ async function runFanOut(serverUrl: string, template: string, width: number): Pr
       LLM_MODEL: MODEL,
       OPENAI_BASE_URL: fake.baseURL,
       OPENAI_API_KEY: 'sk-bench',
-      PROCESS_TASK_MAX_CHILDREN: String(Math.max(100, width + 1)),
+      PROCESS_TASK_MAX_CHILDREN: String(Math.max(100, width + 10)),
     },
     onLog: (line) => fnLogs.push(line),
   });
@@ -157,7 +168,7 @@ async function runFanOut(serverUrl: string, template: string, width: number): Pr
   })();
 
   const capBoundS = 1 + Math.ceil((width + PROBES) / CAP) + 1;
-  const requests = width + 4 + PROBES; // root: 3 steps, children, aggregator, probes
+  const requests = width + 3 + aggregators + PROBES; // root: 3 steps, children, aggregators, probes
   const rateBoundS = Math.floor((requests - 1) / RPM) * 60 + MODEL_LATENCY_MS / 1000;
   const boundS = Math.max(capBoundS, rateBoundS);
   const timeoutS = Math.max(60, boundS * 3);
@@ -185,7 +196,7 @@ async function runFanOut(serverUrl: string, template: string, width: number): Pr
         from taskweave.tasks where root_task_id = ${root.id}`;
     const [agg] = await sql<{ n: number }[]>`
       select count(*)::int as n from taskweave.tasks where root_task_id = ${root.id} and cardinality(dependent_task_ids) > 0 and status = 'completed'`;
-    if (row.root === 'completed' && agg.n === 1 && row.open === 0) {
+    if (row.root === 'completed' && agg.n === aggregators && row.open === 0) {
       wallS = (Date.now() - t0) / 1000;
       finished = true;
       break;

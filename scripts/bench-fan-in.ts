@@ -249,6 +249,10 @@ async function main() {
   try {
     await admin.unsafe(`alter database ${database.name} set taskweave.max_children_per_task = 100000`);
     await admin.unsafe(`alter database ${database.name} set taskweave.max_aggregator_dependencies = 100000`);
+    // every dependency is claimed up front, so the running cap (100 by default) is off here
+    await admin.unsafe(`alter database ${database.name} set taskweave.max_running = 0`);
+    // and a run may hold the widest fan-in (default_max_tasks is 1,000)
+    await admin.unsafe(`alter database ${database.name} set taskweave.default_max_tasks = 0`);
     await admin.end();
     const admin2 = connect(database.url, 4);
     await admin2.unsafe(seedSchema);
