@@ -1,13 +1,15 @@
 import Link from 'next/link';
 import { StatusBadge, statusStyles } from '@/components/status-badge';
 import { requireOperator } from '@/lib/auth/viewer';
-import { pool } from '@/lib/db/pool';
-import { getOverview, TASK_STATUSES } from '@/lib/db/tasks';
+import { RunUsage } from '@/components/usage';
+import { getOverview } from '@/features/tasks/queries';
+import { TASK_STATUSES, type TaskStatus } from '@/lib/db/types';
+import { db } from '@/lib/server/db';
 import { formatAge, formatTimestamp, plural } from '@/lib/format';
 
 export default async function OverviewPage() {
   const viewer = await requireOperator();
-  const overview = await getOverview(pool(), viewer.claims);
+  const overview = await getOverview(db(), viewer.claims);
   return (
     <div className="space-y-6">
       <h1 className="text-xl font-semibold tracking-tight">Overview</h1>
@@ -50,16 +52,19 @@ export default async function OverviewPage() {
         ) : (
           <ul className="divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
             {overview.recentRoots.map((root) => (
-              <li key={root.id} className="flex flex-wrap items-center gap-3 px-4 py-3">
+              <li key={root.id} className="px-4 py-3" data-run-id={root.id}>
+                <div className="flex flex-wrap items-center gap-3">
                 <Link prefetch={false} href={`/tasks/${root.id}`} className="min-w-0 flex-1 font-medium break-words text-indigo-700 hover:underline">
                   {root.title}
                 </Link>
                 <StatusBadge status={root.status} />
                 <span className="text-xs text-slate-600">{plural(root.descendants, 'subtask')}</span>
-                <StatusStrip byStatus={root.byStatus} total={root.descendants} />
-                <time dateTime={root.createdAt.toISOString()} className="w-24 text-right text-xs text-slate-500">
-                  {formatAge(root.createdAt)}
+                <StatusStrip byStatus={root.by_status} total={root.descendants} />
+                <time dateTime={root.created_at} className="w-24 text-right text-xs text-slate-500">
+                  {formatAge(root.created_at)}
                 </time>
+                </div>
+                {root.run ? <RunUsage run={root.run} className="mt-1.5" /> : null}
               </li>
             ))}
           </ul>
@@ -69,7 +74,7 @@ export default async function OverviewPage() {
   );
 }
 
-function StatusStrip({ byStatus, total }: { byStatus: Partial<Record<(typeof TASK_STATUSES)[number], number>>; total: number }) {
+function StatusStrip({ byStatus, total }: { byStatus: Partial<Record<TaskStatus, number>>; total: number }) {
   if (total === 0) return <span className="w-40" />;
   const label = TASK_STATUSES.filter((s) => byStatus[s]).map((s) => `${byStatus[s]} ${statusStyles[s].label}`).join(', ');
   return (

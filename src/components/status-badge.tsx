@@ -1,4 +1,4 @@
-import type { TaskStatus } from '@/lib/db/tasks';
+import type { TaskStatus } from '@/lib/db/types';
 
 // One colour per status, used by badges and the fan-out picture alike.
 export const statusStyles: Record<TaskStatus, { badge: string; fill: string; stroke: string; label: string }> = {

@@ -42,3 +42,21 @@ export function jsonToText(value: unknown): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
+
+/** "in 40 s", "in 12 min", "in 3 h" for a moment ahead; "now" once it has passed */
+export function formatUntil(date: Date | string, now: Date = new Date()): string {
+  const d = typeof date === 'string' ? new Date(date) : date;
+  const seconds = Math.round((d.getTime() - now.getTime()) / 1000);
+  if (seconds <= 0) return 'now';
+  if (seconds < 60) return `in ${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `in ${hours} h`;
+  return `in ${Math.round(hours / 24)} d`;
+}
+
+/** A token or task count: "12,345". */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}

@@ -89,7 +89,7 @@ describe('result injection against the SQL API', () => {
 
     await finish(a, 'L'.repeat(10_000));
     for (const id of [b, c]) {
-      const t = await claimed(id, 'w');
+      await claimed(id, 'w');
       await store.fail(id, 'w', { category: 'model', message: 'no' }, false);
       expect((await store.getTask(id))!.status).toBe('needs_human_review');
     }

@@ -2,7 +2,7 @@
 // rate-limit slots, and hosted dispatch counting the invocations it has in flight.
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestDatabase, type Sql } from '../helpers/database.ts';
-import { claim, createParallel, createRoot, rejection } from '../helpers/tasks.ts';
+import { claim, createRoot, rejection } from '../helpers/tasks.ts';
 
 const CAP = 10;
 const db = useTestDatabase({ settings: { max_running: CAP } });

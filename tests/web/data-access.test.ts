@@ -2,14 +2,18 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { operator, plainUser, useTestDatabase } from '../helpers/database.ts';
 import type { Claims } from '../../src/lib/db/identity.ts';
+import { useAppPool } from './fixtures/app-pool.ts';
 import { seedFanOut, type SeededFanOut } from './fixtures/seed.ts';
 
 vi.mock('server-only', () => ({}));
-const { listOpenReviews, listResolvedReviews, resolveReview } = await import('../../src/lib/db/reviews.ts');
-const { getOverview, getTaskDetail } = await import('../../src/lib/db/tasks.ts');
+const { listOpenReviews, listResolvedReviews } = await import('../../src/features/reviews/queries.ts');
+const { applyDecision } = await import('../../src/features/reviews/service.ts');
+const { getOverview, getTaskDetail } = await import('../../src/features/tasks/queries.ts');
 const { decodeCursor } = await import('../../src/lib/db/cursor.ts');
+const { dataApiTypes } = await import('../../src/lib/server/db.ts');
 
 const db = useTestDatabase();
+const app = useAppPool(db, dataApiTypes);
 const ada = operator().claims as Claims;
 const grace = operator('grace@example.com', '00000000-0000-4000-8000-00000000a0a1').claims as Claims;
 const bob = plainUser().claims as Claims;
@@ -21,11 +25,11 @@ describe('open reviews', () => {
   });
 
   it('shows the failed task, its error, parent and the aggregator it holds up', async () => {
-    const page = await listOpenReviews(db.sql, ada);
+    const page = await listOpenReviews(app(), ada);
     expect(page.total).toBe(1);
     const [review] = page.items;
     expect(review.id).toBe(fanOut.failed[0].reviewId);
-    expect(review.task).toMatchObject({ id: fanOut.childIds[1], title: 'Research vendor 2', status: 'needs_human_review', isParallelTask: true, attempt: 1 });
+    expect(review.task).toMatchObject({ id: fanOut.childIds[1], title: 'Research vendor 2', status: 'needs_human_review', is_parallel_task: true, attempt: 1 });
     expect(review.error).toMatchObject({ category: 'model', provider: { status: 429 }, step: 2 });
     expect(review.parent).toMatchObject({ id: fanOut.rootId, title: 'Compare three vendors' });
     expect(review.aggregators).toEqual([
@@ -34,10 +38,10 @@ describe('open reviews', () => {
   });
 
   it('shows nothing to a signed-in user who is not an operator (RLS decides)', async () => {
-    const page = await listOpenReviews(db.sql, bob);
+    const page = await listOpenReviews(app(), bob);
     expect(page.items).toEqual([]);
     expect(page.total).toBe(0);
-    expect(await getTaskDetail(db.sql, bob, fanOut.rootId)).toBeNull();
+    expect(await getTaskDetail(app(), bob, fanOut.rootId)).toBeNull();
   });
 });
 
@@ -51,7 +55,7 @@ describe('keyset pagination', () => {
     const pages = [];
     let after: string | undefined;
     do {
-      const page = await listOpenReviews(db.sql, ada, { after: decodeCursor(after), limit: 7 });
+      const page = await listOpenReviews(app(), ada, { after: decodeCursor(after), limit: 7 });
       pages.push(page);
       seen.push(...page.items.map((r) => r.id));
       after = page.next;
@@ -66,7 +70,7 @@ describe('keyset pagination', () => {
     expect(seen).toEqual(created.map((r) => r.id));
 
     // back from the third page lands on the second
-    const back = await listOpenReviews(db.sql, ada, { before: decodeCursor(pages[2].previous), limit: 7 });
+    const back = await listOpenReviews(app(), ada, { before: decodeCursor(pages[2].previous), limit: 7 });
     expect(back.items.map((r) => r.id)).toEqual(pages[1].items.map((r) => r.id));
     expect(back.next).toBeDefined();
     expect(back.previous).toBeDefined();
@@ -76,34 +80,34 @@ describe('keyset pagination', () => {
 describe('resolving reviews', () => {
   it('retry puts the task back to pending and keeps the aggregator waiting', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Retry me' });
-    const outcome = await resolveReview(db.sql, ada, { reviewId: fanOut.failed[0].reviewId, action: 'retry', note: 'rate limit is over' });
-    expect(outcome).toMatchObject({ ok: true, review: { action: 'retry', resolvedBy: 'ada@example.com' }, task: { status: 'pending' } });
+    const outcome = await applyDecision(app(), ada, { reviewId: fanOut.failed[0].reviewId, action: 'retry', note: 'rate limit is over' });
+    expect(outcome).toMatchObject({ ok: true, review: { action: 'retry', resolved_by: 'ada@example.com' }, task: { status: 'pending' } });
     if (outcome.ok) expect(outcome.aggregators[0]).toMatchObject({ status: 'queued', ended: 1 });
   });
 
   it('abort cancels the task and activates the aggregator with partial results', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Abort me', complete: [0, 2], fail: [1] });
-    const outcome = await resolveReview(db.sql, ada, { reviewId: fanOut.failed[0].reviewId, action: 'abort' });
+    const outcome = await applyDecision(app(), ada, { reviewId: fanOut.failed[0].reviewId, action: 'abort' });
     expect(outcome).toMatchObject({ ok: true, task: { status: 'cancelled' } });
     if (outcome.ok) expect(outcome.aggregators[0]).toMatchObject({ id: fanOut.aggregatorId, status: 'pending', ended: 3, completed: 2 });
   });
 
   it('abort of the only unfinished dependency with nothing completed cancels the aggregator', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'All failed', children: 1, complete: [], fail: [0] });
-    const outcome = await resolveReview(db.sql, ada, { reviewId: fanOut.failed[0].reviewId, action: 'abort' });
+    const outcome = await applyDecision(app(), ada, { reviewId: fanOut.failed[0].reviewId, action: 'abort' });
     if (!outcome.ok) throw new Error(outcome.detail);
     expect(outcome.aggregators[0]).toMatchObject({ status: 'cancelled', completed: 0 });
   });
 
   it('manual completes the task with the operator’s output and the aggregator sees it', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Manual me', complete: [0, 2], fail: [1] });
-    const outcome = await resolveReview(db.sql, ada, { reviewId: fanOut.failed[0].reviewId, action: 'manual', manualOutput: { price: 12 } });
+    const outcome = await applyDecision(app(), ada, { reviewId: fanOut.failed[0].reviewId, action: 'manual', manualOutput: { price: 12 } });
     expect(outcome).toMatchObject({ ok: true, task: { status: 'completed' } });
     if (outcome.ok) expect(outcome.aggregators[0]).toMatchObject({ status: 'pending', completed: 3 });
-    const detail = await getTaskDetail(db.sql, ada, fanOut.childIds[1]);
+    const detail = await getTaskDetail(app(), ada, fanOut.childIds[1]);
     expect(detail?.task.output).toMatchObject({ source: 'manual', value: { price: 12 }, resolved_by: 'ada@example.com' });
     const text = await seedFanOut(db.sql, { title: 'Manual text' });
-    await resolveReview(db.sql, ada, { reviewId: text.failed[0].reviewId, action: 'manual', manualOutput: '<b>plain</b> text' });
+    await applyDecision(app(), ada, { reviewId: text.failed[0].reviewId, action: 'manual', manualOutput: '<b>plain</b> text' });
     const [{ output }] = await db.sql<{ output: { value: unknown } }[]>`select output from taskweave.tasks where id = ${text.failed[0].taskId}`;
     expect(output.value).toBe('<b>plain</b> text');
   });
@@ -112,8 +116,8 @@ describe('resolving reviews', () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Race' });
     const reviewId = fanOut.failed[0].reviewId;
     const [first, second] = await Promise.all([
-      resolveReview(db.sql, ada, { reviewId, action: 'retry' }),
-      resolveReview(db.sql, grace, { reviewId, action: 'abort' }),
+      applyDecision(app(), ada, { reviewId, action: 'retry' }),
+      applyDecision(app(), grace, { reviewId, action: 'abort' }),
     ]);
     const winners = [first, second].filter((o) => o.ok);
     const losers = [first, second].filter((o) => !o.ok);
@@ -123,21 +127,21 @@ describe('resolving reviews', () => {
   });
 
   it('reports unknown reviews and non-operators in categories', async () => {
-    expect(await resolveReview(db.sql, ada, { reviewId: '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50', action: 'retry' })).toMatchObject({
+    expect(await applyDecision(app(), ada, { reviewId: '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50', action: 'retry' })).toMatchObject({
       ok: false,
       kind: 'not-found',
     });
     const fanOut = await seedFanOut(db.sql, { title: 'Not yours' });
-    expect(await resolveReview(db.sql, bob, { reviewId: fanOut.failed[0].reviewId, action: 'retry' })).toMatchObject({ ok: false, kind: 'not-operator' });
+    expect(await applyDecision(app(), bob, { reviewId: fanOut.failed[0].reviewId, action: 'retry' })).toMatchObject({ ok: false, kind: 'not-operator' });
   });
 
   it('lists resolved reviews newest first with who, how and when', async () => {
-    const page = await listResolvedReviews(db.sql, ada, { limit: 3 });
+    const page = await listResolvedReviews(app(), ada, { limit: 3 });
     expect(page.items).toHaveLength(3);
-    const times = page.items.map((r) => r.resolvedAt.getTime());
+    const times = page.items.map((r) => Date.parse(r.resolved_at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
-    expect(page.items[0]).toMatchObject({ resolvedBy: expect.stringMatching(/@example\.com$/) });
-    const next = await listResolvedReviews(db.sql, ada, { before: decodeCursor(page.next), limit: 100 });
+    expect(page.items[0]).toMatchObject({ resolved_by: expect.stringMatching(/@example\.com$/) });
+    const next = await listResolvedReviews(app(), ada, { before: decodeCursor(page.next), limit: 100 });
     expect(next.items.map((r) => r.id)).not.toContain(page.items[0].id);
   });
 });
@@ -145,17 +149,17 @@ describe('resolving reviews', () => {
 describe('task detail and overview', () => {
   it('shows the fan-out group, timeline and reviews of a task', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Detail' });
-    const detail = await getTaskDetail(db.sql, ada, fanOut.childIds[1]);
+    const detail = await getTaskDetail(app(), ada, fanOut.childIds[1]);
     expect(detail?.parent?.id).toBe(fanOut.rootId);
     expect(detail?.group?.parent.id).toBe(fanOut.rootId);
     expect(detail?.group?.children.map((c) => c.id)).toEqual([...fanOut.childIds, fanOut.aggregatorId]);
-    expect(detail?.events.map((e) => e.toStatus)).toEqual(expect.arrayContaining(['running', 'needs_human_review']));
+    expect(detail?.events.map((e) => e.to_status)).toEqual(expect.arrayContaining(['running', 'needs_human_review']));
     expect(detail?.reviews[0]).toMatchObject({ status: 'open', error: { category: 'model' } });
 
-    const root = await getTaskDetail(db.sql, ada, fanOut.rootId);
+    const root = await getTaskDetail(app(), ada, fanOut.rootId);
     expect(root?.group?.parent.id).toBe(fanOut.rootId);
     expect(root?.group?.children).toHaveLength(4);
-    expect(await getTaskDetail(db.sql, ada, '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50')).toBeNull();
+    expect(await getTaskDetail(app(), ada, '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50')).toBeNull();
     expect(root?.fanInResult).toBeNull();
   });
 
@@ -163,16 +167,16 @@ describe('task detail and overview', () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Answer', complete: [0, 1, 2], fail: [] });
     await db.sql`select taskweave.claim_task(${fanOut.aggregatorId}, 'w')`;
     await db.sql`select taskweave.complete_task(${fanOut.aggregatorId}, 'w', '{"text": "the combined answer"}')`;
-    const root = await getTaskDetail(db.sql, ada, fanOut.rootId);
-    expect(root?.fanInResult).toMatchObject({ aggregatorId: fanOut.aggregatorId, output: { text: 'the combined answer' } });
+    const root = await getTaskDetail(app(), ada, fanOut.rootId);
+    expect(root?.fanInResult).toMatchObject({ id: fanOut.aggregatorId, output: { text: 'the combined answer' } });
   });
 
   it('counts tasks by status and lists recent roots', async () => {
-    const overview = await getOverview(db.sql, ada);
+    const overview = await getOverview(app(), ada);
     expect(overview.counts.needs_human_review).toBeGreaterThan(0);
     expect(overview.openReviews).toBe(overview.counts.needs_human_review);
     expect(overview.recentRoots[0].descendants).toBeGreaterThan(0);
-    const hidden = await getOverview(db.sql, bob);
+    const hidden = await getOverview(app(), bob);
     expect(hidden.openReviews).toBe(0);
     expect(hidden.recentRoots).toEqual([]);
   });

@@ -8,14 +8,17 @@ vi.mock('server-only', () => ({}));
 const db = useTestDatabase();
 let subscribe: typeof import('../../src/lib/live/notifications.ts').subscribe;
 let stopListening: typeof import('../../src/lib/live/notifications.ts').stopListening;
+let closeDb: typeof import('../../src/lib/server/db.ts').closeDb;
 
 const previousUrl = process.env.DATABASE_URL;
 beforeAll(async () => {
   process.env.DATABASE_URL = db.url; // the hub connects where the app's pool would
   ({ subscribe, stopListening } = await import('../../src/lib/live/notifications.ts'));
+  ({ closeDb } = await import('../../src/lib/server/db.ts'));
 });
 afterAll(async () => {
   await stopListening();
+  await closeDb();
   if (previousUrl === undefined) delete process.env.DATABASE_URL;
   else process.env.DATABASE_URL = previousUrl;
 });

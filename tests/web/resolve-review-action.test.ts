@@ -3,17 +3,20 @@
 import { describe, expect, it, vi } from 'vitest';
 import { operator, plainUser, useTestDatabase } from '../helpers/database.ts';
 import type { Claims } from '../../src/lib/db/identity.ts';
+import { useAppPool } from './fixtures/app-pool.ts';
 import { seedFanOut } from './fixtures/seed.ts';
 
 vi.mock('server-only', () => ({}));
-const { performResolveReview } = await import('../../src/lib/resolve-review-action.ts');
-type Viewer = Parameters<typeof performResolveReview>[0] extends { viewer: () => Promise<infer V> } ? V : never;
+const { decideFromForm } = await import('../../src/features/reviews/service.ts');
+const { dataApiTypes } = await import('../../src/lib/server/db.ts');
+type Viewer = Parameters<typeof decideFromForm>[0] extends { viewer: () => Promise<infer V> } ? V : never;
 
 const db = useTestDatabase();
+const app = useAppPool(db, dataApiTypes);
 
 function deps(viewer: Viewer) {
   const revalidate = vi.fn();
-  return { deps: { viewer: async () => viewer, sql: () => db.sql, revalidate, log: vi.fn() }, revalidate };
+  return { deps: { viewer: async () => viewer, sql: app, revalidate, log: vi.fn() }, revalidate };
 }
 const asOperator = (email = 'ada@example.com'): Viewer => ({
   kind: 'operator',
@@ -31,7 +34,7 @@ describe('resolve review action', () => {
   it('retries, revalidates and says what happened', async () => {
     const { failed } = await seedFanOut(db.sql, { title: 'Action retry' });
     const { deps: d, revalidate } = deps(asOperator());
-    const state = await performResolveReview(d, form({ reviewId: failed[0].reviewId, action: 'retry' }));
+    const state = await decideFromForm(d, form({ reviewId: failed[0].reviewId, action: 'retry' }));
     expect(state).toMatchObject({ status: 'success', errors: {}, reviewId: failed[0].reviewId, action: 'retry' });
     expect(state.message).toBe('Retried “Research vendor 2”: it is pending again and a worker will pick it up. Its aggregator “Combine the vendor research” still waits for 2 tasks.');
     expect(revalidate).toHaveBeenCalledWith(failed[0].taskId);
@@ -40,23 +43,23 @@ describe('resolve review action', () => {
   it('manual output: invalid JSON comes back as a field error and changes nothing', async () => {
     const { failed } = await seedFanOut(db.sql, { title: 'Action manual' });
     const { deps: d, revalidate } = deps(asOperator());
-    const bad = await performResolveReview(d, form({ reviewId: failed[0].reviewId, action: 'manual', manualFormat: 'json', manualOutput: '{oops' }));
+    const bad = await decideFromForm(d, form({ reviewId: failed[0].reviewId, action: 'manual', manualFormat: 'json', manualOutput: '{oops' }));
     expect(bad.status).toBe('error');
     expect(bad.errors.manualOutput?.[0]).toMatch(/not valid JSON/);
     expect(revalidate).not.toHaveBeenCalled();
     const [{ status }] = await db.sql`select status from taskweave.human_reviews where id = ${failed[0].reviewId}`;
     expect(status).toBe('open');
 
-    const good = await performResolveReview(d, form({ reviewId: failed[0].reviewId, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 9}' }));
+    const good = await decideFromForm(d, form({ reviewId: failed[0].reviewId, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 9}' }));
     expect(good).toMatchObject({ status: 'success' });
     expect(good.message).toMatch(/^Saved your output for “Research vendor 2”: it is completed\./);
   });
 
   it('a second operator is told who resolved it first', async () => {
     const { failed } = await seedFanOut(db.sql, { title: 'Action race' });
-    await performResolveReview(deps(asOperator()).deps, form({ reviewId: failed[0].reviewId, action: 'abort' }));
+    await decideFromForm(deps(asOperator()).deps, form({ reviewId: failed[0].reviewId, action: 'abort' }));
     const { deps: d, revalidate } = deps(asOperator('grace@example.com'));
-    const state = await performResolveReview(d, form({ reviewId: failed[0].reviewId, action: 'retry' }));
+    const state = await decideFromForm(d, form({ reviewId: failed[0].reviewId, action: 'retry' }));
     expect(state.status).toBe('error');
     expect(state.message).toMatch(/^Nothing changed: “Research vendor 2” was already resolved by ada@example\.com at \d\d:\d\d UTC \(aborted\)\.$/);
     // the queue changed under this operator: refresh it
@@ -65,18 +68,18 @@ describe('resolve review action', () => {
 
   it('refuses non-operators and signed-out visitors before touching the database', async () => {
     const { failed } = await seedFanOut(db.sql, { title: 'Action refused' });
-    const sql = vi.fn(() => db.sql);
-    const notOperator = await performResolveReview(
+    const sql = vi.fn(app);
+    const notOperator = await decideFromForm(
       { viewer: async () => ({ kind: 'not-operator', name: 'bob@example.com' }), sql, revalidate: vi.fn() },
       form({ reviewId: failed[0].reviewId, action: 'retry' }),
     );
     expect(notOperator).toMatchObject({ status: 'error', message: expect.stringMatching(/not an operator/) });
-    const signedOut = await performResolveReview({ viewer: async () => ({ kind: 'signed-out' }), sql, revalidate: vi.fn() }, form({ reviewId: failed[0].reviewId, action: 'retry' }));
+    const signedOut = await decideFromForm({ viewer: async () => ({ kind: 'signed-out' }), sql, revalidate: vi.fn() }, form({ reviewId: failed[0].reviewId, action: 'retry' }));
     expect(signedOut.message).toMatch(/Sign in again/);
     expect(sql).not.toHaveBeenCalled();
     // and if one got through anyway, the database itself refuses a plain user
-    const forged = await performResolveReview(
-      { viewer: async () => ({ kind: 'operator', claims: plainUser().claims as Claims, name: 'bob', mode: 'supabase' }), sql: () => db.sql, revalidate: vi.fn() },
+    const forged = await decideFromForm(
+      { viewer: async () => ({ kind: 'operator', claims: plainUser().claims as Claims, name: 'bob', mode: 'supabase' }), sql: app, revalidate: vi.fn() },
       form({ reviewId: failed[0].reviewId, action: 'retry' }),
     );
     expect(forged).toMatchObject({ status: 'error', message: 'The database refused: your account is not an operator.' });
@@ -84,7 +87,7 @@ describe('resolve review action', () => {
 
   it('rejects malformed submissions with words, not stack traces', async () => {
     const { deps: d } = deps(asOperator());
-    const state = await performResolveReview(d, form({ reviewId: 'x', action: 'explode' }));
+    const state = await decideFromForm(d, form({ reviewId: 'x', action: 'explode' }));
     expect(state).toMatchObject({ status: 'error', message: 'The request was incomplete; reload the page and try again.' });
   });
 });

@@ -3,13 +3,16 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { operator, useTestDatabase } from '../helpers/database.ts';
 import type { Claims } from '../../src/lib/db/identity.ts';
+import { useAppPool } from './fixtures/app-pool.ts';
 import { seedManyReviews } from './fixtures/seed.ts';
 
 vi.mock('server-only', () => ({}));
-const { listOpenReviews } = await import('../../src/lib/db/reviews.ts');
+const { listOpenReviews } = await import('../../src/features/reviews/queries.ts');
+const { dataApiTypes } = await import('../../src/lib/server/db.ts');
 const { decodeCursor } = await import('../../src/lib/db/cursor.ts');
 
 const db = useTestDatabase();
+const app = useAppPool(db, dataApiTypes);
 const ada = operator().claims as Claims;
 const COUNT = 10_000;
 
@@ -26,17 +29,17 @@ describe(`review queue with ${COUNT.toLocaleString('en-US')} open reviews`, () =
   }, 300_000);
 
   it('serves the first and a deep page in milliseconds', async () => {
-    await listOpenReviews(db.sql, ada); // warm the connection and plan cache
-    const first = await timed(() => listOpenReviews(db.sql, ada));
+    await listOpenReviews(app(), ada); // warm the connection and plan cache
+    const first = await timed(() => listOpenReviews(app(), ada));
     expect(first.value.total).toBe(COUNT);
     expect(first.value.items).toHaveLength(20);
 
     // jump to the middle of the queue: the cursor of review #5,000
     const [middle] = await db.sql<{ at: string; id: string }[]>`
       select created_at::text as at, id from taskweave.human_reviews where status = 'open' order by created_at, id offset 5000 limit 1`;
-    const deep = await timed(() => listOpenReviews(db.sql, ada, { after: middle }));
+    const deep = await timed(() => listOpenReviews(app(), ada, { after: middle }));
     expect(deep.value.items).toHaveLength(20);
-    const back = await timed(() => listOpenReviews(db.sql, ada, { before: decodeCursor(deep.value.previous) }));
+    const back = await timed(() => listOpenReviews(app(), ada, { before: decodeCursor(deep.value.previous) }));
     expect(back.value.items).toHaveLength(20);
     console.log(`[scale] ${COUNT} open reviews: first page ${first.ms.toFixed(1)} ms, page after #5000 ${deep.ms.toFixed(1)} ms, previous page ${back.ms.toFixed(1)} ms`);
     // generous bounds for a loaded 2-core CI machine; typical numbers are a few ms

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/lib/db/cursor.ts';
-import { parseManualOutput, parseResolveReviewForm } from '../../src/lib/review-schemas.ts';
+import { parseManualOutput, parseDecisionForm } from '../../src/features/reviews/schema.ts';
 
 const id = '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50';
 const form = (fields: Record<string, string>) => {
@@ -11,44 +11,44 @@ const form = (fields: Record<string, string>) => {
 
 describe('resolve review form', () => {
   it('accepts retry and abort with an optional note, blank note dropped', () => {
-    expect(parseResolveReviewForm(form({ reviewId: id, action: 'retry', note: '  ' }))).toEqual({
+    expect(parseDecisionForm(form({ reviewId: id, action: 'retry', note: '  ' }))).toEqual({
       success: true,
       data: { reviewId: id, action: 'retry', note: undefined },
     });
-    expect(parseResolveReviewForm(form({ reviewId: id, action: 'abort', note: ' flaky vendor ' }))).toEqual({
+    expect(parseDecisionForm(form({ reviewId: id, action: 'abort', note: ' flaky vendor ' }))).toEqual({
       success: true,
       data: { reviewId: id, action: 'abort', note: 'flaky vendor' },
     });
   });
 
   it('stores manual text as a JSON string and manual JSON as its value', () => {
-    const text = parseResolveReviewForm(form({ reviewId: id, action: 'manual', manualFormat: 'text', manualOutput: 'Vendor 2: $12/month' }));
+    const text = parseDecisionForm(form({ reviewId: id, action: 'manual', manualFormat: 'text', manualOutput: 'Vendor 2: $12/month' }));
     expect(text).toMatchObject({ success: true, data: { action: 'manual', manualOutput: 'Vendor 2: $12/month' } });
-    const json = parseResolveReviewForm(form({ reviewId: id, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 12, "tags": ["a"]}' }));
+    const json = parseDecisionForm(form({ reviewId: id, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 12, "tags": ["a"]}' }));
     expect(json).toMatchObject({ success: true, data: { manualOutput: { price: 12, tags: ['a'] } } });
     // format defaults to text
-    expect(parseResolveReviewForm(form({ reviewId: id, action: 'manual', manualOutput: '{"x":1}' }))).toMatchObject({
+    expect(parseDecisionForm(form({ reviewId: id, action: 'manual', manualOutput: '{"x":1}' }))).toMatchObject({
       success: true,
       data: { manualOutput: '{"x":1}' },
     });
   });
 
   it('explains invalid JSON and blank output on the manualOutput field', () => {
-    const bad = parseResolveReviewForm(form({ reviewId: id, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 12,' }));
+    const bad = parseDecisionForm(form({ reviewId: id, action: 'manual', manualFormat: 'json', manualOutput: '{"price": 12,' }));
     expect(bad.success).toBe(false);
     if (!bad.success) expect(bad.errors.manualOutput?.[0]).toMatch(/not valid JSON/);
-    const blank = parseResolveReviewForm(form({ reviewId: id, action: 'manual', manualOutput: '   ' }));
+    const blank = parseDecisionForm(form({ reviewId: id, action: 'manual', manualOutput: '   ' }));
     expect(blank.success).toBe(false);
     if (!blank.success) expect(blank.errors.manualOutput?.[0]).toMatch(/Write the output/);
   });
 
   it('rejects unknown actions, bad ids and overlong notes', () => {
-    const action = parseResolveReviewForm(form({ reviewId: id, action: 'delete' }));
+    const action = parseDecisionForm(form({ reviewId: id, action: 'delete' }));
     expect(action.success).toBe(false);
-    const badId = parseResolveReviewForm(form({ reviewId: 'not-a-uuid', action: 'retry' }));
+    const badId = parseDecisionForm(form({ reviewId: 'not-a-uuid', action: 'retry' }));
     expect(badId.success).toBe(false);
     if (!badId.success) expect(badId.errors.reviewId?.[0]).toMatch(/not valid/);
-    const note = parseResolveReviewForm(form({ reviewId: id, action: 'retry', note: 'x'.repeat(2001) }));
+    const note = parseDecisionForm(form({ reviewId: id, action: 'retry', note: 'x'.repeat(2001) }));
     expect(note.success).toBe(false);
     if (!note.success) expect(note.errors.note?.[0]).toMatch(/under 2,000/);
   });

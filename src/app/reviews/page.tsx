@@ -4,8 +4,8 @@ import { CollapsibleText } from '@/components/collapsible-text';
 import { StatusBadge } from '@/components/status-badge';
 import { requireOperator } from '@/lib/auth/viewer';
 import { decodeCursor } from '@/lib/db/cursor';
-import { pool } from '@/lib/db/pool';
-import { listOpenReviews, listResolvedReviews } from '@/lib/db/reviews';
+import { listOpenReviews, listResolvedReviews } from '@/features/reviews/queries';
+import { db } from '@/lib/server/db';
 import { formatTimestamp, jsonToText, plural } from '@/lib/format';
 import { ReviewActionsProvider } from './review-actions-provider';
 import { ReviewCard } from './review-card';
@@ -50,7 +50,7 @@ export default async function ReviewsPage({ searchParams }: { searchParams: Sear
 type Claims = Awaited<ReturnType<typeof requireOperator>>['claims'];
 
 async function OpenReviews({ viewerClaims, after, before }: { viewerClaims: Claims; after?: string | string[]; before?: string | string[] }) {
-  const page = await listOpenReviews(pool(), viewerClaims, { after: decodeCursor(after), before: decodeCursor(before) });
+  const page = await listOpenReviews(db(), viewerClaims, { after: decodeCursor(after), before: decodeCursor(before) });
   return (
     <ReviewActionsProvider>
       <p className="mb-3 text-sm text-slate-600" data-testid="open-count">
@@ -81,7 +81,7 @@ async function OpenReviews({ viewerClaims, after, before }: { viewerClaims: Clai
 }
 
 async function ResolvedReviews({ viewerClaims, before }: { viewerClaims: Claims; before?: string | string[] }) {
-  const page = await listResolvedReviews(pool(), viewerClaims, { before: decodeCursor(before) });
+  const page = await listResolvedReviews(db(), viewerClaims, { before: decodeCursor(before) });
   if (page.items.length === 0) {
     return <EmptyState title="No resolved reviews yet" body="Reviews you and other operators resolve are listed here, newest first." />;
   }
@@ -111,14 +111,14 @@ async function ResolvedReviews({ viewerClaims, before }: { viewerClaims: Claims;
                   </div>
                 </td>
                 <td className="px-3 py-2 whitespace-nowrap">{actionLabel[review.action]}</td>
-                <td className="px-3 py-2 break-all">{review.resolvedBy ?? 'unknown'}</td>
+                <td className="px-3 py-2 break-all">{review.resolved_by ?? 'unknown'}</td>
                 <td className="px-3 py-2 whitespace-nowrap">
-                  <time dateTime={review.resolvedAt.toISOString()}>{formatTimestamp(review.resolvedAt)}</time>
+                  <time dateTime={review.resolved_at}>{formatTimestamp(review.resolved_at)}</time>
                 </td>
                 <td className="max-w-md px-3 py-2">
                   {review.note ? <p className="mb-1 text-slate-700">“{review.note}”</p> : null}
-                  {review.manualOutput !== null ? <CollapsibleText text={jsonToText(review.manualOutput)} previewLines={3} label="output" /> : null}
-                  {!review.note && review.manualOutput === null ? <span className="text-slate-400">—</span> : null}
+                  {review.manual_output !== null ? <CollapsibleText text={jsonToText(review.manual_output)} previewLines={3} label="output" /> : null}
+                  {!review.note && review.manual_output === null ? <span className="text-slate-400">—</span> : null}
                 </td>
               </tr>
             ))}

@@ -2,11 +2,11 @@
 // One action state for the whole queue. A card disappears from the queue the moment its review is
 // resolved, so the result of the click has to live above the cards to still be shown afterwards.
 import { createContext, useActionState, useContext, useOptimistic, useRef } from 'react';
-import { initialResolveReviewState, type ResolveReviewState } from '@/lib/review-schemas';
-import { resolveReviewAction } from './actions';
+import { resolveReviewAction } from '@/features/reviews/actions';
+import { initialDecisionState, type DecisionState } from '@/features/reviews/schema';
 
 interface ReviewActionsContext {
-  state: ResolveReviewState;
+  state: DecisionState;
   formAction: (form: FormData) => void;
   pending: boolean;
   inFlightReviewId: string | null;
@@ -25,14 +25,14 @@ export function ReviewActionsProvider({ children }: { children: React.ReactNode 
   // reviews this page already resolved: a double click's second submission must not replace
   // "Retried …" with the database's (correct, but confusing) "already resolved by you"
   const done = useRef(new Set<string>());
-  const [state, formAction, pending] = useActionState(async (previous: ResolveReviewState, form: FormData) => {
+  const [state, formAction, pending] = useActionState(async (previous: DecisionState, form: FormData) => {
     const reviewId = String(form.get('reviewId') ?? '');
     if (done.current.has(reviewId)) return previous;
     setInFlightReviewId(reviewId);
     const next = await resolveReviewAction(previous, form);
     if (next.status === 'success') done.current.add(reviewId);
     return next;
-  }, initialResolveReviewState);
+  }, initialDecisionState);
 
   return (
     <Context.Provider value={{ state, formAction, pending, inFlightReviewId }}>
@@ -42,7 +42,7 @@ export function ReviewActionsProvider({ children }: { children: React.ReactNode 
   );
 }
 
-function ResultBanner({ state }: { state: ResolveReviewState }) {
+function ResultBanner({ state }: { state: DecisionState }) {
   // field mistakes are shown beside the field in the dialog, not here
   const fieldOnly = state.status === 'error' && Object.keys(state.errors).length > 0;
   return (

@@ -2,8 +2,8 @@
 // Retry, Abort (confirmed, saying what happens to the aggregator) and Manual (a dialog for text or
 // JSON). All three submit to the same server action; the database decides whether it happens.
 import { useId, useRef, useState } from 'react';
-import { predictAbort, type AggregatorSnapshot } from '@/lib/review-messages';
-import { parseManualOutput } from '@/lib/review-schemas';
+import { predictAbort, type AggregatorSnapshot } from '@/features/reviews/messages';
+import { parseManualOutput } from '@/features/reviews/schema';
 import { useReviewActions } from './review-actions-provider';
 
 interface Props {

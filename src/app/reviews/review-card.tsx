@@ -3,12 +3,13 @@ import Link from 'next/link';
 // prefetch them all again, loading the server for pages the operator mostly never opens.
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
-import type { OpenReview, ReviewError } from '@/lib/db/reviews';
+import { RunUsage } from '@/components/usage';
+import { describeProgress } from '@/features/reviews/messages';
+import type { OpenReview, ReviewError, Run } from '@/features/reviews/queries';
 import { formatAge, formatTimestamp, jsonToText } from '@/lib/format';
-import { describeProgress } from '@/lib/review-messages';
 import { ReviewActions } from './review-actions';
 
-export function ErrorDetails({ error, at }: { error: ReviewError | null; at?: Date }) {
+export function ErrorDetails({ error, at }: { error: ReviewError | null; at?: string }) {
   const { category, message, provider, step, ...rest } = error ?? {};
   const extra = Object.entries(rest).filter(([, v]) => v !== undefined && v !== null);
   if (provider !== undefined && provider !== null && typeof provider !== 'object') extra.unshift(['provider', provider]);
@@ -19,7 +20,7 @@ export function ErrorDetails({ error, at }: { error: ReviewError | null; at?: Da
         {category ? <Badge tone="rose">{String(category)}</Badge> : null}
         {typeof step === 'number' ? <span>at step {step}</span> : null}
         {at ? (
-          <time dateTime={at.toISOString()} title={formatTimestamp(at)} className="ml-auto text-rose-800">
+          <time dateTime={at} title={formatTimestamp(at)} className="ml-auto text-rose-800">
             {formatTimestamp(at)} ({formatAge(at)})
           </time>
         ) : null}
@@ -81,10 +82,11 @@ export function ReviewCard({ review }: { review: OpenReview }) {
           </Link>
         </h2>
         <div className="flex flex-wrap items-center gap-2">
-          {task.isParallelTask ? <Badge tone="violet">parallel task</Badge> : null}
+          {review.error?.category === 'budget' ? <Badge tone="rose">budget stop</Badge> : null}
+          {task.is_parallel_task ? <Badge tone="violet">parallel task</Badge> : null}
           <StatusBadge status={task.status} />
           <span className="text-xs text-slate-600">
-            attempt {task.attempt} of {task.maxAttempts}
+            attempt {task.attempt} of {task.max_attempts}
           </span>
         </div>
       </header>
@@ -94,8 +96,10 @@ export function ReviewCard({ review }: { review: OpenReview }) {
       </section>
 
       <section aria-label="Error" className="mt-3">
-        <ErrorDetails error={review.error} at={review.createdAt} />
+        <ErrorDetails error={review.error} at={review.created_at} />
       </section>
+
+      {review.error?.category === 'budget' ? <BudgetStop run={review.run} /> : null}
 
       <dl className="mt-3 grid gap-2 text-sm sm:grid-cols-2">
         <div>
@@ -139,5 +143,18 @@ export function ReviewCard({ review }: { review: OpenReview }) {
         <ReviewActions reviewId={review.id} taskTitle={task.title} aggregators={review.aggregators} />
       </div>
     </article>
+  );
+}
+
+/** A task stopped because its run reached a limit: the run's usage against its limits, and the way on. */
+export function BudgetStop({ run }: { run: Run | null }) {
+  return (
+    <section aria-label="Budget stop" data-testid="budget-stop" className="mt-3 rounded-md bg-amber-50 p-3 text-sm text-amber-950 ring-1 ring-amber-300">
+      <p className="font-medium">Budget stop: this task&apos;s run reached one of its limits, so it starts no new model step and creates no task.</p>
+      {run ? <RunUsage run={run} className="mt-2" /> : <p className="mt-1 text-xs">The run&apos;s usage is not recorded.</p>}
+      <p className="mt-2 text-xs text-amber-900">
+        To go on, raise the run&apos;s limits (<code>taskweave.set_run_limits</code>), then Retry. Abort ends this task without a result.
+      </p>
+    </section>
   );
 }

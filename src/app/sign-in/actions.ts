@@ -2,6 +2,7 @@
 
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
+import { isOperatorClaims } from '@/lib/auth/mode';
 import { authMode } from '@/lib/auth/viewer';
 import { supabaseForRequest } from '@/lib/auth/supabase-server';
 
@@ -25,12 +26,14 @@ export async function signInAction(_previous: SignInState, form: FormData): Prom
     return { message: mode.kind === 'misconfigured' ? mode.problem : 'Local operator mode needs no sign-in.', errors: {}, email };
   }
   const supabase = await supabaseForRequest(mode);
-  const { error } = await supabase.auth.signInWithPassword(parsed.data);
+  const { data, error } = await supabase.auth.signInWithPassword(parsed.data);
   if (error) {
     const message = /invalid/i.test(error.message) ? 'That email and password do not match an account.' : `Sign-in failed: ${error.message}`;
     return { message, errors: {}, email };
   }
-  redirect('/reviews');
+  // straight to where the proxy would send this user: Next renders an action's redirect target by
+  // fetching it, and a second redirect there would show one page under the other's URL
+  redirect(isOperatorClaims(data.user) ? '/reviews' : '/not-an-operator');
 }
 
 export async function signOutAction(): Promise<void> {

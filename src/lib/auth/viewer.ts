@@ -5,7 +5,8 @@ import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { cache } from 'react';
 import type { Claims } from '../db/identity';
-import { LOCAL_OPERATOR_CLAIMS, decideAuthMode, isOperatorClaims, type AuthMode } from './mode';
+import { serverConfig } from '../server/config';
+import { LOCAL_OPERATOR_CLAIMS, PEER_HEADER, decideAuthMode, isOperatorClaims, type AuthMode } from './mode';
 import { supabaseForRequest } from './supabase-server';
 
 export type Viewer =
@@ -15,11 +16,8 @@ export type Viewer =
   | { kind: 'misconfigured'; problem: string };
 
 export const authMode = cache(async (): Promise<AuthMode> => {
-  const host = (await headers()).get('host');
-  // read through a variable so the bundler does not inline build-time values: the same build serves
-  // different deployments
-  const env = process.env as Record<string, string | undefined>;
-  return decideAuthMode(env, host);
+  const requestHeaders = await headers();
+  return decideAuthMode(serverConfig().auth, { host: requestHeaders.get('host'), peer: requestHeaders.get(PEER_HEADER) });
 });
 
 export const getViewer = cache(async (): Promise<Viewer> => {

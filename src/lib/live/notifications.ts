@@ -1,9 +1,10 @@
 import 'server-only';
-// One LISTEN connection per server process, shared by every open live-updates stream. Postgres
+// One LISTEN per channel per server process, shared by every open live-updates stream. Postgres
 // notifies on task and review changes (see the migrations); each notification is fanned out to the
 // subscribed browsers, which then re-read what they show through the operator's own identity.
-import postgres from 'postgres';
-import { databaseUrl } from '../db/pool';
+// LISTEN runs through the app's one pool (src/lib/server/db.ts), on the dedicated connection
+// postgres.js keeps for it.
+import { db } from '../server/db';
 
 export const LIVE_CHANNELS = ['task_changed', 'review_changed', 'task_ready'] as const;
 export type LiveChannel = (typeof LIVE_CHANNELS)[number];
@@ -16,11 +17,11 @@ type Subscriber = (notification: LiveNotification) => void;
 interface Hub {
   subscribers: Set<Subscriber>;
   ready?: Promise<void>;
-  sql?: postgres.Sql;
+  unlisten: (() => Promise<void>)[];
 }
 
 const globalForHub = globalThis as unknown as { taskweaveLiveHub?: Hub };
-const hub: Hub = (globalForHub.taskweaveLiveHub ??= { subscribers: new Set() });
+const hub: Hub = (globalForHub.taskweaveLiveHub ??= { subscribers: new Set(), unlisten: [] });
 
 function parse(payload: string): unknown {
   try {
@@ -44,14 +45,13 @@ function publish(channel: LiveChannel, payload: string) {
 /** Start listening (once per process); resolves when LISTEN is in place, so no change is missed after. */
 function ensureListening(): Promise<void> {
   if (!hub.ready) {
-    // postgres.js keeps LISTEN on a dedicated connection and re-issues it after a reconnect
-    hub.sql = postgres(databaseUrl(), { max: 1, onnotice: () => {}, connect_timeout: 10, idle_timeout: 0 });
-    const sql = hub.sql;
+    const sql = db();
     hub.ready = Promise.all(LIVE_CHANNELS.map((channel) => sql.listen(channel, (payload) => publish(channel, payload)))).then(
-      () => undefined,
+      (listeners) => {
+        hub.unlisten = listeners.map((l) => l.unlisten);
+      },
       (error) => {
         hub.ready = undefined; // try again on the next subscriber
-        void sql.end({ timeout: 1 });
         throw error;
       },
     );
@@ -67,11 +67,11 @@ export async function subscribe(subscriber: Subscriber): Promise<() => void> {
   };
 }
 
-/** Close the shared LISTEN connection (tests, graceful shutdown); the next subscriber opens it again. */
+/** Stop listening (tests, graceful shutdown); the next subscriber listens again. */
 export async function stopListening(): Promise<void> {
-  const sql = hub.sql;
+  const unlisten = hub.unlisten;
   hub.ready = undefined;
-  hub.sql = undefined;
+  hub.unlisten = [];
   hub.subscribers.clear();
-  await sql?.end({ timeout: 2 });
+  await Promise.all(unlisten.map((u) => u().catch(() => undefined)));
 }

@@ -12,15 +12,12 @@ type Sql = postgres.Sql<Record<string, unknown>>;
 export const screenshotDir = path.join(repoRoot, 'test-results', 'screenshots');
 
 export const test = base.extend<{ sql: Sql; localUrl: string; hostedUrl: string }>({
-  // eslint-disable-next-line no-empty-pattern
   sql: async ({}, use) => {
     const sql = postgres(process.env.E2E_DATABASE_URL!, { max: 2, onnotice: () => {} }) as Sql;
     await use(sql);
     await sql.end({ timeout: 2 });
   },
-  // eslint-disable-next-line no-empty-pattern
   localUrl: async ({}, use) => use(process.env.E2E_LOCAL_URL!),
-  // eslint-disable-next-line no-empty-pattern
   hostedUrl: async ({}, use) => use(process.env.E2E_HOSTED_URL!),
 });
 

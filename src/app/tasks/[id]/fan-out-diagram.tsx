@@ -2,7 +2,7 @@
 // aggregators that join them at the bottom, each coloured by status. Plain SVG, server-rendered;
 // live updates re-render it.
 import { statusStyles } from '@/components/status-badge';
-import type { TaskNode } from '@/lib/db/tasks';
+import type { TaskNode } from '@/features/tasks/queries';
 
 const NODE_W = 176;
 const NODE_H = 54;
@@ -16,7 +16,7 @@ function truncate(text: string, max: number) {
 
 function Node({ node, x, y, current }: { node: TaskNode; x: number; y: number; current: boolean }) {
   const style = statusStyles[node.status] ?? statusStyles.queued;
-  const kind = node.dependentTaskIds.length > 0 ? 'aggregator' : node.isParallelTask ? 'parallel' : 'task';
+  const kind = node.dependent_task_ids.length > 0 ? 'aggregator' : node.is_parallel_task ? 'parallel' : 'task';
   return (
     <a href={`/tasks/${node.id}`} aria-label={`${node.title} (${kind}, ${style.label})`} data-node-id={node.id} data-node-status={node.status}>
       <title>{`${node.title} — ${style.label}`}</title>
@@ -42,8 +42,8 @@ function Node({ node, x, y, current }: { node: TaskNode; x: number; y: number; c
 }
 
 export function FanOutDiagram({ parent, childNodes, currentId }: { parent: TaskNode; childNodes: TaskNode[]; currentId: string }) {
-  const aggregators = childNodes.filter((n) => n.dependentTaskIds.length > 0);
-  const workers = childNodes.filter((n) => n.dependentTaskIds.length === 0);
+  const aggregators = childNodes.filter((n) => n.dependent_task_ids.length > 0);
+  const workers = childNodes.filter((n) => n.dependent_task_ids.length === 0);
   const columns = Math.max(workers.length, aggregators.length, 1);
   const width = PAD * 2 + columns * NODE_W + (columns - 1) * GAP_X;
   const rows = aggregators.length > 0 ? 3 : 2;
@@ -77,7 +77,7 @@ export function FanOutDiagram({ parent, childNodes, currentId }: { parent: TaskN
             })}
             {aggregators.map((a, i) => {
               const ax = rowX(aggregators.length, i) + NODE_W / 2;
-              return a.dependentTaskIds.map((dep) => {
+              return a.dependent_task_ids.map((dep) => {
                 const p = workerPos.get(dep);
                 return p ? <line key={`${a.id}-${dep}`} x1={p.x + NODE_W / 2} y1={p.y + NODE_H} x2={ax} y2={aggregatorY} /> : null;
               });

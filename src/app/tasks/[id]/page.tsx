@@ -4,10 +4,14 @@ import { notFound } from 'next/navigation';
 import { z } from 'zod';
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
+import { RunUsage, TaskTokens } from '@/components/usage';
+import { getTaskDetail, type TaskDetail, type TaskNode } from '@/features/tasks/queries';
 import { requireOperator } from '@/lib/auth/viewer';
-import { pool } from '@/lib/db/pool';
-import { getTaskDetail, type TaskDetail, type TaskNode } from '@/lib/db/tasks';
-import { formatAge, formatTimestamp, jsonToText } from '@/lib/format';
+import { hasEnded } from '@/lib/db/types';
+import { formatAge, formatTimestamp, formatUntil, jsonToText } from '@/lib/format';
+import { db } from '@/lib/server/db';
+import { CancelTask } from './cancel-task';
+import type { ReviewError } from '@/features/reviews/queries';
 import { ErrorDetails } from '../../reviews/review-card';
 import { FanOutDiagram } from './fan-out-diagram';
 import { Transcript } from './transcript';
@@ -18,14 +22,17 @@ export async function generateMetadata({ params }: { params: Params }): Promise<
   return { title: `Task ${(await params).id.slice(0, 8)}` };
 }
 
+// No loading.tsx here: a loading shell would be streamed with status 200 before the page could say
+// "not found". The page decides first (malformed id, unknown or hidden task -> a real 404), then renders.
 export default async function TaskPage({ params }: { params: Params }) {
   const viewer = await requireOperator();
   const { id } = await params;
   if (!z.uuid().safeParse(id).success) notFound();
-  const detail = await getTaskDetail(pool(), viewer.claims, id);
+  const detail = await getTaskDetail(db(), viewer.claims, id);
   if (!detail) notFound();
-  const { task } = detail;
+  const { task, run } = detail;
   const openReview = detail.reviews.find((r) => r.status === 'open');
+  const modelWaitUntil = detail.waitingForModelUntil;
 
   return (
     <div className="space-y-6">
@@ -36,35 +43,64 @@ export default async function TaskPage({ params }: { params: Params }) {
             {task.title}
           </h1>
           <StatusBadge status={task.status} />
-          {task.isParallelTask ? <Badge tone="violet">parallel task</Badge> : null}
-          {task.dependentTaskIds.length > 0 ? <Badge>aggregator of {task.dependentTaskIds.length}</Badge> : null}
+          {task.is_parallel_task ? <Badge tone="violet">parallel task</Badge> : null}
+          {task.dependent_task_ids.length > 0 ? <Badge>aggregator of {task.dependent_task_ids.length}</Badge> : null}
+          {/* always mounted, so the result of a cancel is still shown once the task has ended */}
+          <div className="ml-auto">
+            <CancelTask taskId={task.id} title={task.title} stops={detail.cancellable} ended={hasEnded(task.status)} />
+          </div>
         </div>
         <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
           <Meta label="Attempt">
-            {task.attempt} of {task.maxAttempts}
+            {task.attempt} of {task.max_attempts}
           </Meta>
           <Meta label="Created">
-            <time dateTime={task.createdAt.toISOString()}>{formatTimestamp(task.createdAt)}</time>
+            <time dateTime={task.created_at}>{formatTimestamp(task.created_at)}</time>
           </Meta>
           <Meta label="Updated">
-            <time dateTime={task.updatedAt.toISOString()}>{formatAge(task.updatedAt)}</time>
+            <time dateTime={task.updated_at}>{formatAge(task.updated_at)}</time>
           </Meta>
-          {task.completedAt ? (
+          {task.completed_at ? (
             <Meta label="Ended">
-              <time dateTime={task.completedAt.toISOString()}>{formatTimestamp(task.completedAt)}</time>
+              <time dateTime={task.completed_at}>{formatTimestamp(task.completed_at)}</time>
             </Meta>
           ) : null}
-          {task.leasedBy ? (
+          {task.leased_by ? (
             <Meta label="Worker">
-              {task.leasedBy}
-              {task.leaseExpiresAt ? ` (lease until ${formatTimestamp(task.leaseExpiresAt)})` : ''}
+              {task.leased_by}
+              {task.lease_expires_at ? ` (lease until ${formatTimestamp(task.lease_expires_at)})` : ''}
             </Meta>
           ) : null}
+          <Meta label="Tokens">
+            <TaskTokens usage={task.usage} />
+          </Meta>
           <Meta label="Id">
             <code className="text-xs">{task.id}</code>
           </Meta>
         </dl>
       </header>
+
+      {run ? (
+        <section aria-label="Run usage" className="rounded-lg bg-white px-4 py-3 shadow-sm ring-1 ring-slate-200">
+          <p className="mb-1 text-xs font-semibold tracking-wide text-slate-700 uppercase">
+            {task.root_task_id === task.id ? 'This run' : 'The run this task belongs to'}
+          </p>
+          <RunUsage run={run} />
+        </section>
+      ) : null}
+
+      {modelWaitUntil ? (
+        <div role="status" data-testid="model-wait" className="rounded-md bg-sky-50 px-4 py-3 text-sm text-sky-950 ring-1 ring-sky-300">
+          Waiting for a model rate-limit slot until <time dateTime={modelWaitUntil}>{formatTimestamp(modelWaitUntil)}</time> ({formatUntil(modelWaitUntil)}):
+          the model&apos;s shared requests-per-minute limit is used up, so this task waits instead of calling it.
+        </div>
+      ) : null}
+
+      {task.cancel_reason && task.status === 'cancelled' ? (
+        <div role="note" className="rounded-md bg-zinc-50 px-4 py-3 text-sm text-zinc-800 ring-1 ring-zinc-300" data-testid="cancel-reason">
+          Cancelled: {task.cancel_reason}
+        </div>
+      ) : null}
 
       {openReview ? (
         <div role="note" className="flex flex-wrap items-center gap-3 rounded-md bg-amber-50 px-4 py-3 text-sm text-amber-950 ring-1 ring-amber-300">
@@ -79,10 +115,10 @@ export default async function TaskPage({ params }: { params: Params }) {
         <Section title="Result of the fan-in">
           <p className="mb-2 text-sm text-slate-600">
             From the aggregator{' '}
-            <Link href={`/tasks/${detail.fanInResult.aggregatorId}`} className="font-medium text-indigo-700 underline">
+            <Link href={`/tasks/${detail.fanInResult.id}`} className="font-medium text-indigo-700 underline">
               {detail.fanInResult.title}
             </Link>
-            {detail.fanInResult.completedAt ? `, completed ${formatTimestamp(detail.fanInResult.completedAt)}` : ''}
+            {detail.fanInResult.completed_at ? `, completed ${formatTimestamp(detail.fanInResult.completed_at)}` : ''}
           </p>
           <div data-testid="fan-in-result">
             <Output output={detail.fanInResult.output} />
@@ -112,9 +148,9 @@ export default async function TaskPage({ params }: { params: Params }) {
         <Section title="Output">
           <Output output={task.output} />
         </Section>
-        {task.lastError ? (
+        {task.last_error ? (
           <Section title="Last error">
-            <ErrorDetails error={task.lastError} />
+            <ErrorDetails error={task.last_error as ReviewError} />
           </Section>
         ) : null}
       </div>
@@ -132,13 +168,13 @@ export default async function TaskPage({ params }: { params: Params }) {
               {detail.events.map((event) => (
                 <li key={event.id}>
                   <div className="flex flex-wrap items-center gap-2">
-                    <time dateTime={event.createdAt.toISOString()} className="text-xs text-slate-500">
-                      {formatTimestamp(event.createdAt)}
+                    <time dateTime={event.created_at} className="text-xs text-slate-500">
+                      {formatTimestamp(event.created_at)}
                     </time>
                     <span className="font-medium">{event.event.replaceAll('_', ' ')}</span>
-                    {event.fromStatus || event.toStatus ? (
+                    {event.from_status || event.to_status ? (
                       <span className="text-slate-600">
-                        {event.fromStatus ?? '∅'} → {event.toStatus ?? '∅'}
+                        {event.from_status ?? '∅'} → {event.to_status ?? '∅'}
                       </span>
                     ) : null}
                     {event.actor ? <span className="text-xs text-slate-500">by {event.actor}</span> : null}
@@ -166,13 +202,13 @@ export default async function TaskPage({ params }: { params: Params }) {
                       <strong className="text-amber-800">Open</strong>
                     ) : (
                       <>
-                        <strong>{review.action}</strong> by {review.resolvedBy ?? 'unknown'}
-                        {review.resolvedAt ? ` at ${formatTimestamp(review.resolvedAt)}` : ''}
+                        <strong>{review.action}</strong> by {review.resolved_by ?? 'unknown'}
+                        {review.resolved_at ? ` at ${formatTimestamp(review.resolved_at)}` : ''}
                       </>
                     )}
                   </p>
                   {review.note ? <p className="text-slate-700">“{review.note}”</p> : null}
-                  <ErrorDetails error={review.error} at={review.createdAt} />
+                  <ErrorDetails error={review.error as ReviewError} at={review.created_at} />
                 </li>
               ))}
             </ul>
@@ -185,7 +221,7 @@ export default async function TaskPage({ params }: { params: Params }) {
 
 function nodeOf(detail: TaskDetail): TaskNode {
   const t = detail.task;
-  return { id: t.id, title: t.title, status: t.status, isParallelTask: t.isParallelTask, dependentTaskIds: t.dependentTaskIds, attempt: t.attempt, childCount: detail.children.length };
+  return { id: t.id, title: t.title, status: t.status, is_parallel_task: t.is_parallel_task, dependent_task_ids: t.dependent_task_ids, attempt: t.attempt, child_count: detail.children.length };
 }
 
 function Output({ output }: { output: unknown }) {

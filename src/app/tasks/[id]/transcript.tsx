@@ -1,7 +1,7 @@
 // A task's transcript: model turns, tool calls and tool results, whatever shape the worker saved them
 // in (AI SDK parts, OpenAI-style tool_calls, plain strings). Everything is rendered as text.
 import { CollapsibleText } from '@/components/collapsible-text';
-import type { TaskMessage } from '@/lib/db/tasks';
+import type { TaskMessage } from '@/features/tasks/queries';
 import { jsonToText } from '@/lib/format';
 
 type Part = { kind: 'text' | 'tool-call' | 'tool-result' | 'reasoning' | 'data'; label?: string; text: string };

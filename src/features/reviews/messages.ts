@@ -1,6 +1,6 @@
 // What an operator's click did, or why it did nothing, in words. Pure, so every wording is tested.
-import { formatTime, plural } from './format';
-import type { ReviewAction } from './review-schemas';
+import { formatTime, plural } from '../../lib/format';
+import type { ReviewAction } from './schema';
 
 export interface AggregatorSnapshot {
   title: string;
@@ -65,7 +65,7 @@ const actionWords: Record<ReviewAction, string> = { retry: 'retried', abort: 'ab
 export function describeFailure(
   kind: FailureKind,
   detail: string,
-  resolved?: { action: ReviewAction | null; resolvedBy: string | null; resolvedAt: Date | null; taskTitle: string },
+  resolved?: { action: ReviewAction | null; resolvedBy: string | null; resolvedAt: Date | string | null; taskTitle: string },
   now: Date = new Date(),
 ): string {
   switch (kind) {

@@ -1,6 +1,7 @@
 // What an operator may submit to resolve a review, parsed once here and used by both the browser (to
 // show a mistake before the round trip) and the server action (which never trusts the browser).
 import { z } from 'zod';
+import type { Json } from '../../lib/db/types';
 
 export const REVIEW_ACTIONS = ['retry', 'abort', 'manual'] as const;
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
@@ -8,7 +9,8 @@ export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
 export const MANUAL_OUTPUT_MAX_CHARS = 100_000;
 export const NOTE_MAX_CHARS = 2_000;
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** Any JSON value, as the generated types define it. */
+export type JsonValue = Json;
 
 const optionalNote = z
   .string()
@@ -38,7 +40,7 @@ export function parseManualOutput(raw: string, format: 'text' | 'json'): { ok: t
   }
 }
 
-export const resolveReviewSchema = z.discriminatedUnion(
+export const reviewDecisionSchema = z.discriminatedUnion(
   'action',
   [
     z.object({ reviewId, action: z.literal('retry'), note: optionalNote }),
@@ -63,14 +65,14 @@ export const resolveReviewSchema = z.discriminatedUnion(
   { error: () => 'Choose retry, abort or manual.' },
 );
 
-export type ResolveReviewInput = { reviewId: string; note?: string } & (
+export type ReviewDecision = { reviewId: string; note?: string } & (
   | { action: 'retry' | 'abort' }
   | { action: 'manual'; manualOutput: JsonValue }
 );
 // the schema's output must fit the type the data access takes
-const _schemaFits: (value: z.output<typeof resolveReviewSchema>) => ResolveReviewInput = (value) => value;
+const _schemaFits: (value: z.output<typeof reviewDecisionSchema>) => ReviewDecision = (value) => value;
 void _schemaFits;
-export type ResolveReviewFieldErrors = Partial<Record<'reviewId' | 'action' | 'manualOutput' | 'manualFormat' | 'note', string[]>>;
+export type DecisionFieldErrors = Partial<Record<'reviewId' | 'action' | 'manualOutput' | 'manualFormat' | 'note', string[]>>;
 
 /** Form fields -> plain object: only the fields the schema knows, blank strings kept (the schema decides). */
 export function formToObject(form: FormData): Record<string, string> {
@@ -82,23 +84,23 @@ export function formToObject(form: FormData): Record<string, string> {
   return out;
 }
 
-export function parseResolveReviewForm(
+export function parseDecisionForm(
   form: FormData,
-): { success: true; data: ResolveReviewInput } | { success: false; errors: ResolveReviewFieldErrors } {
-  const result = resolveReviewSchema.safeParse(formToObject(form));
+): { success: true; data: ReviewDecision } | { success: false; errors: DecisionFieldErrors } {
+  const result = reviewDecisionSchema.safeParse(formToObject(form));
   if (result.success) return { success: true, data: result.data };
-  return { success: false, errors: z.flattenError(result.error).fieldErrors as ResolveReviewFieldErrors };
+  return { success: false, errors: z.flattenError(result.error).fieldErrors as DecisionFieldErrors };
 }
 
 /** What a server action hands back to `useActionState`: words for the operator, never raw rows. */
-export interface ResolveReviewState {
+export interface DecisionState {
   status: 'idle' | 'success' | 'error';
   message: string;
-  errors: ResolveReviewFieldErrors;
+  errors: DecisionFieldErrors;
   reviewId?: string;
   action?: ReviewAction;
   /** distinguishes two identical results so the banner re-announces them */
   at: number;
 }
 
-export const initialResolveReviewState: ResolveReviewState = { status: 'idle', message: '', errors: {}, at: 0 };
+export const initialDecisionState: DecisionState = { status: 'idle', message: '', errors: {}, at: 0 };

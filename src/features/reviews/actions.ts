@@ -1,16 +1,16 @@
 'use server';
-
+// The reviews page's one server action, wired to the real viewer, pool and cache.
 import { revalidatePath } from 'next/cache';
 import { getViewer } from '@/lib/auth/viewer';
-import { pool } from '@/lib/db/pool';
-import { performResolveReview } from '@/lib/resolve-review-action';
-import type { ResolveReviewState } from '@/lib/review-schemas';
+import { db } from '@/lib/server/db';
+import type { DecisionState } from './schema';
+import { decideFromForm } from './service';
 
-export async function resolveReviewAction(_previous: ResolveReviewState, form: FormData): Promise<ResolveReviewState> {
-  return performResolveReview(
+export async function resolveReviewAction(_previous: DecisionState, form: FormData): Promise<DecisionState> {
+  return decideFromForm(
     {
       viewer: getViewer,
-      sql: pool,
+      sql: db,
       revalidate: (taskId) => {
         revalidatePath('/reviews');
         revalidatePath('/');
