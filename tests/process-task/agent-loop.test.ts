@@ -192,7 +192,7 @@ describe('agent loop', () => {
   });
 
   it('waits for a shared rate-limit slot (begin_model_step), and releases with the delay when none frees within the budget', async () => {
-    const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')));
+    const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')), { maxSlotWaitMs: 120_000 });
     h.deps.models = { ...h.deps.models, label: 'mock:one-a-minute' };
     await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', 1)`);
     const root = await createRoot(db.sql);
@@ -205,6 +205,15 @@ describe('agent loop', () => {
     expect(h.store.calls.find((c) => c.fn === 'release')!.args.slice(2)).toEqual([expect.any(Number), true]); // rate-limited: not an idle release
     const [t] = await db.sql`select attempt, run_after > now() + interval '50 seconds' as later, model_wait_until is not null as waits from taskweave.tasks where id = ${root.id}`;
     expect(t).toEqual({ attempt: 0, later: true, waits: true });
+
+    // by default a wait that long is not spent in place (it would hold a place under the running cap): released at once
+    const quick = harness(db.sql, () => say('not asked'));
+    quick.deps.models = { ...quick.deps.models, label: 'mock:one-a-minute' };
+    const other = await createRoot(db.sql);
+    const [released] = await processTaskById(other.id, quick.deps);
+    expect(released).toMatchObject({ outcome: 'released', status: 'pending', steps: 0 });
+    expect(quick.clock.sleeps).toEqual([]);
+    expect(quick.store.calls.filter((c) => c.fn === 'beginModelStep')).toHaveLength(1);
     await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', null)`);
   });
 

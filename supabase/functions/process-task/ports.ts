@@ -61,6 +61,11 @@ export interface AgentSettings {
   budgetMs: number;
   /** a model step is not started with less than this left of the budget */
   minStepMs: number;
+  /**
+   * the longest wait for a shared rate-limit slot spent in place; a longer one releases the task with the
+   * delay, so a waiting task does not hold a place under the running cap that another run could use
+   */
+  maxSlotWaitMs: number;
   /** result injection: cap per dependency output and for all of them together, in characters */
   dependencyOutputChars: number;
   dependencyBudgetChars: number;
@@ -79,6 +84,7 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   retryMaxDelayMs: 8_000,
   budgetMs: 110_000,
   minStepMs: 5_000,
+  maxSlotWaitMs: 2_000,
   dependencyOutputChars: 4_000,
   dependencyBudgetChars: 24_000,
   maxOutputTokens: undefined,

@@ -22,7 +22,8 @@ export async function takeModelSlot(run: Run): Promise<void> {
     // TW001 (lease lost or cancelled) and TW004 (run limit) are thrown from here: no request follows
     const { waitMs } = await store.beginModelStep(run.task.id, run.worker, run.deps.models.label);
     if (waitMs <= 0) return;
-    if (remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
+    // a long wait in place would hold a place under the running cap: hand the task back instead
+    if (waitMs > settings.maxSlotWaitMs || remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
     run.log('info', 'waiting for a model rate-limit slot', { wait_ms: waitMs });
     await clock.sleep(waitMs, run.lease);
   }
