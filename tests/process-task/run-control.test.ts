@@ -139,27 +139,30 @@ describe('run limits through the real function', () => {
     expect(await run(fn, child)).toMatchObject({ status: 'completed', outcome: 'completed' });
   });
 
-  it('max_tasks: a create past the limit makes nothing and tells the model what it may still do', async () => {
-    const root = await createRun({ plan: 'fan-out', children: [{ plan: 'fan-out', children: [{ plan: 'answer' }] }, { plan: 'answer' }, { plan: 'answer' }] }, { max_tasks: 2 });
-    const result = await run(fn, root);
-    expect(await childrenOf(root)).toHaveLength(1); // the root and one child: the run's two tasks
-    const results = await db.sql`select content from taskweave.task_messages where task_id = ${root} and role = 'tool' order by seq`;
-    const outputs = results.map((r) => r.content[0].output);
-    expect(outputs.map((o: { type: string }) => o.type)).toEqual(['json', 'error-text', 'error-text']);
-    expect(outputs[1].value).toMatch(/No more tasks may be created in this run: do the remaining work yourself and answer/);
+  it('max_tasks: the create past the limit makes nothing and stops its task with a budget stop; raised and retried, it goes on', async () => {
+    const root = await createRun(
+      { plan: 'fan-out', children: [{ plan: 'fan-out', children: [{ plan: 'answer' }, { plan: 'answer' }] }, { plan: 'answer' }] },
+      { max_tasks: 3 },
+    );
+    // the root makes both children (the run's three tasks) and answers
+    expect(await run(fn, root)).toMatchObject({ status: 'completed' });
+    const [first] = await childrenOf(root);
+    // the first child's first create would be the run's fourth task: nothing is made, no model request follows
+    const before = fake.requests.length;
+    const stopped = await run(fn, first);
+    expect(fake.requests.length).toBe(before + 1); // the step that asked for the creates, none after
+    expect(stopped).toMatchObject({ status: 'needs_human_review', error: { category: 'budget' } });
+    expect((await task(first)).last_error.message).toMatch(/run limit reached: the run has 3 tasks, its max_tasks = 3/);
+    expect(await childrenOf(first)).toHaveLength(0);
     const [runRow] = await db.sql`select task_count from taskweave.runs where root_task_id = ${root}`;
-    expect(runRow.task_count).toBe(2);
-    // max_tasks bounds creation only: the model is asked again, sees the refusal, and answers itself
-    expect(result).toMatchObject({ status: 'completed', outcome: 'completed' });
-    const requests = requestsOf(root);
-    expect(requests).toHaveLength(2);
-    expect(JSON.stringify(requests[1].messages)).toContain('No more tasks may be created in this run');
-    // and a child of the full run cannot create either: a refusal, not a failure
-    const [child] = await childrenOf(root);
-    expect(await run(fn, child)).toMatchObject({ status: 'completed' });
-    const [refused] = await db.sql`select content from taskweave.task_messages where task_id = ${child} and role = 'tool'`;
-    expect(refused.content[0].output).toMatchObject({ type: 'error-text', value: expect.stringMatching(/run limit reached.*max_tasks = 2/) });
-    expect(await childrenOf(child)).toHaveLength(0);
+    expect(runRow.task_count).toBe(3);
+    // the refused calls were left unanswered, so a Retry after raising the limit makes them
+    const tools = await db.sql`select count(*)::int as n from taskweave.task_messages where task_id = ${first} and role = 'tool'`;
+    expect(tools[0].n).toBe(0);
+
+    await raiseAndRetry(root, first, { max_tasks: 10 });
+    expect(await run(fn, first)).toMatchObject({ status: 'completed', outcome: 'completed' });
+    expect(await childrenOf(first)).toHaveLength(2);
   });
 });
 

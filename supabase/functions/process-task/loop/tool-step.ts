@@ -1,7 +1,9 @@
 // The tool step: run the tool calls of the last saved model step that have no saved result yet, each
 // through the registry, and save each result before the next. What the model can correct (bad
-// arguments, an SQL API rejection, a run limit) goes back to it as a tool error; a lost lease or a
-// broken database ends the run.
+// arguments, an SQL API rejection) goes back to it as a tool error. A run limit (TW004) stops the task
+// with a budget stop and leaves the call unanswered: the model is not asked again (DESIGN: a run at a
+// limit starts no new model step), and after an operator raises the limit a Retry runs the call again.
+// A lost lease or a broken database ends the run.
 import { tool, zodSchema, type ToolSet } from 'ai';
 import type { z } from 'zod';
 import { isArgumentRejection, isLeaseLost, isRunLimit, RunError } from '../errors.ts';
@@ -33,7 +35,7 @@ function safeJson(text: string): unknown {
 
 /**
  * Run one tool call. Wrong arguments and the SQL API's rejections come back as a tool error the model
- * can act on; a lost lease (TW001) or a broken database throws.
+ * can act on; a lost lease (TW001), a run limit (TW004) or a broken database throws.
  */
 export async function executeToolCall(
   call: { toolCallId: string; toolName: string; input: unknown },
@@ -47,11 +49,8 @@ export async function executeToolCall(
   try {
     return { type: 'json', value: await builtIn.execute(parsed.data, { ...context, toolCallId: call.toolCallId }) };
   } catch (error) {
-    if (isLeaseLost(error)) throw error;
+    if (isLeaseLost(error) || isRunLimit(error)) throw error;
     const message = (error as Error).message;
-    if (isRunLimit(error)) {
-      return toolError(`${call.toolName} was refused, the run is at a limit: ${message}. No more tasks may be created in this run: do the remaining work yourself and answer.`);
-    }
     if (isArgumentRejection(error)) return toolError(`${call.toolName} was rejected: ${message}`);
     throw error;
   }
@@ -63,7 +62,8 @@ export async function runToolStep(run: Run, transcript: Transcript, tools: reado
     try {
       output = await executeToolCall(call, { task: run.task, worker: run.worker, store: run.deps.store }, tools);
     } catch (error) {
-      if (isLeaseLost(error)) throw error;
+      // a run limit is classified as a budget stop where the run settles
+      if (isLeaseLost(error) || isRunLimit(error)) throw error;
       throw new RunError('tool', `${call.toolName} failed: ${(error as Error).message}`, true, { step: transcript.stepsBefore + transcript.stepsThisRun });
     }
     await transcript.append('tool', [{ type: 'tool-result', toolCallId: call.toolCallId, toolName: call.toolName, output }]);
