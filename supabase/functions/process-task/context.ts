@@ -174,7 +174,7 @@ export function buildInitialMessages(context: TaskContext): { system: string; us
 
 // The numbers are the database's (its settings and the run's limits), so none is repeated here.
 const LIMITS =
-  'The system limits how deep tasks may nest, how many child tasks one task may create, and what the whole run may spend (tasks, tokens, time). A tool error tells you when one is reached; then do the remaining work yourself.';
+  'The system limits how deep tasks may nest and how many child tasks one task may create: a tool error tells you when one is reached, and then you do the remaining work yourself. It also limits what the whole run may spend (tasks, tokens, time): a run at one of those stops until an operator raises it, so plan the work to fit.';
 
 /** An aggregator that started before all its dependencies ended says why, and which ones were cancelled for it. */
 function earlyActivation(context: TaskContext): string | undefined {
