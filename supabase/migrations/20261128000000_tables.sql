@@ -332,9 +332,10 @@ create function taskweave_private.setting_int(p_name text, p_default integer)
 returns integer
 language sql
 stable
-set search_path = ''
+-- no SET clause: read on every claim, and a SET clause costs a GUC save/restore per call and keeps the
+-- planner from inlining it; it names only built-ins, as pg_catalog.*
 as $$
-  select coalesce(nullif(current_setting('taskweave.' || p_name, true), '')::integer, p_default)
+  select coalesce(nullif(pg_catalog.current_setting('taskweave.' || p_name, true), '')::pg_catalog.int4, p_default)
 $$;
 comment on function taskweave_private.setting_int(text, integer) is
   'A Taskweave limit from the GUC taskweave.<name> (set per database or session), else the default. Names and defaults: '

@@ -166,10 +166,10 @@ create function taskweave_private.validate_worker(p_worker text)
 returns void
 language plpgsql
 immutable
-set search_path = ''
+-- no SET clause: called on every claim; it names no object but built-ins (as pg_catalog.*)
 as $$
 begin
-  if p_worker is null or char_length(btrim(p_worker)) = 0 or char_length(p_worker) > 200 then
+  if p_worker is null or pg_catalog.char_length(pg_catalog.btrim(p_worker)) = 0 or pg_catalog.char_length(p_worker) > 200 then
     raise exception 'p_worker must be a non-empty name of at most 200 characters' using errcode = '22023';
   end if;
 end;
@@ -180,11 +180,11 @@ create function taskweave_private.validate_seconds(p_name text, p_value integer,
 returns void
 language plpgsql
 immutable
-set search_path = ''
+-- no SET clause: called on every claim; it names no object but built-ins (as pg_catalog.*)
 as $$
 begin
   if p_value is null or p_value < p_min or p_value > p_max then
-    raise exception '% must be between % and % (got %)', p_name, p_min, p_max, coalesce(p_value::text, 'null')
+    raise exception '% must be between % and % (got %)', p_name, p_min, p_max, coalesce(p_value::pg_catalog.text, 'null')
       using errcode = '22023';
   end if;
 end;

@@ -72,9 +72,12 @@ begin
   v_free := taskweave_private.running_cap_free();
 
   -- tasks whose worker died first: they are already counted as running, so the cap does not bound them
+  -- (lease_expires_at <= now() written out as well, so it bounds the index range of tasks_lease_expiry_idx:
+  -- inlined, is_due is an OR the planner can only filter with, and every claim walked all running rows)
   for v_row in
     select * from taskweave.tasks t
-     where t.status = 'running' and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
+     where t.status = 'running' and t.lease_expires_at <= now()
+       and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
      order by t.lease_expires_at
      limit v_left
      for update skip locked
@@ -89,16 +92,24 @@ begin
   v_left := least(v_left, coalesce(v_free, v_left));
   if v_left > 0 then
     -- runs take turns: a task's claim_rank is its place in its run, so a new run's first task (rank 0)
-    -- goes before the rest of a wide run, and two wide runs interleave
-    for v_row in
-      select * from taskweave.tasks t
-       where t.status = 'pending' and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
-       order by t.claim_rank, t.created_at
-       limit v_left
-       for update skip locked
-    loop
-      return next taskweave_private.claim_locked(v_row, p_worker, p_lease_seconds);
-    end loop;
+    -- goes before the rest of a wide run, and two wide runs interleave. One statement picks and leases
+    -- them all (a pending task has no last-attempt case, so claim_locked's per-row call is not needed).
+    return query
+      with picked as (
+        select t.id from taskweave.tasks t
+         where t.status = 'pending' and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
+         order by t.claim_rank, t.created_at
+         limit v_left
+         for update skip locked
+      ), leased as (
+        update taskweave.tasks t
+           set status = 'running', attempt = t.attempt + 1, leased_by = p_worker,
+               lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+          from picked
+         where t.id = picked.id
+        returning t.*
+      )
+      select * from leased order by leased.claim_rank, leased.created_at;
   end if;
   return;
 end;

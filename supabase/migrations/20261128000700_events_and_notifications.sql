@@ -4,35 +4,36 @@
 create function taskweave_private.record_task_transition()
 returns trigger
 language plpgsql
-set search_path = ''
+-- no SET clause: runs on every transition, and a SET clause costs a GUC save/restore per call; it names
+-- only schema-qualified objects (built-ins as pg_catalog.*), so search_path cannot redirect it
 as $$
 declare
-  v_detail jsonb := jsonb_build_object('attempt', new.attempt);
+  v_detail jsonb := pg_catalog.jsonb_build_object('attempt', new.attempt);
 begin
   -- every status change passes here, so it builds only what this change needs
   if new.leased_by is not null then
-    v_detail := v_detail || jsonb_build_object('leased_by', new.leased_by);
+    v_detail := v_detail || pg_catalog.jsonb_build_object('leased_by', new.leased_by);
   end if;
   if tg_op = 'INSERT' then
     if new.parent_task_id is not null then
-      v_detail := v_detail || jsonb_build_object('parent_task_id', new.parent_task_id);
+      v_detail := v_detail || pg_catalog.jsonb_build_object('parent_task_id', new.parent_task_id);
     end if;
-    if cardinality(new.dependent_task_ids) > 0 then
-      v_detail := v_detail || jsonb_build_object('dependent_task_count', cardinality(new.dependent_task_ids));
+    if pg_catalog.cardinality(new.dependent_task_ids) > 0 then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('dependent_task_count', pg_catalog.cardinality(new.dependent_task_ids));
     end if;
   else
     if new.last_error is distinct from old.last_error then
-      v_detail := v_detail || jsonb_build_object('error', new.last_error);
+      v_detail := v_detail || pg_catalog.jsonb_build_object('error', new.last_error);
     end if;
-    if new.status = 'pending' and new.run_after > now() then
-      v_detail := v_detail || jsonb_build_object('run_after', new.run_after);
+    if new.status = 'pending' and new.run_after > pg_catalog.now() then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('run_after', new.run_after);
     end if;
   end if;
   if new.activated_by is not null and new.status in ('pending', 'cancelled') and new.dependent_task_ids <> '{}' then
-    v_detail := v_detail || jsonb_build_object('activated_by', new.activated_by);
+    v_detail := v_detail || pg_catalog.jsonb_build_object('activated_by', new.activated_by);
   end if;
   if new.status = 'cancelled' and new.cancel_reason is not null then
-    v_detail := v_detail || jsonb_build_object('reason', new.cancel_reason);
+    v_detail := v_detail || pg_catalog.jsonb_build_object('reason', new.cancel_reason);
   end if;
   insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
   values (
@@ -44,11 +45,11 @@ begin
     v_detail
   );
   -- ids are uuids and statuses come from the enum, so the payload needs no JSON escaping
-  perform pg_notify('task_changed', format('{"id":"%s","root_task_id":"%s","parent_task_id":%s,"status":"%s","old_status":%s}',
+  perform pg_catalog.pg_notify('task_changed', pg_catalog.format('{"id":"%s","root_task_id":"%s","parent_task_id":%s,"status":"%s","old_status":%s}',
     new.id, new.root_task_id, coalesce('"' || new.parent_task_id || '"', 'null'), new.status,
     case when tg_op = 'UPDATE' then '"' || old.status || '"' else 'null' end));
   if new.status = 'pending' then
-    perform pg_notify('task_ready', new.id::text);
+    perform pg_catalog.pg_notify('task_ready', new.id::text);
   end if;
   return null;
 end;

@@ -140,6 +140,13 @@ describe('process-task end to end', () => {
     const transcript = await sql`select seq, role, content from taskweave.task_messages where task_id = ${root.id} order by seq`;
     expect(transcript.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool', 'assistant']);
     expect(transcript.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // each model step's tokens, as the provider reported them, are saved with it and summed on the task and the run
+    const steps = await sql`select usage from taskweave.task_messages where task_id = ${root.id} and role = 'assistant' order by seq`;
+    expect(steps.map((m) => m.usage)).toEqual(Array(3).fill({ input_tokens: 10, output_tokens: 5 }));
+    const [rootUsage] = await sql`select usage from taskweave.tasks where id = ${root.id}`;
+    expect(rootUsage.usage).toMatchObject({ input_tokens: 30, output_tokens: 15 });
+    const [runUsage] = await sql`select input_tokens::int as input_tokens, output_tokens::int as output_tokens from taskweave.runs where root_task_id = ${root.id}`;
+    expect(runUsage.input_tokens).toBeGreaterThan(30); // the children's and the aggregator's steps too
     if (process.env.PRINT_TRANSCRIPT) {
       const aggregatorTranscript = await sql`select seq, role, content from taskweave.task_messages where task_id = ${aggregator.id} order by seq`;
       console.log(JSON.stringify({ root: transcript, aggregator: aggregatorTranscript }));

@@ -16,22 +16,40 @@ export interface ChatRequest {
   [key: string]: unknown;
 }
 
-export type ScriptedReply =
-  | { content: string }
-  | { tool_calls: { id: string; name: string; arguments: unknown }[]; content?: string }
+/** Token counts the server reports, as OpenAI does, in `usage`. */
+export interface ReportedUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/** `delayMs` on any reply: answer that much later (a slow model). */
+export type ScriptedReply = (
+  | { content: string; usage?: ReportedUsage }
+  | { tool_calls: { id: string; name: string; arguments: unknown }[]; content?: string; usage?: ReportedUsage }
   | { status: number; body: unknown; headers?: Record<string, string> }
   /** never answer (until the server closes): for crash tests */
-  | { hang: true };
+  | { hang: true }
+) & { delayMs?: number };
+
+/** A provider's "slow down": 429 with Retry-After, as OpenAI sends it. */
+export const rateLimited = (retryAfterSeconds: number): ScriptedReply => ({
+  status: 429,
+  headers: { 'retry-after': String(retryAfterSeconds) },
+  body: { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } },
+});
 
 export interface FakeOpenAI {
   /** base URL for OPENAI_BASE_URL, ending in /v1 */
   readonly baseURL: string;
   readonly requests: ChatRequest[];
+  /** when each request arrived (Date.now()), in the order of `requests` */
+  readonly arrivals: number[];
   close(): Promise<void>;
 }
 
 export async function startFakeOpenAI(script: (request: ChatRequest, index: number) => ScriptedReply | Promise<ScriptedReply>): Promise<FakeOpenAI> {
   const requests: ChatRequest[] = [];
+  const arrivals: number[] = [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -47,6 +65,7 @@ export async function startFakeOpenAI(script: (request: ChatRequest, index: numb
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'bad json' } }));
       return;
     }
+    arrivals.push(Date.now());
     const index = requests.push(body) - 1;
     let reply: ScriptedReply;
     try {
@@ -54,6 +73,8 @@ export async function startFakeOpenAI(script: (request: ChatRequest, index: numb
     } catch (error) {
       reply = { status: 500, body: { error: { message: `script threw: ${(error as Error).message}`, type: 'server_error' } } };
     }
+    if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+    if (!res.socket || res.socket.destroyed) return; // the caller gave up (an aborted request)
     if ('hang' in reply) {
       hanging.add(res);
       res.on('close', () => hanging.delete(res));
@@ -84,7 +105,7 @@ export async function startFakeOpenAI(script: (request: ChatRequest, index: numb
         created: Math.floor(Date.now() / 1000),
         model: body.model,
         choices: [{ index: 0, message, finish_reason: toolCalls.length ? 'tool_calls' : 'stop' }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        usage: { ...(reply.usage ?? { prompt_tokens: 10, completion_tokens: 5 }), total_tokens: (reply.usage?.prompt_tokens ?? 10) + (reply.usage?.completion_tokens ?? 5) },
       }),
     );
   });
@@ -93,6 +114,7 @@ export async function startFakeOpenAI(script: (request: ChatRequest, index: numb
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
+    arrivals,
     async close() {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();

@@ -7,7 +7,7 @@ import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { asIdentity, operator, useTestDatabase } from '../helpers/database.ts';
 import { postgresTaskStore } from '../../supabase/functions/process-task/store-postgres.ts';
-import { executeToolCall } from '../../supabase/functions/process-task/tools.ts';
+import { executeToolCall } from '../../supabase/functions/process-task/loop/tool-step.ts';
 import { buildTaskContext, TRUNCATION_MARKER } from '../../supabase/functions/process-task/context.ts';
 import { DEFAULT_SETTINGS, silentLogger, systemClock, type AgentDeps, type AgentSettings, type TaskStore } from '../../supabase/functions/process-task/ports.ts';
 import { processTaskById } from '../../supabase/functions/process-task/processor.ts';
@@ -46,8 +46,8 @@ describe('built-in tools against the SQL API', () => {
   it('create_parallel_task is idempotent on the tool call id', async () => {
     const r = await claimed((await root()).id);
     const call = { toolCallId: 'call_same', toolName: 'create_parallel_task', input: { title: 'Child', instructions: 'do', input: { k: 1 } } };
-    const first = await executeToolCall(r, call, store, DEFAULT_SETTINGS);
-    const again = await executeToolCall(r, call, store, DEFAULT_SETTINGS);
+    const first = await executeToolCall(call, { task: r, worker: 'test-worker', store });
+    const again = await executeToolCall(call, { task: r, worker: 'test-worker', store });
     expect(first.type).toBe('json');
     expect(again).toEqual(first);
     const children = await db.sql`select title, input, is_parallel_task, depth, root_task_id, tool_call_id from taskweave.tasks where parent_task_id = ${r.id}`;
@@ -58,7 +58,7 @@ describe('built-in tools against the SQL API', () => {
     const r = await claimed((await root()).id);
     const other = await root('Other root');
     const [foreign] = await db.sql`select * from taskweave.create_parallel_task(${other.id}, 'foreign', 'x')`;
-    const agg = (ids: string[], id: string) => executeToolCall(r, { toolCallId: id, toolName: 'create_aggregator_task', input: { title: 'J', instructions: 'j', dependent_task_ids: ids } }, store, DEFAULT_SETTINGS);
+    const agg = (ids: string[], id: string) => executeToolCall({ toolCallId: id, toolName: 'create_aggregator_task', input: { title: 'J', instructions: 'j', dependent_task_ids: ids } }, { task: r, worker: 'test-worker', store });
     const unknown = await agg(['3f1c1f52-7d7e-4a39-9c1e-6d3c1c0e9a11'], 'a1');
     expect(unknown).toEqual({ type: 'error-text', value: expect.stringMatching(/create_aggregator_task was rejected: dependency 3f1c1f52-\S+ does not exist/) });
     const cross = await agg([foreign.id as string], 'a2');
@@ -69,13 +69,29 @@ describe('built-in tools against the SQL API', () => {
     expect(count).toBe(0);
   });
 
-  it('reports the SQL depth limit as a tool error', async () => {
-    const sql = db.client(1);
-    await sql`select set_config('taskweave.max_depth', '0', false)`;
-    const local = postgresTaskStore(sql as unknown as postgres.Sql<Record<string, unknown>>);
-    const r = await local.claimTask((await root()).id, 'w', 300);
-    const out = await executeToolCall(r, { toolCallId: 'deep', toolName: 'create_parallel_task', input: { title: 'x', instructions: 'y' } }, local, { maxChildrenPerTask: 20, maxDepth: 10 });
-    expect(out).toEqual({ type: 'error-text', value: expect.stringMatching(/create_parallel_task was rejected: nesting too deep/) });
+  it('create_aggregator_task passes min_completed and wait_seconds to SQL', async () => {
+    const r = await claimed((await root()).id);
+    const child = async (id: string) => (await executeToolCall({ toolCallId: id, toolName: 'create_parallel_task', input: { title: id, instructions: 'x' } }, { task: r, worker: 'test-worker', store })).value as { task_id: string };
+    const ids = [(await child('p1')).task_id, (await child('p2')).task_id];
+    const out = await executeToolCall(
+      { toolCallId: 'join', toolName: 'create_aggregator_task', input: { title: 'Join', instructions: 'j', dependent_task_ids: ids, min_completed: 1, wait_seconds: 60 } },
+      { task: r, worker: 'test-worker', store },
+    );
+    expect(out).toMatchObject({ type: 'json', value: { status: 'queued', dependent_task_ids: ids, min_completed: 1, wait_until: expect.any(String) } });
+    const [row] = await db.sql`select min_completed, wait_until between now() + interval '55 seconds' and now() + interval '65 seconds' as in_a_minute from taskweave.tasks where id = ${(out.value as { task_id: string }).task_id}`;
+    expect(row).toEqual({ min_completed: 1, in_a_minute: true });
+    const bad = await executeToolCall(
+      { toolCallId: 'join2', toolName: 'create_aggregator_task', input: { title: 'Join', instructions: 'j', dependent_task_ids: ids, min_completed: 3 } },
+      { task: r, worker: 'test-worker', store },
+    );
+    expect(bad).toEqual({ type: 'error-text', value: expect.stringMatching(/^create_aggregator_task was rejected: .*min_completed/) });
+  });
+
+  it('a worker that lost its lease creates nothing: TW001 ends the run instead of a tool error', async () => {
+    const r = await claimed((await root()).id);
+    const call = { toolCallId: 'late', toolName: 'create_parallel_task', input: { title: 'x', instructions: 'y' } };
+    await expect(executeToolCall(call, { task: r, worker: 'someone-else', store })).rejects.toMatchObject({ code: 'TW001' });
+    expect(await db.sql`select id from taskweave.tasks where parent_task_id = ${r.id}`).toHaveLength(0);
   });
 });
 
@@ -127,6 +143,62 @@ describe('result injection against the SQL API', () => {
   });
 });
 
+describe('an aggregator activated early', () => {
+  it('is told which dependencies the quorum cancelled, and why', async () => {
+    const r = await claimed((await root('Quorum')).id);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const [a, b, c] = [await mk('fast'), await mk('slow 1'), await mk('slow 2')];
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join', null, 1, null)`;
+    expect(aggRow.status).toBe('queued');
+    await finish(a, 'the fast answer');
+    const aggregator = await waitFor('aggregator pending', async () => {
+      const t = await store.getTask(aggRow.id as string);
+      return t!.status === 'pending' ? t : undefined;
+    });
+    expect(aggregator.activated_by).toBe('quorum');
+    const context = await buildTaskContext(aggregator, store, DEFAULT_SETTINGS);
+    expect(context.join).toMatchObject({ activated_by: 'quorum', min_completed: 1 });
+    expect(context.dependencies.map((d) => [d.title, d.status])).toEqual([['fast', 'completed'], ['slow 1', 'cancelled'], ['slow 2', 'cancelled']]);
+    expect(context.dependencies[1].cancel_reason).toBeTruthy();
+
+    let prompt = '';
+    const [result] = await processTaskById(aggregator.id, deps(async (o) => {
+      prompt = JSON.stringify(o.prompt);
+      return say('combined what there is');
+    }));
+    expect(result).toMatchObject({ outcome: 'completed' });
+    expect(prompt).toContain('started early: 1 of the tasks had completed');
+    expect(prompt).toContain(`\\"slow 1\\" (${b}, cancel_reason: `);
+    expect(prompt).toContain(`\\"slow 2\\" (${c}, cancel_reason: `);
+  });
+});
+
+describe('an aggregator activated by its wait deadline', () => {
+  it('is told the deadline passed and which dependency was cancelled, even one that was running', async () => {
+    const r = await claimed((await root('Deadline')).id);
+    const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
+    const [done, busy] = [await mk('done'), await mk('busy')];
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([done, busy])}::uuid[], 'Join', 'combine', 'tc_join', null, null, 1)`;
+    await finish(done, 'in time');
+    await claimed(busy, 'slow-worker');
+    await waitFor('the join deadline', async () => (await db.sql`select wait_until <= now() as passed from taskweave.tasks where id = ${aggRow.id}`)[0].passed, 5_000, 50);
+    await db.sql`select taskweave_private.sweep()`; // as the dispatcher (or pg_cron) does
+    const aggregator = (await store.getTask(aggRow.id as string))!;
+    expect(aggregator).toMatchObject({ status: 'pending', activated_by: 'deadline' });
+    // the worker still running the cancelled dependency can save nothing more
+    await expect(store.appendMessage(busy, 'slow-worker', 'assistant', 'late')).rejects.toMatchObject({ code: 'TW001' });
+
+    let prompt = '';
+    const [result] = await processTaskById(aggregator.id, deps(async (o) => {
+      prompt = JSON.stringify(o.prompt);
+      return say('combined the one result');
+    }));
+    expect(result).toMatchObject({ outcome: 'completed' });
+    expect(prompt).toContain('its wait deadline (');
+    expect(prompt).toContain(`\\"busy\\" (${busy}, cancel_reason: not needed: aggregator ${aggregator.id} activated by its deadline`);
+  });
+});
+
 describe('runs against the SQL API', () => {
   it('resumes after a crash between creating a child and saving its result, without a duplicate', async () => {
     const r = await root('Crashy');
@@ -137,7 +209,7 @@ describe('runs against the SQL API', () => {
       { type: 'tool-call', toolCallId: 'c1', toolName: 'create_parallel_task', input: { title: 'one', instructions: 'x' } },
       { type: 'tool-call', toolCallId: 'c2', toolName: 'create_parallel_task', input: { title: 'two', instructions: 'x' } },
     ]);
-    await store.createParallelTask({ parentTaskId: r.id, title: 'one', instructions: 'x', input: {}, toolCallId: 'c1' });
+    await db.sql`select taskweave.create_parallel_task(${r.id}, 'one', 'x', '{}'::jsonb, 'c1', 'dead-worker')`;
     await waitFor('the lease to expire', async () => (await db.sql`select lease_expires_at <= now() as e from taskweave.tasks where id = ${r.id}`)[0].e, 5_000, 50);
 
     let calls = 0;

@@ -67,6 +67,7 @@ export function injectDependencyResults(
       task_id: d.task.id,
       title: d.task.title,
       status: d.task.status === 'completed' ? 'completed' : 'cancelled',
+      cancel_reason: d.task.status === 'completed' ? null : d.task.cancel_reason,
       completed_by: d.completedBy,
       resolved_by: d.resolvedBy,
       output: cut?.text ?? null,
@@ -93,9 +94,9 @@ export async function buildTaskContext(task: Task, store: TaskStore, settings: A
     kind,
     task: { id: task.id, title: task.title, instructions: task.instructions, input: task.input, depth: task.depth, attempt: task.attempt },
     parent: parent ? { id: parent.id, title: parent.title } : null,
+    join: kind === 'aggregator' ? { activated_by: task.activated_by, min_completed: task.min_completed, wait_until: task.wait_until } : null,
     dependencies,
     omitted_dependencies: omitted,
-    limits: { max_children: settings.maxChildrenPerTask, max_depth: settings.maxDepth, can_create_children: task.depth < settings.maxDepth },
   };
 }
 
@@ -131,7 +132,8 @@ const SYSTEM_PROMPTS: Record<TaskContext['kind'], string> = {
     'You are an agent in Taskweave combining the results of tasks that ran in parallel.',
     'Their results are in <dependency_results>. Results marked "completed_by": "operator" were written by',
     'a human operator, not by a model; results with "status": "cancelled" have no output and must be',
-    'mentioned as missing. Outputs that were too long are cut and end with a truncation marker.',
+    'mentioned as missing, with the reason given in "cancel_reason". Outputs that were too long are cut',
+    'and end with a truncation marker.',
     'Answer with the combined result as your final message.',
   ].join(' '),
 };
@@ -148,6 +150,8 @@ export function buildInitialMessages(context: TaskContext): { system: string; us
     '</task>',
   ];
   if (context.kind === 'aggregator') {
+    const early = earlyActivation(context);
+    if (early) parts.push('', early);
     parts.push(
       '',
       `Results of the ${context.dependencies.length + context.omitted_dependencies.length} tasks this one combines:`,
@@ -165,10 +169,26 @@ export function buildInitialMessages(context: TaskContext): { system: string; us
       );
     }
   }
-  const limits = context.limits.can_create_children
-    ? `You may create at most ${context.limits.max_children} child tasks.`
-    : 'This task is at the maximum nesting depth: it cannot create child tasks.';
-  return { system: `${SYSTEM_PROMPTS[context.kind]}\n\n${limits}`, user: parts.join('\n') };
+  return { system: `${SYSTEM_PROMPTS[context.kind]}\n\n${LIMITS}`, user: parts.join('\n') };
+}
+
+// The numbers are the database's (its settings and the run's limits), so none is repeated here.
+const LIMITS =
+  'The system limits how deep tasks may nest and how many child tasks one task may create: a tool error tells you when one is reached, and then you do the remaining work yourself. It also limits what the whole run may spend (tasks, tokens, time): a run at one of those stops until an operator raises it, so plan the work to fit.';
+
+/** An aggregator that started before all its dependencies ended says why, and which ones were cancelled for it. */
+function earlyActivation(context: TaskContext): string | undefined {
+  const by = context.join?.activated_by;
+  if (by !== 'quorum' && by !== 'deadline') return undefined;
+  const cancelled = context.dependencies.filter((d) => d.status === 'cancelled' && d.cancel_reason);
+  const why =
+    by === 'quorum'
+      ? `This combination started early: ${context.join?.min_completed ?? 'enough'} of the tasks had completed (the quorum it was created with).`
+      : `This combination started early: its wait deadline${context.join?.wait_until ? ` (${context.join.wait_until})` : ''} passed before every task had ended.`;
+  const which = cancelled.length
+    ? ` The tasks that had not ended then were cancelled and have no result; the cancelled ones, with why: ${cancelled.map((d) => `"${d.title}" (${d.task_id}, cancel_reason: ${d.cancel_reason})`).join(', ')}.`
+    : '';
+  return why + which;
 }
 
 /** Transcript rows -> the AI SDK messages they were saved from. */

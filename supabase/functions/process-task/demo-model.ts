@@ -52,12 +52,24 @@ function topicsOf(title: string, input: Record<string, unknown> | undefined): To
 const result = (content: LanguageModelV3Content[]): LanguageModelV3GenerateResult => ({
   content,
   finishReason: { unified: content.some((c) => c.type === 'tool-call') ? 'tool-calls' : 'stop', raw: undefined },
-  usage: {
-    inputTokens: { total: 0, noCache: 0, cacheRead: 0, cacheWrite: 0 },
-    outputTokens: { total: 0, text: 0, reasoning: 0 },
-  },
+  // counted for real by doGenerate (about four characters a token, as for English with common tokenizers)
+  usage: usageOf(0, 0),
   warnings: [],
 });
+
+const usageOf = (input: number, output: number): LanguageModelV3GenerateResult['usage'] => ({
+  inputTokens: { total: input, noCache: input, cacheRead: 0, cacheWrite: 0 },
+  outputTokens: { total: output, text: output, reasoning: 0 },
+});
+
+/** A plausible token count for text: about four characters a token, at least one for any text. */
+export const estimateTokens = (text: string) => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)));
+
+function withUsage(options: LanguageModelV3CallOptions, answer: LanguageModelV3GenerateResult): LanguageModelV3GenerateResult {
+  const prompt = JSON.stringify(options.prompt) + JSON.stringify(options.tools ?? []);
+  const output = answer.content.map((c) => (c.type === 'text' ? c.text : c.type === 'tool-call' ? c.toolName + c.input : '')).join('');
+  return { ...answer, usage: usageOf(estimateTokens(prompt), estimateTokens(output)) };
+}
 
 const text = (t: string): LanguageModelV3GenerateResult => result([{ type: 'text', text: t }]);
 
@@ -81,7 +93,7 @@ export function createDemoModel(modelId = 'demo-planner-1'): LanguageModelV3 {
     modelId,
     supportedUrls: {},
     doGenerate(options) {
-      return Promise.resolve().then(() => plan(options));
+      return Promise.resolve().then(() => withUsage(options, plan(options)));
     },
     doStream() {
       return Promise.reject(new Error('the demo model does not stream; process-task uses generateText'));
@@ -103,7 +115,7 @@ function plan(options: LanguageModelV3CallOptions): LanguageModelV3GenerateResul
     const lines = deps.map((d) => {
       const who = d.completed_by === 'operator' ? ' (written by a human operator)' : '';
       const first = d.output ? d.output.split('\n')[0] : 'no output';
-      return d.status === 'completed' ? `- ${d.title}${who}: ${first}` : `- ${d.title}: cancelled, no result`;
+      return d.status === 'completed' ? `- ${d.title}${who}: ${first}` : `- ${d.title}: cancelled, no result${d.cancel_reason ? ` (${d.cancel_reason})` : ''}`;
     });
     const completed = deps.filter((d) => d.status === 'completed').length;
     return text(

@@ -3,14 +3,21 @@
 import { APICallError, RetryError } from 'ai';
 import type { TaskError } from './types.ts';
 
-/** SQLSTATEs of DESIGN §3 and the lead's contract. */
+/** SQLSTATEs of the SQL API (DESIGN §3). */
 export const SQLSTATE = {
   badArgument: '22023',
   invalidText: '22P02',
   notFound: 'P0002',
   wrongState: '55000',
   notAllowed: '42501',
+  /** the worker does not hold the lease: it expired and another worker took the task, or the task was cancelled */
   leaseNotHeld: 'TW001',
+  /** a run limit (max_tasks, max_tokens, deadline) is reached: no new model step, no new task */
+  runLimitReached: 'TW004',
+  /** the running cap (taskweave.max_running) is reached: nothing more may start now */
+  runningCapReached: 'TW005',
+  /** a tool call id was reused with other arguments */
+  toolCallReused: 'TW006',
 } as const;
 
 export class SqlApiError extends Error {
@@ -35,6 +42,11 @@ export function isLeaseLost(error: unknown): boolean {
   return sqlStateOf(error) === SQLSTATE.leaseNotHeld;
 }
 
+/** The run is at one of its limits (DESIGN §3 run limits). */
+export function isRunLimit(error: unknown): boolean {
+  return sqlStateOf(error) === SQLSTATE.runLimitReached;
+}
+
 /** An SQL API rejection of the arguments a model chose: goes back to the model as a tool error. */
 export function isArgumentRejection(error: unknown): boolean {
   const code = sqlStateOf(error);
@@ -44,6 +56,7 @@ export function isArgumentRejection(error: unknown): boolean {
     code === SQLSTATE.notFound ||
     code === SQLSTATE.wrongState ||
     code === SQLSTATE.notAllowed ||
+    code === SQLSTATE.toolCallReused ||
     code === '23503' || // foreign key: a referenced task does not exist
     code === '23514' // check constraint
   );
@@ -59,6 +72,29 @@ export class RunError extends Error {
   ) {
     super(message);
     this.name = 'RunError';
+  }
+}
+
+/**
+ * Signals of the loop that are not failures of the task: they end the run in a release, a budget stop
+ * or silence (the lease is gone), never in fail_task's retry or review path.
+ */
+export class LeaseLostSignal extends Error {
+  constructor() {
+    super('the lease on this task was lost');
+    this.name = 'LeaseLostSignal';
+  }
+}
+
+/** Stop and release the task: the invocation's budget is used up, or the model is not available before it ends. */
+export class ReleaseSignal extends Error {
+  constructor(
+    readonly reason: 'budget' | 'rate_limit',
+    /** when the task may run again */
+    readonly delayMs = 0,
+  ) {
+    super(reason === 'budget' ? 'the wall-clock budget of this invocation is used up' : `the model is rate limited for ${Math.ceil(delayMs / 1000)} s more`);
+    this.name = 'ReleaseSignal';
   }
 }
 
@@ -110,6 +146,10 @@ export function classifyError(error: unknown, context: { provider?: string; mode
   const providerBase = { name: context.provider, model: context.model };
   if (error instanceof RunError) {
     return { error: { category: error.category, message: error.message, ...base, ...error.detail }, retryable: error.retryable };
+  }
+  if (isRunLimit(error)) {
+    // waiting does not lift a run limit: only an operator can (set_run_limits, then Retry)
+    return { error: { category: 'budget', message: (error as Error).message, ...base }, retryable: false };
   }
   if (RetryError.isInstance(error)) return classifyError(error.lastError, context);
   if (error instanceof ModelTimeoutError) {

@@ -132,6 +132,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     } catch (error) {
       const code = sqlStateOf(error);
       if (code === SQLSTATE.wrongState) return errorResponse(409, 'not_claimable', (error as Error).message);
+      if (code === SQLSTATE.runningCapReached) return errorResponse(409, 'running_cap_reached', (error as Error).message);
       if (code === SQLSTATE.notFound) return errorResponse(404, 'task_not_found', (error as Error).message);
       deps.agent.logger.error('invocation failed', { error: (error as Error).message, code });
       return errorResponse(503, 'unavailable', 'the task store could not be reached; try again');

@@ -1,31 +1,30 @@
 // The ports the core runs against. index.ts wires real adapters (Postgres, AI SDK providers, the system
 // clock, a JSON logger); tests pass fakes. Nothing behind these interfaces reads the environment.
 import type { LanguageModel } from 'ai';
-import type { Task, TaskError, TaskMessage } from './types.ts';
+import type { ApiFunctions, MessageRole, Task, TaskError, TaskMessage, TokenUsage } from './types.ts';
 
-/** The SQL API of DESIGN §3, one method per function, plus the plain reads the loop needs. */
+/**
+ * The SQL API of DESIGN §3. The agent's lifecycle calls are methods; the built-in tools call their own
+ * API function through `callTaskFunction`, typed by the generated types, so a new tool adds no method
+ * here. Limits, idempotency and every transition live in SQL; errors keep their SQLSTATE.
+ */
 export interface TaskStore {
   claimTask(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
   claimTasks(worker: string, limit: number, leaseSeconds: number): Promise<Task[]>;
   heartbeat(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
+  /** right before every model request: TW001 (lease lost, cancelled), TW004 (run limit), or how long to wait for a rate-limit slot */
+  beginModelStep(taskId: string, worker: string, model: string): Promise<{ waitMs: number }>;
   complete(taskId: string, worker: string, output: unknown): Promise<Task>;
   fail(taskId: string, worker: string, error: TaskError, retryable: boolean): Promise<Task>;
-  release(taskId: string, worker: string, delaySeconds: number): Promise<Task>;
-  appendMessage(taskId: string, worker: string, role: TaskMessage['role'], content: unknown): Promise<TaskMessage>;
-  createParallelTask(args: { parentTaskId: string; title: string; instructions: string; input: unknown; toolCallId: string }): Promise<Task>;
-  createAggregatorTask(args: {
-    parentTaskId: string;
-    dependentTaskIds: string[];
-    title: string;
-    instructions: string;
-    toolCallId: string;
-  }): Promise<Task>;
+  /** back to pending without using an attempt; a rate-limited release does not count toward SQL's bound on releases without progress */
+  release(taskId: string, worker: string, delaySeconds: number, rateLimited?: boolean): Promise<Task>;
+  appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: TokenUsage | null): Promise<TaskMessage>;
+  /** An API function that returns one task row (create_parallel_task, create_aggregator_task, …), by name with its named arguments. */
+  callTaskFunction<F extends keyof ApiFunctions & string>(fn: F, args: ApiFunctions[F]['Args']): Promise<Task>;
   dependencyResults(taskId: string): Promise<Task[]>;
   // plain reads
   getTask(taskId: string): Promise<Task | null>;
   listMessages(taskId: string): Promise<TaskMessage[]>;
-  countChildren(parentTaskId: string): Promise<number>;
-  findChildByToolCall(parentTaskId: string, toolCallId: string): Promise<Task | null>;
 }
 
 export interface Clock {
@@ -54,7 +53,7 @@ export interface AgentSettings {
   maxSteps: number;
   /** per model call */
   modelTimeoutMs: number;
-  /** retries of one model call on 429/5xx/network errors, with bounded exponential backoff */
+  /** retries of one model call on 5xx/network errors, with bounded exponential backoff (a 429 waits apart from these) */
   modelMaxRetries: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
@@ -62,8 +61,11 @@ export interface AgentSettings {
   budgetMs: number;
   /** a model step is not started with less than this left of the budget */
   minStepMs: number;
-  maxChildrenPerTask: number;
-  maxDepth: number;
+  /**
+   * the longest wait for a shared rate-limit slot spent in place; a longer one releases the task with the
+   * delay, so a waiting task does not hold a place under the running cap that another run could use
+   */
+  maxSlotWaitMs: number;
   /** result injection: cap per dependency output and for all of them together, in characters */
   dependencyOutputChars: number;
   dependencyBudgetChars: number;
@@ -82,8 +84,7 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   retryMaxDelayMs: 8_000,
   budgetMs: 110_000,
   minStepMs: 5_000,
-  maxChildrenPerTask: 20,
-  maxDepth: 3,
+  maxSlotWaitMs: 2_000,
   dependencyOutputChars: 4_000,
   dependencyBudgetChars: 24_000,
   maxOutputTokens: undefined,

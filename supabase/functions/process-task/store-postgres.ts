@@ -1,6 +1,6 @@
-// The TaskStore port over postgres.js: every state change is one call to the SQL API (DESIGN §3);
-// only reads are plain SELECTs. Errors keep their SQLSTATE so the core can tell a stale lease (TW001)
-// from a rejected argument (22023) from a broken connection.
+// The TaskStore port over postgres.js: every state change is one call to the SQL API in schema
+// `taskweave` (DESIGN §3); only reads are plain SELECTs. Errors keep their SQLSTATE so the core can tell
+// a stale lease (TW001) from a run limit (TW004) from a rejected argument (22023) from a broken connection.
 import type postgres from 'postgres';
 import type { TaskStore } from './ports.ts';
 import { SqlApiError } from './errors.ts';
@@ -31,6 +31,12 @@ function one(fn: string, rows: readonly unknown[]): Task {
   return toTask(row);
 }
 
+/** A Postgres array literal; every element quoted, so no value can break out of it. */
+const arrayLiteral = (values: readonly unknown[]) =>
+  `{${values.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
 export function postgresTaskStore(sql: Sql): TaskStore {
   // typed as jsonb by postgres.js itself, so strings stay JSON strings (a bare string param would be re-encoded)
   const json = (value: unknown) => sql.json((value === undefined ? null : value) as postgres.JSONValue);
@@ -49,6 +55,13 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('heartbeat_task', await sql`select * from taskweave.heartbeat_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`),
       ),
 
+    beginModelStep: (taskId, worker, model) =>
+      call('begin_model_step', async () => {
+        const [row] = await sql`select taskweave.begin_model_step(${taskId}::uuid, ${worker}, ${model}) as slot`;
+        const waitMs = Number((row?.slot as { wait_ms?: unknown } | null)?.wait_ms ?? 0);
+        return { waitMs: Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0 };
+      }),
+
     complete: (taskId, worker, output) =>
       call('complete_task', async () =>
         one('complete_task', await sql`select * from taskweave.complete_task(${taskId}::uuid, ${worker}, ${json(output)}::jsonb)`),
@@ -59,36 +72,28 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('fail_task', await sql`select * from taskweave.fail_task(${taskId}::uuid, ${worker}, ${json(error)}::jsonb, ${retryable}::boolean)`),
       ),
 
-    release: (taskId, worker, delaySeconds) =>
+    release: (taskId, worker, delaySeconds, rateLimited = false) =>
       call('release_task', async () =>
-        one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int)`),
+        one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int, ${rateLimited}::boolean)`),
       ),
 
-    appendMessage: (taskId, worker, role, content) =>
+    appendMessage: (taskId, worker, role, content, usage = null) =>
       call('append_task_message', async () => {
-        const rows = await sql`select * from taskweave.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb)`;
+        const rows = await sql`select * from taskweave.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb, ${usage ? json(usage) : null}::jsonb)`;
         return toMessage(rows[0]);
       }),
 
-    createParallelTask: ({ parentTaskId, title, instructions, input, toolCallId }) =>
-      call('create_parallel_task', async () =>
-        one(
-          'create_parallel_task',
-          await sql`select * from taskweave.create_parallel_task(${parentTaskId}::uuid, ${title}, ${instructions}, ${json(input ?? {})}::jsonb, ${toolCallId})`,
-        ),
-      ),
-
-    createAggregatorTask: ({ parentTaskId, dependentTaskIds, title, instructions, toolCallId }) =>
-      call('create_aggregator_task', async () =>
-        one(
-          'create_aggregator_task',
-          // the ids travel as one JSON array so no id can break out of an array literal
-          await sql`select * from taskweave.create_aggregator_task(
-            ${parentTaskId}::uuid,
-            array(select jsonb_array_elements_text(${json(dependentTaskIds)}::jsonb)::uuid),
-            ${title}, ${instructions}, ${toolCallId})`,
-        ),
-      ),
+    callTaskFunction: (fn, args) =>
+      call(fn, async () => {
+        if (!IDENTIFIER.test(fn)) throw new SqlApiError('22023', `not an API function name: ${fn}`, fn);
+        const named = Object.entries(args as Record<string, unknown>).filter(([, v]) => v !== undefined);
+        const bad = named.find(([name]) => !IDENTIFIER.test(name));
+        if (bad) throw new SqlApiError('22023', `not an argument name: ${bad[0]}`, fn);
+        // arrays travel as quoted array literals and objects as jsonb; Postgres resolves the rest by the named parameter's type
+        const values = named.map(([, v]) => (Array.isArray(v) ? arrayLiteral(v) : v !== null && typeof v === 'object' ? json(v) : v));
+        const list = named.map(([name], i) => `${name} => $${i + 1}`).join(', ');
+        return one(fn, await sql.unsafe(`select * from taskweave.${fn}(${list})`, values as postgres.ParameterOrJSON<never>[]));
+      }),
 
     dependencyResults: (taskId) =>
       call('get_dependency_results', async () => {
@@ -106,18 +111,6 @@ export function postgresTaskStore(sql: Sql): TaskStore {
       call('select task_messages', async () => {
         const rows = await sql`select task_id, seq, role, content, created_at from taskweave.task_messages where task_id = ${taskId}::uuid order by seq`;
         return rows.map(toMessage);
-      }),
-
-    countChildren: (parentTaskId) =>
-      call('select tasks', async () => {
-        const [row] = await sql`select count(*)::int as n from taskweave.tasks where parent_task_id = ${parentTaskId}::uuid`;
-        return Number(row.n);
-      }),
-
-    findChildByToolCall: (parentTaskId, toolCallId) =>
-      call('select tasks', async () => {
-        const rows = await sql`select * from taskweave.tasks where parent_task_id = ${parentTaskId}::uuid and tool_call_id = ${toolCallId}`;
-        return rows[0] ? toTask(rows[0]) : null;
       }),
   };
 }

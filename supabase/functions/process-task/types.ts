@@ -1,18 +1,20 @@
-// The shapes this function reads and writes, each declared once as a zod schema; the TypeScript types
-// are inferred from them, so the runtime check and the static type cannot drift apart. The task row
-// schema is keyed by the generated database types (`npm run db:types` -> ../_shared/database.types.ts):
-// a column renamed in a migration breaks the type check here, not a run in production.
+// The shapes this function reads and writes. Rows come from the generated database types
+// (`npm run db:types` -> ../_shared/database.types.ts): the status enum and the column names are read
+// from there, so a migration that renames a column or adds a status breaks the type check here, not a
+// run in production. zod parses rows at the boundary (postgres.js gives Dates, some drivers give
+// array literals) and every other shape this function owns.
 import { z } from 'zod';
-import type { Database } from '../_shared/database.types.ts';
+import { Constants, type Database } from '../_shared/database.types.ts';
 
-type Tables = Database['taskweave']['Tables'];
-export type TaskRow = Tables['tasks']['Row'];
-export type TaskMessageRow = Tables['task_messages']['Row'];
+type Schema = Database['taskweave'];
+export type TaskRow = Schema['Tables']['tasks']['Row'];
+export type TaskMessageRow = Schema['Tables']['task_messages']['Row'];
+/** The SQL API, by function name, with the named arguments of each (p_…). */
+export type ApiFunctions = Schema['Functions'];
 type Assert<T extends true> = T;
 
-export const TASK_STATUSES = ['pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled'] as const;
-export const TaskStatusSchema = z.enum(TASK_STATUSES);
-export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+export const TaskStatusSchema = z.enum(Constants.taskweave.Enums.task_status);
+export type TaskStatus = Schema['Enums']['task_status'];
 
 /** postgres.js gives Date for timestamptz; JSON gives strings. Either way we keep ISO strings. */
 const timestamp = z.union([z.date(), z.string()]).transform((v) => (v instanceof Date ? v.toISOString() : new Date(v).toISOString()));
@@ -31,6 +33,15 @@ const uuidArray = z
   });
 
 const jsonValue: z.ZodType<unknown> = z.unknown();
+
+/** tasks.usage: the tokens of every model step of the task, summed by append_task_message. */
+export const TaskUsageSchema = z.unknown().optional().transform((v) => {
+  const o = (v !== null && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const count = (x: unknown) => (Number.isFinite(Number(x)) && Number(x) > 0 ? Math.trunc(Number(x)) : 0);
+  return { input_tokens: count(o.input_tokens), output_tokens: count(o.output_tokens), model_steps: count(o.model_steps) };
+});
+
+const nullableText = z.string().nullable().optional().transform((v) => v ?? null);
 
 export const TaskSchema = z.object({
   // `satisfies` below: every key is a column of taskweave.tasks
@@ -52,13 +63,21 @@ export const TaskSchema = z.object({
   lease_expires_at: nullableTimestamp,
   tool_call_id: z.string().nullable().optional().transform((v) => v ?? null),
   depth: z.number().int().optional().transform((v) => v ?? 0),
+  usage: TaskUsageSchema,
+  min_completed: z.number().int().nullable().optional().transform((v) => v ?? null),
+  wait_until: nullableTimestamp,
+  /** for an aggregator: what activated it (dependencies | quorum | deadline) */
+  activated_by: nullableText,
+  /** why a cancelled task was cancelled (an early join, an operator, …) */
+  cancel_reason: nullableText,
   created_at: nullableTimestamp,
   updated_at: nullableTimestamp,
   completed_at: nullableTimestamp,
 } satisfies Partial<Record<keyof TaskRow, z.ZodType>>);
 export type Task = z.infer<typeof TaskSchema>;
-// a row as the database returns it parses (status is text in the database, an enum here)
-export type _TaskRowParses = Assert<Omit<TaskRow, 'status'> extends Omit<z.input<typeof TaskSchema>, 'status'> ? true : false>;
+// a row as the database returns it parses, and the status is the generated enum
+export type _TaskRowParses = Assert<TaskRow extends z.input<typeof TaskSchema> ? true : false>;
+export type _StatusIsTheEnum = Assert<[Task['status']] extends [TaskStatus] ? ([TaskStatus] extends [Task['status']] ? true : false) : false>;
 
 /** What kind of work a task is, from its row: an aggregator has dependencies, a parallel task a parent. */
 export type TaskKind = 'root' | 'parallel' | 'aggregator';
@@ -69,6 +88,12 @@ export function taskKind(task: Pick<Task, 'dependent_task_ids' | 'is_parallel_ta
 }
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+/** What append_task_message adds to tasks.usage and the run's counters for one model step. */
+export interface TokenUsage {
+  input_tokens: number;
+  output_tokens: number;
+}
 export const TaskMessageSchema = z.object({
   task_id: z.string(),
   seq: z.number().int(),
@@ -84,6 +109,8 @@ export const ParallelTaskResultSchema = z.object({
   task_id: z.string(),
   title: z.string(),
   status: z.enum(['completed', 'cancelled']),
+  /** why a cancelled dependency was cancelled, e.g. the join activated early (quorum or deadline) */
+  cancel_reason: z.string().nullable(),
   /** `operator` when a person wrote the output in the reviews page (a manual resolution). */
   completed_by: z.enum(['model', 'operator', 'none']),
   resolved_by: z.string().nullable(),
@@ -106,15 +133,18 @@ export const TaskContextSchema = z.object({
     attempt: z.number().int(),
   }),
   parent: z.object({ id: z.string(), title: z.string() }).nullable(),
+  /** for an aggregator: how its join activated (dependencies | quorum | deadline), with the join's settings */
+  join: z
+    .object({ activated_by: z.string().nullable(), min_completed: z.number().int().nullable(), wait_until: z.string().nullable() })
+    .nullable(),
   dependencies: z.array(ParallelTaskResultSchema),
   /** Dependencies whose results did not fit the budget at all (listed by id and title only). */
   omitted_dependencies: z.array(z.object({ task_id: z.string(), title: z.string() })),
-  limits: z.object({ max_children: z.number().int(), max_depth: z.number().int(), can_create_children: z.boolean() }),
 });
 export type TaskContext = z.infer<typeof TaskContextSchema>;
 
 /** The error passed to fail_task, shown to operators on the reviews page. */
-export const ERROR_CATEGORIES = ['model', 'tool', 'timeout', 'internal'] as const;
+export const ERROR_CATEGORIES = ['model', 'tool', 'timeout', 'internal', 'budget', 'rate_limit'] as const;
 export const TaskErrorSchema = z.object({
   category: z.enum(ERROR_CATEGORIES),
   message: z.string(),
@@ -175,6 +205,7 @@ export type RunOutcome =
   | 'retry_scheduled' // failed, retryable, attempts left: pending with backoff
   | 'needs_human_review'
   | 'failed'
+  | 'cancelled' // an operator cancelled the task (or its run) while it ran; we stopped before the next model step
   | 'lease_lost'; // another worker took the task over (our lease expired); we stopped writing
 
 export interface TaskRunResult {

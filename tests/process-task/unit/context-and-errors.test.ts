@@ -2,15 +2,21 @@
 import { APICallError, RetryError } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { blockJson, buildInitialMessages, injectDependencyResults, readBlock, TRUNCATION_MARKER, truncate } from '../../../supabase/functions/process-task/context.ts';
-import { classifyError, ModelTimeoutError, RunError, SqlApiError, isArgumentRejection, isLeaseLost } from '../../../supabase/functions/process-task/errors.ts';
+import { classifyError, ModelTimeoutError, RunError, SqlApiError, isArgumentRejection, isLeaseLost, isRunLimit } from '../../../supabase/functions/process-task/errors.ts';
 import { readConfig } from '../../../supabase/functions/process-task/config.ts';
 import { DEFAULT_SETTINGS } from '../../../supabase/functions/process-task/ports.ts';
-import { retryDelay } from '../../../supabase/functions/process-task/agent-loop.ts';
-import type { Task } from '../../../supabase/functions/process-task/types.ts';
-import { MemoryStore } from '../memory-store.ts';
+import { isRateLimited, retryDelay } from '../../../supabase/functions/process-task/loop/model-step.ts';
+import { TaskSchema, type Task } from '../../../supabase/functions/process-task/types.ts';
 
-const store = new MemoryStore();
-const dep = (title: string, patch: Partial<Task>): Task => store.addTask({ title, is_parallel_task: true, status: 'completed', ...patch });
+let counter = 0;
+/** A task row as the database returns it (parsed at the same boundary as the store's). */
+const dep = (title: string, patch: Partial<Record<keyof Task, unknown>>): Task => {
+  const id = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+  return TaskSchema.parse({
+    id, parent_task_id: 'p', root_task_id: 'r', title, instructions: 'x', input: {}, status: 'completed', is_parallel_task: true,
+    dependent_task_ids: [], attempt: 1, max_attempts: 3, depth: 1, created_at: new Date().toISOString(), ...patch,
+  });
+};
 const modelOutput = (text: string) => ({ source: 'model', text, model: 'm', steps: 1 });
 
 describe('truncate', () => {
@@ -42,6 +48,22 @@ describe('injectDependencyResults', () => {
     ]);
   });
 
+  it('says which dependencies an early join (quorum or deadline) cancelled, and why', () => {
+    const { results } = injectDependencyResults(
+      [dep('fast', { output: modelOutput('first') }), dep('slow', { status: 'cancelled', output: null, cancel_reason: 'quorum reached' })],
+      { perOutput: 1000, total: 10_000 },
+    );
+    expect(results[1]).toMatchObject({ status: 'cancelled', cancel_reason: 'quorum reached' });
+    const base = { kind: 'aggregator' as const, task: { id: 'a', title: 'Join', instructions: 'join', input: {}, depth: 1, attempt: 1 }, parent: null, dependencies: results, omitted_dependencies: [] };
+    const quorum = buildInitialMessages({ ...base, join: { activated_by: 'quorum', min_completed: 1, wait_until: null } }).user;
+    expect(quorum).toContain('started early: 1 of the tasks had completed');
+    expect(quorum).toContain(`"slow" (${results[1].task_id}, cancel_reason: quorum reached)`);
+    const deadline = buildInitialMessages({ ...base, join: { activated_by: 'deadline', min_completed: null, wait_until: '2026-11-28T12:00:00.000Z' } }).user;
+    expect(deadline).toContain('its wait deadline (2026-11-28T12:00:00.000Z) passed');
+    const all = buildInitialMessages({ ...base, join: { activated_by: 'dependencies', min_completed: null, wait_until: null } }).user;
+    expect(all).not.toContain('started early');
+  });
+
   it('caps each output and keeps the whole within the budget, giving what short outputs leave to long ones', () => {
     const deps = [
       dep('long 1', { output: modelOutput('a'.repeat(50_000)) }),
@@ -69,9 +91,9 @@ describe('injectDependencyResults', () => {
       kind: 'aggregator',
       task: { id: 'a', title: 'Join', instructions: 'join', input: {}, depth: 1, attempt: 1 },
       parent: null,
+      join: { activated_by: 'dependencies', min_completed: null, wait_until: null },
       dependencies: results,
       omitted_dependencies: omitted,
-      limits: { max_children: 20, max_depth: 3, can_create_children: true },
     });
     expect(context.user).toContain('<omitted_dependencies>');
     expect(context.user).toContain(`Results of the 500 tasks`);
@@ -113,8 +135,15 @@ describe('classifyError', () => {
     expect(classifyError(new TypeError('x is not a function'), ctx)).toMatchObject({ retryable: false, error: { category: 'internal' } });
   });
 
+  it('makes a run limit (TW004) a budget stop that waiting does not cure', () => {
+    const c = classifyError(new SqlApiError('TW004', 'run limit reached: max_tokens 100 (used 120)', 'begin_model_step'), ctx);
+    expect(c).toEqual({ retryable: false, error: { category: 'budget', message: 'run limit reached: max_tokens 100 (used 120)', step: 3, attempt: 2, worker: 'w' } });
+    expect(isRunLimit(new SqlApiError('TW004', 'x', 'f'))).toBe(true);
+  });
+
   it('tells a lost lease and a rejected argument apart', () => {
     expect(isLeaseLost(new SqlApiError('TW001', 'stale', 'f'))).toBe(true);
+    expect(isArgumentRejection(new SqlApiError('TW006', 'tool call reused', 'f'))).toBe(true);
     expect(isLeaseLost(new SqlApiError('22023', 'bad', 'f'))).toBe(false);
     expect(isArgumentRejection(new SqlApiError('22023', 'bad', 'f'))).toBe(true);
     expect(isArgumentRejection(new SqlApiError('55000', 'ended', 'f'))).toBe(true);
@@ -131,6 +160,16 @@ describe('retryDelay', () => {
     expect(retryDelay({ responseHeaders: { 'retry-after': '2' } }, 0, s)).toBe(2_000);
     expect(retryDelay({ responseHeaders: { 'retry-after-ms': '150' } }, 3, s)).toBe(150);
     expect(retryDelay({ responseHeaders: { 'retry-after': '3600' } }, 0, s)).toBe(8_000);
+  });
+
+  it('treats a 429, and a 503 that says when to come back, as a rate limit', () => {
+    const api = (status: number, headers: Record<string, string> = {}) =>
+      new APICallError({ message: 'x', url: 'https://x.test', requestBodyValues: {}, statusCode: status, responseHeaders: headers, isRetryable: true });
+    expect(isRateLimited(api(429))).toBe(true);
+    expect(isRateLimited(api(503, { 'retry-after': '2' }))).toBe(true);
+    expect(isRateLimited(api(503))).toBe(false);
+    expect(isRateLimited(api(500, { 'retry-after': '2' }))).toBe(false);
+    expect(isRateLimited(new Error('429'))).toBe(false);
   });
 });
 

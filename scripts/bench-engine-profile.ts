@@ -1,0 +1,137 @@
+// npx tsx scripts/bench-engine-profile.ts — where a claim -> complete costs its time, one variant at a time.
+//
+// For each variant (a change applied to a scratch clone of the migrated template: a trigger disabled, an
+// index dropped, the cap off …) one connection claims and completes BENCH_JOBS no-op roots in a procedure
+// that commits after every call, so there is no client round trip in the figure. Measured per job:
+//   - CPU µs of that Postgres backend (utime + stime from /proc/<pid>/stat): robust against other load on a
+//     shared machine, unlike wall time;
+//   - WAL bytes (pg_current_wal_lsn before and after; nothing else writes on this server meanwhile);
+//   - wall µs, for reference.
+// Variants run in rotating order BENCH_REPEAT times; the median CPU figure is shown. Needs the server on
+// this machine (/proc), i.e. the embedded Postgres.
+import fs from 'node:fs';
+import postgres from 'postgres';
+import { databaseUrl, usesEmbeddedDatabase } from './lib/local-config.ts';
+import { adminClient, bootstrapSupabaseRoles, createDatabaseFromTemplate, ensureTemplateDatabase, hasSupabaseRoles } from './lib/database-setup.ts';
+import { startLocalPostgres } from './lib/local-postgres.ts';
+
+const JOBS = Number(process.env.BENCH_JOBS || 3000);
+const REPEAT = Number(process.env.BENCH_REPEAT || 3);
+const K = Number(process.env.BENCH_K || 1);
+
+const loopProcedure = `
+create schema bench_profile;
+create procedure bench_profile.loop(p_n int, p_k int) language plpgsql as $$
+declare v_ids uuid[]; v_id uuid; v_done int := 0;
+begin
+  while v_done < p_n loop
+    select array_agg(t.id) into v_ids from taskweave.claim_tasks('w', p_k) t;
+    commit;
+    exit when v_ids is null;
+    foreach v_id in array v_ids loop
+      perform taskweave.complete_task(v_id, 'w', '{}'::jsonb);
+      commit;
+      v_done := v_done + 1;
+    end loop;
+  end loop;
+end $$;`;
+
+const VARIANTS: Record<string, string> = {
+  baseline: '',
+  'max_running = 0': 'alter database :db set taskweave.max_running = 0',
+  'no event trigger (task_events + NOTIFY)': 'alter table taskweave.tasks disable trigger tasks_record_status_change',
+  'event trigger without pg_notify': `
+    create or replace function pg_temp.noop() returns void language sql as 'select';
+    alter function taskweave_private.record_task_transition() rename to record_task_transition_orig;
+    create function taskweave_private.record_task_transition() returns trigger language plpgsql set search_path = '' as $f$
+    begin
+      insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
+      values (new.id, case when tg_op = 'INSERT' then 'created' else 'status_changed' end,
+              case when tg_op = 'INSERT' then null else old.status end, new.status,
+              taskweave_private.current_actor(), jsonb_build_object('attempt', new.attempt));
+      return null;
+    end $f$;
+    drop trigger tasks_record_status_change on taskweave.tasks;
+    create trigger tasks_record_status_change after update of status on taskweave.tasks for each row
+      when (old.status is distinct from new.status) execute function taskweave_private.record_task_transition();`,
+  'no hosted-dispatch trigger': 'alter table taskweave.tasks disable trigger tasks_dispatch_ready',
+  'guard trigger: bookkeeping only, no transition check': `
+    create or replace function taskweave_private.guard_task_transition() returns trigger language plpgsql as $f$
+    begin
+      if tg_op = 'UPDATE' and new.status = old.status then return new; end if;
+      new.updated_at := now();
+      if new.status <> 'running' then new.leased_by := null; new.lease_expires_at := null;
+      else new.started_at := coalesce(new.started_at, now()); end if;
+      if new.status in ('completed', 'failed', 'cancelled') then new.completed_at := now(); new.model_wait_until := null;
+      else new.completed_at := null; end if;
+      return new;
+    end $f$;`,
+  'no parent/root/roots_recent indexes': `
+    drop index taskweave.tasks_parent_task_id_idx; drop index taskweave.tasks_root_task_id_idx; drop index taskweave.tasks_roots_recent_idx;`,
+  'no task_events FK': 'alter table taskweave.task_events drop constraint task_events_task_id_fkey',
+};
+
+type Sql = postgres.Sql<Record<string, unknown>>;
+
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the whole line)
+}
+const TICK_US = 1_000_000 / 100; // USER_HZ
+
+async function measure(serverUrl: string, template: string, variant: string) {
+  const db = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench_profile');
+  const admin = adminClient(db.url);
+  try {
+    if (VARIANTS[variant]) await admin.unsafe(VARIANTS[variant].replaceAll(':db', db.name));
+    await admin.unsafe(loopProcedure);
+    await admin.unsafe(`select count(taskweave.create_task('bench job ' || i, 'no-op', '{}'::jsonb)) from generate_series(1, ${JOBS + 100}) i`);
+    await admin.unsafe('vacuum analyze');
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
+  const sql = postgres(db.url, { max: 1, onnotice: () => {}, connection: { synchronous_commit: 'off' } }) as Sql;
+  try {
+    const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const [{ lsn: lsn0 }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    const cpu0 = cpuTicks(pid);
+    const t0 = performance.now();
+    await sql.unsafe(`call bench_profile.loop(${JOBS}, ${K})`);
+    const wall = performance.now() - t0;
+    const cpu1 = cpuTicks(pid);
+    const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_current_wal_lsn() - ${lsn0}::pg_lsn as bytes`;
+    return { cpuUs: ((cpu1 - cpu0) * TICK_US) / JOBS, wallUs: (wall * 1000) / JOBS, walBytes: Number(bytes) / JOBS };
+  } finally {
+    await sql.end({ timeout: 2 });
+    await db.drop();
+  }
+}
+
+async function main() {
+  const serverUrl = databaseUrl();
+  if (usesEmbeddedDatabase()) await startLocalPostgres(() => {});
+  if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(serverUrl))) await bootstrapSupabaseRoles(serverUrl);
+  const template = await ensureTemplateDatabase(serverUrl);
+  const names = (process.env.BENCH_VARIANTS ? process.env.BENCH_VARIANTS.split('|') : Object.keys(VARIANTS)).filter((n) => n in VARIANTS);
+  const results = new Map<string, { cpuUs: number; wallUs: number; walBytes: number }[]>();
+  for (let rep = 0; rep < REPEAT; rep++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + rep) % names.length];
+      const r = await measure(serverUrl, template, name);
+      console.log(`  ${rep + 1}/${REPEAT} ${name}: ${r.cpuUs.toFixed(0)} µs CPU, ${r.wallUs.toFixed(0)} µs wall, ${r.walBytes.toFixed(0)} WAL bytes per job`);
+      results.set(name, [...(results.get(name) ?? []), r]);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base = med(results.get(names[0])!.map((r) => r.cpuUs));
+  console.log(`\n| variant (k = ${K}, ${JOBS} jobs, one connection) | backend CPU µs/job | vs ${names[0]} | WAL bytes/job | wall µs/job |`);
+  console.log('|---|---:|---:|---:|---:|');
+  for (const name of names) {
+    const rs = results.get(name)!;
+    const cpu = med(rs.map((r) => r.cpuUs));
+    console.log(`| ${name} | ${cpu.toFixed(0)} | ${(cpu / base).toFixed(2)}x | ${med(rs.map((r) => r.walBytes)).toFixed(0)} | ${med(rs.map((r) => r.wallUs)).toFixed(0)} |`);
+  }
+}
+
+await main();
