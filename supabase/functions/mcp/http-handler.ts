@@ -6,6 +6,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { McpDeps } from './ports.ts';
 import { registerTools } from './tools.ts';
+import { authorized } from '../_shared/bearer.ts';
 
 export const FUNCTION_NAME = 'mcp';
 export const SERVER_VERSION = '0.2.0';
@@ -26,28 +27,6 @@ export interface HandlerOptions {
   /** Set when the function lacks configuration: every authorised call answers 503 with it. */
   notConfigured?: string;
   deps: McpDeps;
-}
-
-const encoder = new TextEncoder();
-
-/** Compare in time independent of where the strings differ (as process-task does). */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  const length = Math.max(x.length, y.length);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < length; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-function authorized(header: string | null, secrets: string[]): boolean {
-  if (!header) return false;
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (!match) return false;
-  let ok = false;
-  // every key is compared, so the timing does not tell which one (or whether any) matched
-  for (const secret of secrets) if (secret && timingSafeEqual(match[1], secret)) ok = true;
-  return ok;
 }
 
 function corsHeaders(origin: string | null): Record<string, string> {

@@ -4,6 +4,7 @@ import type { AgentDeps } from './ports.ts';
 import { processDueTasks, processTaskById } from './processor.ts';
 import { sqlStateOf, SQLSTATE } from './errors.ts';
 import { ProcessRequestSchema, type TaskRunResult } from './types.ts';
+import { authorized } from '../_shared/bearer.ts';
 
 export const FUNCTION_NAME = 'process-task';
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -29,29 +30,6 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
 
 export const errorResponse = (status: number, code: string, message: string, issues?: Issue[], extra?: Record<string, string>) =>
   json(status, { error: { code, message, ...(issues ? { issues } : {}) } }, extra);
-
-const encoder = new TextEncoder();
-
-/** Compare in time independent of where the strings differ (length is not secret: keys are fixed-size). */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  const length = Math.max(x.length, y.length);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < length; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-function authorized(header: string | null, secrets: string[]): boolean {
-  if (!header) return false;
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (!match) return false;
-  const token = match[1];
-  // every configured key is compared, so the timing does not tell which one (or whether any) matched
-  let ok = false;
-  for (const secret of secrets) if (secret && timingSafeEqual(token, secret)) ok = true;
-  return ok;
-}
 
 /** Read at most `limit` bytes of the body; undefined when it is larger. */
 async function readBody(req: Request, limit: number): Promise<string | undefined> {
