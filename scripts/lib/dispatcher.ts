@@ -80,10 +80,16 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       if (res.status === 200) {
         const results = (JSON.parse(text) as { results: { task_id: string; status: string; outcome: string }[] }).results;
         if (results.length === 0) {
-          // nothing claimable now (claimed elsewhere, or the cap is full): the next notification or sweep says when
+          // nothing claimable now (claimed elsewhere, or the cap is full): the next notification, the next
+          // task that ends, or the sweep says when
           stats.empty++;
           wanted = 0;
-        } else stats.completed++;
+        } else {
+          stats.completed++;
+          // the task that just ran left its place under the cap: claim again at once, or a due task (a new
+          // run's first, say) would wait for the next notification or sweep
+          wanted = Math.max(wanted, 1);
+        }
         for (const r of results) log(`${r.task_id} -> ${r.status} (${r.outcome})`);
       } else {
         stats.errors++;
@@ -112,8 +118,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
                    limit 1000) d) as due,
                taskweave_private.setting_int('max_running', 100) as cap`;
       if (options.concurrency === undefined) concurrency = row.cap > 0 ? row.cap : UNCAPPED_CONCURRENCY;
-      // what is due but not yet being invoked for
-      wanted = Math.max(wanted, row.due - inFlight);
+      // every due task wants an invocation; the invocations in flight are running tasks, not claims, so
+      // they are not subtracted (an empty claim sets wanted back to 0)
+      wanted = Math.max(wanted, row.due);
       pump();
       checkIdle();
       return row.due;

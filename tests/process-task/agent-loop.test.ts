@@ -194,7 +194,7 @@ describe('agent loop', () => {
   it('waits for a shared rate-limit slot (begin_model_step), and releases with the delay when none frees within the budget', async () => {
     const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')), { maxSlotWaitMs: 120_000 });
     h.deps.models = { ...h.deps.models, label: 'mock:one-a-minute' };
-    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', 1)`);
+    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('one-a-minute', 1)`);
     const root = await createRoot(db.sql);
     const [result] = await processTaskById(root.id, h.deps);
     // the first step took the minute's only slot; the second waited (the clock moved 60 s) and found none again
@@ -214,7 +214,7 @@ describe('agent loop', () => {
     expect(released).toMatchObject({ outcome: 'released', status: 'pending', steps: 0 });
     expect(quick.clock.sleeps).toEqual([]);
     expect(quick.store.calls.filter((c) => c.fn === 'beginModelStep')).toHaveLength(1);
-    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('mock:one-a-minute', null)`);
+    await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('one-a-minute', null)`);
   });
 
   it('fails with the provider error kept: 401 is not retryable, exhausted 5xx is', async () => {

@@ -14,13 +14,22 @@ export interface ModelStepResult {
   usage: TokenUsage;
 }
 
+/**
+ * The name a model's shared rate limits are set under (set_model_limits): the model as configured
+ * (LLM_MODEL), without the provider prefix of the label ("openai:gpt-4o-mini" -> "gpt-4o-mini").
+ */
+export function rateLimitName(label: string): string {
+  const colon = label.indexOf(':');
+  return colon < 0 ? label : label.slice(colon + 1);
+}
+
 /** Ask SQL for a model slot until there is one; release the task when none comes within the budget. */
 export async function takeModelSlot(run: Run): Promise<void> {
   const { store, clock, settings } = run.deps;
   for (;;) {
     if (run.lease.aborted) throw new LeaseLostSignal();
     // TW001 (lease lost or cancelled) and TW004 (run limit) are thrown from here: no request follows
-    const { waitMs } = await store.beginModelStep(run.task.id, run.worker, run.deps.models.label);
+    const { waitMs } = await store.beginModelStep(run.task.id, run.worker, rateLimitName(run.deps.models.label));
     if (waitMs <= 0) return;
     // a long wait in place would hold a place under the running cap: hand the task back instead
     if (waitMs > settings.maxSlotWaitMs || remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
@@ -104,7 +113,8 @@ export async function modelStep(run: Run, transcript: Transcript, model: Languag
       const left = remainingMs(run);
       if (isRateLimited(error)) {
         const delay = rateLimitDelay(error, rateLimitWaits++, settings);
-        if (left - delay < settings.minStepMs) throw new ReleaseSignal('rate_limit', delay);
+        // as for a slot: a long wait in place would hold a place under the running cap, so hand the task back
+        if (delay > settings.maxSlotWaitMs || left - delay < settings.minStepMs) throw new ReleaseSignal('rate_limit', delay);
         run.log('warn', 'the model provider is rate limiting; waiting', { wait_ms: delay, status: (error as APICallError).statusCode });
         await clock.sleep(delay, run.lease);
         continue;
