@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as web from '../../src/features/reviews/messages.ts';
 import { MANUAL_OUTPUT_MAX_CHARS as WEB_MAX, NOTE_MAX_CHARS as WEB_NOTE_MAX, parseManualOutput as webParse } from '../../src/features/reviews/schema.ts';
-import * as mcp from '../../supabase/functions/mcp/review-words.ts';
+import * as mcp from '../../supabase/functions/_shared/review-words.ts';
 import { MANUAL_OUTPUT_MAX_CHARS, NOTE_MAX_CHARS } from '../../supabase/functions/mcp/schemas.ts';
 
 const aggregators = [

@@ -8,7 +8,7 @@ import type { McpDeps } from './ports.ts';
 import { MANUAL_OUTPUT_MAX_CHARS, TOOLS, type ToolArgs, type ToolKey, type ToolOutput } from './schemas.ts';
 import * as store from './store.ts';
 import { buildTaskView, taskUrl } from './view.ts';
-import { describeAlreadyResolved, describeConflict, describeSuccess, parseManualOutput } from './review-words.ts';
+import { describeAlreadyResolved, describeConflict, describeSuccess, parseManualOutput } from '../_shared/review-words.ts';
 
 /** A refusal the model can act on: becomes `isError: true` with this text. */
 export class ToolError extends Error {}

@@ -1,6 +1,6 @@
-// What resolve_review and cancel_task did, in the web app's words (src/features/reviews/messages.ts), so an
-// agent and an operator are told the same thing. A copy, not an import: an edge function deploys its own
-// folder and cannot reach src/. tests/mcp/review-words.test.ts holds the two to the same sentences.
+// What resolve_review and cancel_task did, in one set of words for the web app (src/features/reviews/messages.ts
+// imports these) and the MCP endpoint, so an agent and an operator are told the same thing. It lives under
+// supabase/functions/_shared because an edge function deploys only that folder and cannot reach src/.
 
 export interface AggregatorSnapshot {
   title: string;
@@ -58,7 +58,7 @@ const actionWords: Record<ReviewAction, string> = { retry: 'retried', abort: 'ab
 
 /** The web app's sentence for a review someone else resolved first. */
 export function describeAlreadyResolved(
-  resolved: { action: ReviewAction | null; resolvedBy: string | null; resolvedAt: Date | null; taskTitle: string } | undefined,
+  resolved: { action: ReviewAction | null; resolvedBy: string | null; resolvedAt: Date | string | null; taskTitle: string } | undefined,
   now: Date = new Date(),
 ): string {
   if (!resolved) return 'Nothing changed: another operator already resolved this review.';
