@@ -54,13 +54,15 @@ const VARIANTS: Record<string, string> = {
     drop trigger tasks_record_status_change on taskweave.tasks;
     create trigger tasks_record_status_change after update of status on taskweave.tasks for each row
       when (old.status is distinct from new.status) execute function taskweave_private.record_task_transition();`,
+  'claim_tasks planned per call (plan_cache_mode auto, as in 0.2.0)':
+    'alter function taskweave.claim_tasks(text, integer, integer) reset plan_cache_mode',
   'no hosted-dispatch trigger': 'alter table taskweave.tasks disable trigger tasks_dispatch_ready',
   'guard trigger: bookkeeping only, no transition check': `
     create or replace function taskweave_private.guard_task_transition() returns trigger language plpgsql as $f$
     begin
       if tg_op = 'UPDATE' and new.status = old.status then return new; end if;
       new.updated_at := now();
-      if new.status <> 'running' then new.leased_by := null; new.lease_expires_at := null;
+      if new.status <> 'running' then new.leased_by := null; new.lease_expires_at := null; new.running_slot := null;
       else new.started_at := coalesce(new.started_at, now()); end if;
       if new.status in ('completed', 'failed', 'cancelled') then new.completed_at := now(); new.model_wait_until := null;
       else new.completed_at := null; end if;

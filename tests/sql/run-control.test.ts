@@ -49,6 +49,47 @@ describe('the state machine', () => {
     });
   });
 
+  it('the guard trigger allows exactly the moves next_statuses() lists, for every pair of statuses', async () => {
+    const statuses = (await db.sql<{ s: string }[]>`select unnest(enum_range(null::taskweave.task_status))::text as s`).map((r) => r.s);
+    const allowed = Object.fromEntries(
+      (await db.sql<{ s: string; next: string[] }[]>`
+        select s::text, taskweave_private.next_statuses(s)::text[] as next from unnest(enum_range(null::taskweave.task_status)) s`).map((r) => [r.s, r.next]),
+    );
+    // an aggregator: the one kind of task that may be queued, so every status is a valid starting point
+    const { aggregator: subject } = await createFanOut(db.sql, 2, 'every move');
+    const seen: string[] = [];
+    for (const from of statuses) {
+      for (const to of statuses) {
+        if (from === to) continue;
+        // each attempt in a transaction that is rolled back: put the row in `from` without the triggers, then move it
+        const outcome = await db.sql
+          .begin(async (tx) => {
+            await tx.unsafe('set local session_replication_role = replica');
+            const leased = from === 'running';
+            await tx`
+              update taskweave.tasks
+                 set status = ${from}::taskweave.task_status,
+                     leased_by = ${leased ? 'w' : null}, lease_expires_at = ${leased ? db.sql`now() + interval '1 minute'` : null}
+               where id = ${subject.id}`;
+            await tx.unsafe('set local session_replication_role = origin');
+            // a move into running brings its lease, as a claim does (a check constraint wants one)
+            const moved = await (to === 'running'
+              ? tx`update taskweave.tasks set status = 'running', leased_by = 'w', lease_expires_at = now() + interval '1 minute' where id = ${subject.id}`
+              : tx`update taskweave.tasks set status = ${to}::taskweave.task_status where id = ${subject.id}`
+            ).then(
+              () => 'allowed',
+              (e: { code?: string }) => `rejected ${e.code}`,
+            );
+            throw Object.assign(new Error('roll back'), { outcome: moved });
+          })
+          .catch((e: { outcome?: string }) => e.outcome ?? String(e));
+        expect({ from, to, outcome }).toEqual({ from, to, outcome: allowed[from].includes(to) ? 'allowed' : 'rejected 55000' });
+        seen.push(`${from}->${to}`);
+      }
+    }
+    expect(seen).toHaveLength(statuses.length * (statuses.length - 1));
+  });
+
   it('rejects any other move, even a direct UPDATE, and writes the bookkeeping of an allowed one', async () => {
     const root = await createRoot(db.sql, 'guarded');
     await finish(db.sql, root.id);

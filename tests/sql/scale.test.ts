@@ -56,6 +56,102 @@ describe('the running cap (taskweave.max_running)', () => {
     await db.sql`select taskweave.complete_task(${ids[0]}, 'rescuer', '{}')`;
     await db.sql`select taskweave.cancel_task(${ids[CAP]})`;
   });
+  it('gives a slot back whenever a task stops running, and reuses it', async () => {
+    const ids = (await db.sql<{ id: string }[]>`select (taskweave.create_task('s' || i, 'x')).id from generate_series(1, ${CAP + 6}) i`).map((r) => r.id);
+    const first = await db.sql<{ id: string; running_slot: number }[]>`select id, running_slot from taskweave.claim_tasks('w', ${CAP + 6})`;
+    expect(first.map((r) => r.running_slot).sort((a, b) => a - b)).toEqual(Array.from({ length: CAP }, (_, i) => i + 1));
+    const [done, retried, released, cancelled] = first.map((r) => r.id);
+    await db.sql`select taskweave.complete_task(${done}, 'w', '{}')`;
+    await db.sql`select taskweave.fail_task(${retried}, 'w', '{"category": "model", "message": "try again"}')`;
+    await db.sql`select taskweave.release_task(${released}, 'w')`;
+    await db.sql`select taskweave.cancel_task(${cancelled})`;
+    const stopped = await db.sql<{ running_slot: number | null }[]>`
+      select running_slot from taskweave.tasks where id in ${db.sql([done, retried, released, cancelled])}`;
+    expect(stopped.map((r) => r.running_slot)).toEqual([null, null, null, null]);
+    expect(await running(db.sql)).toBe(CAP - 4);
+    // exactly the four freed slots go to the next claims (retried waits for its backoff)
+    const freed = first.slice(0, 4).map((r) => r.running_slot).sort((a, b) => a - b);
+    const next = await db.sql<{ running_slot: number }[]>`select running_slot from taskweave.claim_tasks('w', 10)`;
+    expect(next.map((r) => r.running_slot).sort((a, b) => a - b)).toEqual(freed);
+    expect(await running(db.sql)).toBe(CAP);
+    const [{ n: distinct }] = await db.sql`select count(distinct running_slot)::int as n from taskweave.tasks where status = 'running'`;
+    expect(distinct).toBe(CAP);
+    expect(ids).toHaveLength(CAP + 6);
+  });
+
+  it('a lowered cap starts nothing until the running tasks are under it; tasks started with no cap count too', async () => {
+    const session = db.client(1);
+    try {
+      // started while the cap was off: no slots, but they are running
+      await db.sql`select taskweave.create_task('u' || i, 'x') from generate_series(1, ${CAP + 8}) i`;
+      await session`set taskweave.max_running = 0`;
+      const uncapped = await session<{ id: string; running_slot: number | null }[]>`select id, running_slot from taskweave.claim_tasks('w', ${CAP + 2})`;
+      expect(uncapped).toHaveLength(CAP + 2);
+      expect(uncapped.every((r) => r.running_slot === null)).toBe(true);
+      // the cap is back: nothing starts while 12 run under a cap of 10
+      expect(await db.sql`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(0);
+      await completeAll(uncapped.slice(0, 3).map((r) => r.id));
+      expect(await running(db.sql)).toBe(CAP - 1);
+      expect(await db.sql`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(1);
+      expect(await running(db.sql)).toBe(CAP);
+      // lowered to 3 while 10 run: nothing starts until fewer than 3 run
+      await session`set taskweave.max_running = 3`;
+      expect(await session`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(0);
+      const busy = await db.sql<{ id: string }[]>`select id from taskweave.tasks where status = 'running' order by id`;
+      await completeAll(busy.slice(0, busy.length - 2).map((r) => r.id));
+      expect(await running(db.sql)).toBe(2);
+      const more = await session<{ running_slot: number }[]>`select running_slot from taskweave.claim_tasks('w', 5)`;
+      expect(more).toHaveLength(1);
+      expect(more[0].running_slot).toBeGreaterThanOrEqual(1);
+      expect(more[0].running_slot).toBeLessThanOrEqual(3);
+      expect(await running(db.sql)).toBe(3);
+    } finally {
+      await session.end({ timeout: 2 });
+    }
+  });
+
+  it('holds under 20 connections mixing batch claims and direct claims, with tasks ending meanwhile', async () => {
+    const ids = (await db.sql<{ id: string }[]>`select (taskweave.create_task('m' || i, 'x')).id from generate_series(1, 200) i`).map((r) => r.id);
+    const clients = Array.from({ length: 20 }, () => db.client(1));
+    await Promise.all(clients.map((c) => c`select 1`));
+    let most = 0;
+    const watcher = db.client(1);
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        most = Math.max(most, await running(watcher));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    let next = 0;
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (let step = 0; step < 12; step++) {
+          let claimed: string[] = [];
+          if (i % 2 === 0) {
+            claimed = (await c<{ id: string }[]>`select id from taskweave.claim_tasks(${'w' + i}, 4)`).map((r) => r.id);
+          } else {
+            const id = ids[next++ % ids.length];
+            const outcome = await c`select (taskweave.claim_task(${id}, ${'w' + i})).id`.then(
+              (rows) => rows[0].id as string,
+              (e: { code?: string }) => e.code,
+            );
+            if (outcome === id) claimed = [id];
+            else expect(['TW005', '55000']).toContain(outcome);
+          }
+          for (const id of claimed) await c`select taskweave.complete_task(${id}, ${'w' + i}, '{}')`;
+        }
+      }),
+    );
+    watching = false;
+    await watch;
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(CAP);
+    const [{ n: doubled }] = await db.sql`
+      select count(*)::int as n from (select task_id from taskweave.task_events where to_status = 'completed' group by task_id having count(*) > 1) d`;
+    expect(doubled).toBe(0);
+    await Promise.all([...clients, watcher].map((c) => c.end({ timeout: 2 })));
+  });
 });
 
 describe('fair claiming across runs', () => {

@@ -87,14 +87,14 @@ isOneToOne: false
                   ]
                 },"tasks": {
                   Row: {
-                    "activated_by": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
+                    "activated_by": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Update: {
-                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Relationships: [
                     {
@@ -163,6 +163,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -204,6 +205,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -245,6 +247,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -286,6 +289,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -327,6 +331,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -368,6 +373,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -409,6 +415,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -450,6 +457,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -491,6 +499,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -532,6 +541,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -573,6 +583,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
@@ -636,6 +647,7 @@ isOneToOne: false
 "parent_task_id": string | null,
 "root_task_id": string,
 "run_after": string,
+"running_slot": number | null,
 "started_at": string | null,
 "status": Database["taskweave"]['Enums']["task_status"],
 "title": string,
