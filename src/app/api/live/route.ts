@@ -47,7 +47,7 @@ export async function GET(request: Request): Promise<Response> {
         // server had to start asking Postgres for task_changed, so changes before now went unannounced
         write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify(subscription.catchUp ? { catch_up: true } : {})}\n\n`);
       } catch (error) {
-        console.error('[live] cannot LISTEN for changes:', error);
+        console.error('[live] cannot LISTEN for changes or hold the task_changed lease:', error);
         write(`event: unavailable\ndata: {}\n\n`);
         cleanup();
       }
