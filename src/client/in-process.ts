@@ -18,7 +18,8 @@ export async function connectInProcess(
   const sql = postgres(databaseUrl, { max: 2, prepare: false, onnotice: () => {}, connect_timeout: 10 }) as unknown as Sql;
   const logger = jsonLogger((line) => console.error(line), { fn: 'mcp-in-process' });
   const server = new McpServer({ name: 'taskweave', version: SERVER_VERSION }, { capabilities: { tools: {} } });
-  registerTools(server, { sql, clock: systemClock, changes: listenTaskChanges(sql, logger), logger, webUrl });
+  const changes = listenTaskChanges(sql, logger);
+  registerTools(server, { sql, clock: systemClock, changes, logger, webUrl });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'taskweave-in-process', version: SERVER_VERSION });
@@ -37,6 +38,7 @@ export async function connectInProcess(
     async close() {
       await client.close().catch(() => {});
       await server.close().catch(() => {});
+      await changes.close().catch(() => {}); // Postgres stops sending task_changed for us now, not at the lease's end
       await sql.end({ timeout: 2 });
     },
   };

@@ -63,10 +63,17 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
 
     let everConnected = false;
     const source = new EventSource('/api/live');
-    source.addEventListener('ready', () => {
+    source.addEventListener('ready', (event) => {
       setConnection('live');
-      // after a drop, changes may have been missed: catch up once
-      if (everConnected) scheduleRefresh();
+      // after a drop, or when the server only now started asking Postgres for task changes (nobody was
+      // watching before), changes may have been missed: catch up once
+      let catchUp = false;
+      try {
+        catchUp = (JSON.parse((event as MessageEvent<string>).data) as { catch_up?: boolean }).catch_up === true;
+      } catch {
+        // not JSON: no catch-up asked for
+      }
+      if (everConnected || catchUp) scheduleRefresh();
       everConnected = true;
     });
     // without a live feed (LISTEN refused, e.g. behind a transaction pooler) fall back to polling

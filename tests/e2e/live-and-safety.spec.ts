@@ -51,6 +51,36 @@ test('a second operator’s resolution, a new review and a status change arrive 
   await graceContext.close();
 });
 
+test('a live feed that says catch_up makes the page re-read once: changes made before the server watched show up', async ({ page, sql, localUrl }) => {
+  // The server sends catch_up when it only now took its task_changed lease (tests/web covers when):
+  // changes before that were never announced. Here the test plays the feed, so it decides what the
+  // browser hears: the first ready only after the change, and nothing else (no reconnect for 10 minutes).
+  const pages: { catchUp: boolean; status: 'pending' | 'running' }[] = [
+    { catchUp: false, status: 'pending' }, // a plain first ready: the page stays as it was rendered
+    { catchUp: true, status: 'running' },
+  ];
+  for (const { catchUp, status } of pages) {
+    const [task] = await sql<{ id: string }[]>`select id from taskweave.create_task(${`E2E catch-up ${catchUp}`}, 'i')`;
+    let changed!: () => void;
+    const changeMade = new Promise<void>((resolve) => (changed = resolve));
+    await page.route('**/api/live', async (route) => {
+      await changeMade;
+      const body = `retry: 600000\nevent: ready\ndata: ${JSON.stringify(catchUp ? { catch_up: true } : {})}\n\n`;
+      await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, body });
+    });
+    await page.goto(`${localUrl}/tasks/${task.id}`);
+    await expect(page.locator('header [data-status="pending"]')).toBeVisible();
+    await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+    await sql`select taskweave.claim_task(${task.id}, 'e2e-worker', 300)`;
+    changed();
+    await expect(page.locator('[data-live="live"], [data-live="reconnecting"]')).toBeVisible();
+    if (status === 'pending') await page.waitForTimeout(2_000); // time enough for a refresh that should not come
+    await expect(page.locator(`header [data-status="${status}"]`)).toBeVisible({ timeout: 5_000 });
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    await page.unroute('**/api/live');
+  }
+});
+
 test('model output and errors are shown as text: markup stays inert', async ({ page, sql, localUrl }) => {
   const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
   const fanOut = await seedFanOut(sql, {

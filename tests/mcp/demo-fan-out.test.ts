@@ -133,6 +133,28 @@ describe('the demo fan-out over MCP', () => {
     }
   });
 
+  it('wait_for_task holds a task_changed lease while it waits, and returns as soon as the task ends', async () => {
+    await dispatcher.stop();
+    try {
+      const root = await tw.createTask({ title: 'Ends while watched', instructions: 'Research it.', input: { topics: ['Redis'] } });
+      await db.sql`select id from taskweave.claim_task(${root.task_id}, 'test-worker', 60)`;
+      const waiting = tw.waitForTask({ task_id: root.task_id, timeout_seconds: 40 });
+      // the function asks Postgres for task_changed while a wait listens (and for a few seconds after)
+      await expect
+        .poll(async () => (await db.sql`select watcher from taskweave_private.change_watchers where expires_at > now()`).map((r) => r.watcher as string))
+        .toEqual([expect.stringMatching(/^mcp:/)]);
+      await new Promise((r) => setTimeout(r, 300));
+      const endedAt = Date.now();
+      await db.sql`select id from taskweave.complete_task(${root.task_id}, 'test-worker', '{"text":"done by hand"}'::jsonb)`;
+      const ended = await waiting;
+      expect(ended).toMatchObject({ reason: 'ended', timed_out: false, task: { status: 'completed', state: 'completed' } });
+      // the safety re-read is every 5 s: under 3 s after the change means the notification woke it
+      expect(Date.now() - endedAt).toBeLessThan(3_000);
+    } finally {
+      dispatcher = await startDispatcher({ databaseUrl: db.url, functionUrl: fn.url, secret: fn.secret, concurrency: 3, sweepIntervalMs: 300, log: () => {} });
+    }
+  });
+
   it('pages through reviews with a cursor', async () => {
     const a = await tw.createTask({ title: 'Two failures', instructions: 'Compare.', input: { topics: ['A [simulate-failure]', 'B [simulate-failure]'] } });
     await waitUntil(a.task_id, (r) => r.reason === 'needs_operator');

@@ -27,8 +27,8 @@ describe('live notifications', () => {
   it('delivers task and review changes to every subscriber, and stops after unsubscribe', async () => {
     const a: { channel: string; payload: unknown }[] = [];
     const b: { channel: string; payload: unknown }[] = [];
-    const offA = await subscribe((n) => a.push(n));
-    const offB = await subscribe((n) => b.push(n));
+    const { unsubscribe: offA } = await subscribe((n) => a.push(n));
+    const { unsubscribe: offB } = await subscribe((n) => b.push(n));
 
     const fanOut = await seedFanOut(db.sql, { title: 'Live hub' });
     await vi.waitFor(() => {
@@ -44,5 +44,46 @@ describe('live notifications', () => {
     await vi.waitFor(() => expect(b.some((n) => n.channel === 'task_changed' && (n.payload as { status: string }).status === 'running')).toBe(true));
     expect(a.length).toBe(before);
     offB();
+  });
+
+  it('holds a task_changed lease while it listens, asks the first subscriber to catch up, and ends the lease on stopListening', async () => {
+    await stopListening();
+    const leases = () => db.sql<{ watcher: string; live: boolean }[]>`
+      select watcher, expires_at > now() as live from taskweave_private.change_watchers`;
+    expect(await leases()).toEqual([]);
+
+    // nobody watched: a change now sends no task_changed, so the first subscriber must re-read once
+    const missed = await db.sql`select id from taskweave.create_task('before anyone watched', 'i')`;
+    const seen: { channel: string; payload: unknown }[] = [];
+    const first = await subscribe((n) => seen.push(n));
+    expect(first.catchUp).toBe(true);
+    const [lease] = await leases();
+    expect(lease).toEqual({ watcher: expect.stringMatching(/^web:.+:\d+:[0-9a-f]{8}$/), live: true });
+    expect(lease.watcher).toContain(`:${process.pid}:`);
+
+    // while the lease is live, a later subscriber has nothing to catch up on, and changes are announced
+    const second = await subscribe(() => {});
+    expect(second.catchUp).toBe(false);
+    expect(await leases()).toEqual([lease]);
+    const [task] = await db.sql`select id from taskweave.create_task('while watched', 'i')`;
+    await vi.waitFor(() => expect(seen.some((n) => n.channel === 'task_changed' && (n.payload as { id: string }).id === task.id)).toBe(true));
+    expect(seen.some((n) => n.channel === 'task_changed' && (n.payload as { id: string }).id === missed[0].id)).toBe(false);
+
+    // the lease is kept a little after the last browser leaves (a reload finds it live) ...
+    second.unsubscribe();
+    first.unsubscribe();
+    expect(await leases()).toEqual([lease]);
+    const again = await subscribe(() => {});
+    expect(again.catchUp).toBe(false);
+    again.unsubscribe();
+
+    // ... and ends with stopListening: Postgres stops sending task_changed at once
+    await stopListening();
+    expect(await leases()).toEqual([]);
+    const next = await subscribe(() => {});
+    expect(next.catchUp).toBe(true);
+    expect((await leases()).map((l) => l.watcher)).toEqual([lease.watcher]);
+    await stopListening();
+    expect(await leases()).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 // What the endpoint's core needs from the outside, passed in by index.ts (and by tests): the database,
 // a clock, the stream of task changes, a logger. The core never reads the environment.
+import { changeWatch, type ChangeWatchOptions } from '../_shared/change-watch.ts';
 import type { Sql } from './store.ts';
 
 export interface Clock {
@@ -15,8 +16,10 @@ export interface RunSubscription {
 }
 
 export interface TaskChanges {
-  /** Subscribe to the `task_changed` notifications of one run; resolves once the listener is live. */
+  /** Subscribe to the `task_changed` notifications of one run; resolves once the listener and its lease are live. */
   subscribe(rootTaskId: string): Promise<RunSubscription>;
+  /** End the lease on task_changed now (shutdown); later subscribers take it again. */
+  close(): Promise<void>;
 }
 
 export interface Logger {
@@ -44,10 +47,26 @@ export interface McpDeps {
 /**
  * `task_changed` notifications (payload {"id","root_task_id",…}) fanned out to per-run subscribers over
  * one LISTEN connection, opened on first use. postgres.js re-listens by itself after a reconnect.
+ *
+ * Postgres sends task_changed only while some listener holds a lease (taskweave_private.change_watchers):
+ * this instance holds one while any wait is subscribed (and `lingerMs` after, since a client that
+ * follows a run calls wait_for_task again at once), renewed in the background; if the function dies
+ * the lease runs out by itself. A lease that cannot be taken is logged, and the waits fall back on their
+ * periodic re-read.
  */
-export function listenTaskChanges(sql: Sql, logger?: Logger): TaskChanges {
+export function listenTaskChanges(
+  sql: Sql,
+  logger?: Logger,
+  watch: Partial<Omit<ChangeWatchOptions, 'onError'>> = {},
+): TaskChanges {
   const subscribers = new Map<string, Set<() => void>>();
   let listening: Promise<unknown> | undefined;
+  const lease = changeWatch(sql, {
+    watcher: `mcp:${crypto.randomUUID()}`,
+    lingerMs: 10_000,
+    ...watch,
+    onError: (what, error) => logger?.error(`task_changed lease: ${what} failed`, { error: (error as Error).message }),
+  });
   const ensureListening = () => {
     listening ??= sql
       .listen('task_changed', (payload) => {
@@ -68,6 +87,7 @@ export function listenTaskChanges(sql: Sql, logger?: Logger): TaskChanges {
     return listening;
   };
   return {
+    close: () => lease.stop(),
     async subscribe(rootTaskId) {
       let dirty = false;
       let waiter: (() => void) | undefined;
@@ -78,15 +98,27 @@ export function listenTaskChanges(sql: Sql, logger?: Logger): TaskChanges {
       const set = subscribers.get(rootTaskId) ?? new Set();
       set.add(wake);
       subscribers.set(rootTaskId, set);
+      let holdsLease = false;
       const close = () => {
         set.delete(wake);
         if (set.size === 0 && subscribers.get(rootTaskId) === set) subscribers.delete(rootTaskId);
+        if (holdsLease) {
+          holdsLease = false;
+          lease.release();
+        }
       };
       try {
         await ensureListening();
       } catch (error) {
         close();
         throw error;
+      }
+      try {
+        // the caller reads the run only after this: whatever committed before the lease is in that read
+        await lease.acquire();
+        holdsLease = true;
+      } catch (error) {
+        logger?.error('task_changed lease could not be taken; waits re-read on their own schedule', { error: (error as Error).message });
       }
       return {
         close,

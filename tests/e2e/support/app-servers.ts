@@ -36,7 +36,8 @@ function newestMtime(dir: string): number {
 /** `next build` unless .next holds a build newer than every source file (E2E_REBUILD=1 forces one). */
 export async function ensureBuild(log: (line: string) => void): Promise<void> {
   const buildId = path.join(repoRoot, '.next', 'BUILD_ID');
-  const inputs = [path.join(repoRoot, 'src'), path.join(repoRoot, 'next.config.js'), path.join(repoRoot, 'postcss.config.mjs'), path.join(repoRoot, 'package-lock.json')];
+  // the web app imports supabase/functions/_shared (review words, the task_changed lease) as well as src/
+  const inputs = [path.join(repoRoot, 'src'), path.join(repoRoot, 'supabase', 'functions', '_shared'), path.join(repoRoot, 'next.config.js'), path.join(repoRoot, 'postcss.config.mjs'), path.join(repoRoot, 'package-lock.json')];
   const newestInput = Math.max(...inputs.map((p) => (fs.statSync(p).isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs)));
   if (process.env.E2E_REBUILD !== '1' && fs.existsSync(buildId) && fs.statSync(buildId).mtimeMs > newestInput) {
     log('reusing the existing production build (.next is newer than src/)');

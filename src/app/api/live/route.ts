@@ -40,13 +40,14 @@ export async function GET(request: Request): Promise<Response> {
       };
       request.signal.addEventListener('abort', () => cleanup());
       try {
-        const off = await subscribe(({ channel, payload }) => write(`event: ${channel}\ndata: ${JSON.stringify(payload)}\n\n`));
-        if (closed) off();
-        else unsubscribe = off;
-        // tell the browser to reconnect after 2 s if the stream drops, then that it is live
-        write(`retry: 2000\nevent: ready\ndata: {}\n\n`);
+        const subscription = await subscribe(({ channel, payload }) => write(`event: ${channel}\ndata: ${JSON.stringify(payload)}\n\n`));
+        if (closed) subscription.unsubscribe();
+        else unsubscribe = subscription.unsubscribe;
+        // tell the browser to reconnect after 2 s if the stream drops, then that it is live; catch_up: the
+        // server had to start asking Postgres for task_changed, so changes before now went unannounced
+        write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify(subscription.catchUp ? { catch_up: true } : {})}\n\n`);
       } catch (error) {
-        console.error('[live] cannot LISTEN for changes:', error);
+        console.error('[live] cannot LISTEN for changes or hold the task_changed lease:', error);
         write(`event: unavailable\ndata: {}\n\n`);
         cleanup();
       }
