@@ -39,25 +39,12 @@ end $$;`;
 const VARIANTS: Record<string, string> = {
   baseline: '',
   'max_running = 0': 'alter database :db set taskweave.max_running = 0',
-  'no event trigger (task_events + NOTIFY)': 'alter table taskweave.tasks disable trigger tasks_record_status_change',
-  'event trigger without pg_notify': `
-    create or replace function pg_temp.noop() returns void language sql as 'select';
-    alter function taskweave_private.record_task_transition() rename to record_task_transition_orig;
-    create function taskweave_private.record_task_transition() returns trigger language plpgsql set search_path = '' as $f$
-    begin
-      insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
-      values (new.id, case when tg_op = 'INSERT' then 'created' else 'status_changed' end,
-              case when tg_op = 'INSERT' then null else old.status end, new.status,
-              taskweave_private.current_actor(), jsonb_build_object('attempt', new.attempt));
-      return null;
-    end $f$;
-    drop trigger tasks_record_status_change on taskweave.tasks;
-    create trigger tasks_record_status_change after update of status on taskweave.tasks for each row
-      when (old.status is distinct from new.status) execute function taskweave_private.record_task_transition();`,
+  'a task_changed watcher is listening (every transition notifies, as in 0.2.0)':
+    "insert into taskweave_private.change_watchers (watcher, expires_at) values ('bench-profile', now() + interval '1 hour')",
   'claim_tasks planned per call (plan_cache_mode auto, as in 0.2.0)':
     'alter function taskweave.claim_tasks(text, integer, integer) reset plan_cache_mode',
   'no hosted-dispatch trigger': 'alter table taskweave.tasks disable trigger tasks_dispatch_ready',
-  'guard trigger: bookkeeping only, no transition check': `
+  'guard trigger: bookkeeping only (no transition check, no task_events row, no notification)': `
     create or replace function taskweave_private.guard_task_transition() returns trigger language plpgsql as $f$
     begin
       if tg_op = 'UPDATE' and new.status = old.status then return new; end if;

@@ -1,18 +1,22 @@
 -- Taskweave 0.3.0: a cheaper claim -> complete path, measured with `npm run bench:engine` and
--- scripts/bench-engine-profile.ts (pg_stat_user_functions per job). Same semantics, same errors.
+-- scripts/bench-engine-profile.ts (pg_stat_user_functions and perf per job). Same semantics, same errors.
 --
--- 1. The running cap no longer serialises claimers. 0.2.0 took one advisory lock, held to commit, around
+-- 1. claim_tasks no longer re-plans on every call. Its "limit p_limit" pick fed an UPDATE in one statement
+--    whose generic plan hashed the whole table, so Postgres chose a fresh custom plan for every claim, and
+--    planning was most of a claim's time. Now: pick and lock, then UPDATE by primary key, with generic plans.
+-- 2. The running cap no longer serialises claimers. 0.2.0 took one advisory lock, held to commit, around
 --    "count running tasks, then claim": exact, but every claim in the database waited for the one before it
 --    to commit. Now the cap is max_running numbered slots. A claim takes free slot numbers with
 --    pg_try_advisory_xact_lock (never waits: a slot another claimer holds is skipped), re-reads which slots
 --    are in use with a fresh snapshot, and writes the slot into tasks.running_slot of the task it starts. A
 --    unique index on running_slot over running tasks backs it up. So at most max_running tasks hold a slot,
 --    and claimers run side by side.
--- 2. The guard trigger checks a move inline: the SQL-language next_statuses() it called on every transition
---    cost more than the rest of the trigger (it is re-planned per call); it is still the one list of allowed
---    moves, used for the error's hint and by the tests that compare the two.
--- 3. set_actor is plpgsql (cached plan) instead of a SQL function that was parsed on every call.
--- 4. complete_task is one UPDATE guarded by the lease; the lease check's error is only built when it fails.
+-- 3. One trigger per transition: the guard (BEFORE) checks the move inline, writes its bookkeeping and now
+--    also appends the task_events row and sends the notifications, which the AFTER trigger
+--    record_task_transition did (an AFTER row trigger re-reads both row versions and runs a second function).
+--    task_events' foreign key is checked at commit, since the 'created' row is written before its task row.
+-- 4. set_actor is plpgsql (a cached plan) instead of a SQL function parsed on every call.
+-- 5. complete_task is one UPDATE guarded by the lease; the lease check's error is only built when it fails.
 
 alter table taskweave.tasks add column running_slot integer;
 comment on column taskweave.tasks.running_slot is
@@ -88,8 +92,10 @@ create or replace function taskweave_private.guard_task_transition()
 returns trigger
 language plpgsql
 -- no SET clause: runs on every transition, and a SET clause costs a GUC save/restore per call; it names
--- only schema-qualified objects, so search_path cannot redirect it
+-- only schema-qualified objects (built-ins as pg_catalog.*), so search_path cannot redirect it
 as $$
+declare
+  v_detail jsonb;
 begin
   if tg_op = 'INSERT' then
     -- a task is born pending, queued (an aggregator waiting) or, for an aggregator whose dependencies
@@ -112,6 +118,7 @@ begin
             hint = 'Allowed from ' || old.status || ': ' || coalesce(pg_catalog.array_to_string(taskweave_private.next_statuses(old.status), ', '), 'nothing (terminal)');
   end if;
 
+  -- the move's bookkeeping
   new.updated_at := pg_catalog.now();
   if new.status <> 'running' then
     new.leased_by := null;
@@ -126,12 +133,72 @@ begin
   else
     new.completed_at := null;
   end if;
+
+  -- the move's history: one task_events row, built from only what this move needs (its foreign key is
+  -- checked at commit, so a task's 'created' row can be written before the task row itself)
+  v_detail := pg_catalog.jsonb_build_object('attempt', new.attempt);
+  if new.leased_by is not null then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('leased_by', new.leased_by);
+  end if;
+  if tg_op = 'INSERT' then
+    if new.parent_task_id is not null then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('parent_task_id', new.parent_task_id);
+    end if;
+    if pg_catalog.cardinality(new.dependent_task_ids) > 0 then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('dependent_task_count', pg_catalog.cardinality(new.dependent_task_ids));
+    end if;
+  else
+    if new.last_error is distinct from old.last_error then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('error', new.last_error);
+    end if;
+    if new.status = 'pending' and new.run_after > pg_catalog.now() then
+      v_detail := v_detail || pg_catalog.jsonb_build_object('run_after', new.run_after);
+    end if;
+  end if;
+  if new.activated_by is not null and new.status in ('pending', 'cancelled') and new.dependent_task_ids <> '{}' then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('activated_by', new.activated_by);
+  end if;
+  if new.status = 'cancelled' and new.cancel_reason is not null then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('reason', new.cancel_reason);
+  end if;
+  insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
+  values (
+    new.id,
+    case when tg_op = 'INSERT' then 'created' else 'status_changed' end,
+    case when tg_op = 'INSERT' then null else old.status end,
+    new.status,
+    -- the API functions record their caller with set_actor; current_actor() works it out otherwise
+    coalesce(nullif(pg_catalog.current_setting('taskweave.actor', true), ''), taskweave_private.current_actor()),
+    v_detail
+  );
+
+  -- notifications go out at commit: task_changed only while someone listens (change_watchers), since
+  -- every notifying transaction serialises on the notify queue's lock through its commit
+  if exists (select 1 from taskweave_private.change_watchers w where w.expires_at > pg_catalog.now()) then
+    -- ids are uuids and statuses come from the enum, so the payload needs no JSON escaping
+    perform pg_catalog.pg_notify('task_changed', pg_catalog.format('{"id":"%s","root_task_id":"%s","parent_task_id":%s,"status":"%s","old_status":%s}',
+      new.id, new.root_task_id, coalesce('"' || new.parent_task_id || '"', 'null'), new.status,
+      case when tg_op = 'UPDATE' then '"' || old.status || '"' else 'null' end));
+  end if;
+  if new.status = 'pending' then
+    perform pg_catalog.pg_notify('task_ready', new.id::text);
+  end if;
   return new;
 end;
 $$;
 comment on function taskweave_private.guard_task_transition() is
-  'The one enforcement point of the state machine: rejects a move not in next_statuses() (55000) and writes the move''s '
-  'bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at).';
+  'The one place a task moves (BEFORE INSERT OR UPDATE OF status on tasks): rejects a move not in next_statuses() '
+  '(55000), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, '
+  'updated_at), appends its task_events row (with the actor, and the reason of a cancel), notifies task_changed while '
+  'a watcher listens, and task_ready when the task became pending.';
+
+-- The history moved into the guard above: one BEFORE trigger per transition instead of a BEFORE and an
+-- AFTER one (an AFTER row trigger re-reads both row versions and runs its own function). The 'created'
+-- row is now written before its task row, so the foreign key waits for commit.
+drop trigger tasks_record_created on taskweave.tasks;
+drop trigger tasks_record_status_change on taskweave.tasks;
+drop function taskweave_private.record_task_transition();
+alter table taskweave.task_events alter constraint task_events_task_id_fkey deferrable initially deferred;
 
 create or replace function taskweave_private.set_actor(p_actor text)
 returns void
@@ -174,7 +241,7 @@ begin
   -- tasks_lease_expiry_idx: inlined, is_due is an OR the planner can only filter with)
   for v_row in
     select * from taskweave.tasks t
-     where t.status = 'running' and t.lease_expires_at <= now()
+     where t.status = 'running' and t.lease_expires_at <= pg_catalog.now()
        and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
      order by t.lease_expires_at
      limit v_left
@@ -209,7 +276,7 @@ begin
         with leased as (
           update taskweave.tasks t
              set status = 'running', attempt = t.attempt + 1, leased_by = p_worker,
-                 lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+                 lease_expires_at = pg_catalog.now() + pg_catalog.make_interval(secs => p_lease_seconds),
                  running_slot = v_slots[pg_catalog.array_position(v_ids, t.id)]
            where t.id = any (v_ids)
           returning t.*
