@@ -58,6 +58,10 @@ const VARIANTS: Record<string, string> = {
   'no parent/root/roots_recent indexes': `
     drop index taskweave.tasks_parent_task_id_idx; drop index taskweave.tasks_root_task_id_idx; drop index taskweave.tasks_roots_recent_idx;`,
   'no task_events FK': 'alter table taskweave.task_events drop constraint task_events_task_id_fkey',
+  'no CHECK constraints on tasks but the lease one': `
+    alter table taskweave.tasks drop constraint tasks_title_check, drop constraint tasks_instructions_check,
+      drop constraint tasks_input_is_object, drop constraint tasks_attempts_check, drop constraint tasks_root_check,
+      drop constraint tasks_queued_is_aggregator, drop constraint tasks_min_completed_check, drop constraint tasks_activated_by_check`,
 };
 
 type Sql = postgres.Sql<Record<string, unknown>>;

@@ -20,6 +20,8 @@
 // Env: BENCH_REPEAT (3): each throughput row is measured that many times, engines in rotating order,
 // and the median is shown. BENCH_JOBS (5000). BENCH_SIZES (5000,50000). BENCH_LATENCY_SAMPLES (200).
 // BENCH_SYNC_COMMIT: off (default) or on (every commit waits for the disk flush).
+// With the embedded server, each throughput row also shows the CPU all Postgres processes spent per job
+// (from /proc), which says how much of the gap is work in the database rather than the client.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,6 +66,35 @@ interface Throughput {
   jobs: number;
   ms: number;
   perSecond: number;
+  /** CPU of every Postgres process on this machine during the timed run, per job (null: server not local) */
+  postgresCpuUs: number | null;
+}
+
+// CPU ticks (utime + stime) of every process named postgres, from /proc: the server's share of a run,
+// robust against the shared machine's other load, unlike wall time. Backends that start during the run
+// count from zero. Only when the server runs here (the embedded Postgres).
+function postgresTicks(): Map<number, number> | null {
+  if (!usesEmbeddedDatabase() || !fs.existsSync('/proc/self/stat')) return null;
+  const ticks = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes(' (postgres) ')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
+}
+const TICK_US = 1_000_000 / 100; // USER_HZ
+function postgresCpuUsPerJob(before: Map<number, number> | null, jobs: number, after = postgresTicks()): number | null {
+  if (!before || !after || jobs === 0) return null;
+  let total = 0;
+  for (const [pid, t] of after) total += t - (before.get(pid) ?? 0);
+  return (total * TICK_US) / jobs;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -196,6 +227,7 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
     let completed = 0;
     const seen = new Set<string>();
     let duplicates = 0;
+    const cpuBefore = postgresTicks();
     const started = performance.now();
     await Promise.all(
       clients.map(async (c, w) => {
@@ -217,6 +249,7 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
       }),
     );
     const ms = performance.now() - started;
+    const postgresCpuUs = postgresCpuUsPerJob(cpuBefore, completed);
     const [check] = await clients[0]<{ done: number; events: number; claims: number }[]>`
       select (select count(*)::int from taskweave.tasks where status = 'completed') as done,
              (select count(*)::int from taskweave.task_events where to_status = 'completed') as events,
@@ -225,7 +258,7 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
       throw new Error(`Taskweave broke exactly-once: ${duplicates} duplicate claims, ${completed} completions counted, ` +
         `${check.done} completed in the database, ${check.events} completion events, ${check.claims} claim events`);
     }
-    return { jobs: completed, ms, perSecond: (completed * 1000) / ms };
+    return { jobs: completed, ms, perSecond: (completed * 1000) / ms, postgresCpuUs };
   } finally {
     await Promise.all(clients.map((c) => c.end({ timeout: 2 })));
     await db.drop();
@@ -241,6 +274,7 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
     let reached!: () => void;
     const enough = new Promise<void>((r) => (reached = r));
     let clockStart = 0;
+    let cpuBefore: Map<number, number> | null = null;
     runner = await runGraphile({
       connectionString: pgConnectionString(db.url),
       concurrency: WORKERS,
@@ -250,7 +284,10 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
       logger: quietLogger,
       taskList: {
         noop: async () => {
-          if (clockStart === 0) clockStart = performance.now();
+          if (clockStart === 0) {
+            cpuBefore = postgresTicks();
+            clockStart = performance.now();
+          }
           if (++started === target) reached();
         },
       },
@@ -259,11 +296,12 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
     await runner.stop(); // waits for the jobs in hand and their completion in the database
     runner = undefined;
     const ms = performance.now() - clockStart;
+    const cpuAfter = postgresTicks();
     const sql = adminClient(db.url);
     const [row] = await sql<{ left: number }[]>`select count(*)::int as left from graphile_worker._private_jobs`;
     await sql.end({ timeout: 2 });
     const jobs = queued - row.left;
-    return { jobs, ms, perSecond: (jobs * 1000) / ms };
+    return { jobs, ms, perSecond: (jobs * 1000) / ms, postgresCpuUs: postgresCpuUsPerJob(cpuBefore, jobs, cpuAfter) };
   } finally {
     await runner?.stop().catch(() => {});
     await db.drop();
@@ -422,7 +460,8 @@ async function main() {
     const order = active.map((_, i) => active[(i + rep * 3) % active.length]);
     for (const c of order) {
       const t = await c.run();
-      console.log(`  run ${rep + 1}/${REPEAT}: ${c.label}, ${fmt(c.queued)} queued: ${fmt(t.jobs)} jobs in ${fmt(t.ms)} ms = ${fmt(t.perSecond)} jobs/s`);
+      const cpu = t.postgresCpuUs === null ? '' : `, Postgres CPU ${fmt(t.postgresCpuUs)} µs/job`;
+      console.log(`  run ${rep + 1}/${REPEAT}: ${c.label}, ${fmt(c.queued)} queued: ${fmt(t.jobs)} jobs in ${fmt(t.ms)} ms = ${fmt(t.perSecond)} jobs/s${cpu}`);
       samples.set(c.key, [...(samples.get(c.key) ?? []), t]);
     }
   }
@@ -432,14 +471,15 @@ async function main() {
   };
 
   console.log(`\n### Throughput: no-op jobs, ${WORKERS} workers, ${fmt(JOBS)} jobs taken from the queue (median of ${REPEAT})\n`);
-  console.log(`| engine | ${SIZES.map((n) => `${fmt(n)} queued, jobs/s`).join(' | ')} | vs graphile-worker (${SIZES.map((n) => fmt(n)).join(' / ')}) | change ${fmt(SIZES[0])} → ${fmt(SIZES[SIZES.length - 1])} |`);
-  console.log(`|---|${SIZES.map(() => '---:').join('|')}|---:|---:|`);
+  console.log(`| engine | ${SIZES.map((n) => `${fmt(n)} queued, jobs/s`).join(' | ')} | vs graphile-worker (${SIZES.map((n) => fmt(n)).join(' / ')}) | change ${fmt(SIZES[0])} → ${fmt(SIZES[SIZES.length - 1])} | Postgres CPU µs/job (${SIZES.map((n) => fmt(n)).join(' / ')}) |`);
+  console.log(`|---|${SIZES.map(() => '---:').join('|')}|---:|---:|---:|`);
   const labels = [...new Set(active.map((c) => c.label))];
   for (const label of labels) {
     const keys = SIZES.map((n) => active.find((c) => c.label === label && c.queued === n)!.key);
     const values = keys.map((k) => median(k).perSecond);
     const gw = SIZES.map((n) => (samples.has(`gw-${n}`) ? median(`gw-${n}`).perSecond : NaN));
-    console.log(`| ${label} | ${values.map((v) => fmt(v)).join(' | ')} | ${values.map((v, i) => `${(v / gw[i]).toFixed(2)}x`).join(' / ')} | ${(((values[values.length - 1] - values[0]) / values[0]) * 100).toFixed(1)}% |`);
+    const cpu = keys.map((k) => median(k).postgresCpuUs).map((c) => (c === null ? 'n/a' : fmt(c))).join(' / ');
+    console.log(`| ${label} | ${values.map((v) => fmt(v)).join(' | ')} | ${values.map((v, i) => `${(v / gw[i]).toFixed(2)}x`).join(' / ')} | ${(((values[values.length - 1] - values[0]) / values[0]) * 100).toFixed(1)}% | ${cpu} |`);
   }
 
   console.log(`\n### Enqueue → start latency, one job at a time, ${WORKERS} idle workers (${LATENCY_SAMPLES} samples)\n`);
