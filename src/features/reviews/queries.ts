@@ -2,6 +2,7 @@ import 'server-only';
 // Reviews: the operator's triage queue, read as the viewer. Every function takes the pool and the
 // viewer's claims, so tests run it against a real database as any identity and the app passes the
 // signed-in operator.
+import { aggregatorProgress } from '../../../supabase/functions/_shared/aggregator-progress';
 import { encodeCursor, type Cursor } from '../../lib/db/cursor';
 import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identity';
 import type { Tables, TaskStatus } from '../../lib/db/types';
@@ -167,24 +168,18 @@ export async function countOpenReviews(sql: Sql, claims: Claims): Promise<number
   });
 }
 
-/**
- * The aggregators that wait for any of these tasks, with their progress. One query for a whole page:
- * `&&` on an array of ids lets the planner use the (partial, aggregators-only) GIN index on
- * dependent_task_ids; a correlated `@> array[t.id]` per row was planned as a sequential scan per row.
- */
+/** The aggregators that wait for any of these tasks, with their progress (one query for a whole page). */
 export async function aggregatorsOf(tx: Tx, taskIds: string[]): Promise<(AggregatorProgress & { dependentTaskIds: string[] })[]> {
-  if (taskIds.length === 0) return [];
-  const rows = await tx<(AggregatorProgress & { dependent_task_ids: string[] })[]>`
-    select a.id, a.title, a.status, a.dependent_task_ids, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
-    from taskweave.tasks a
-    cross join lateral (
-      select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
-             count(*) filter (where d.status = 'completed')::int as completed
-      from taskweave.tasks d where d.id = any (a.dependent_task_ids)
-    ) deps
-    where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && ${taskIds}::uuid[]
-    order by a.created_at, a.id`;
-  return rows.map(({ dependent_task_ids, ...rest }) => ({ ...rest, dependentTaskIds: dependent_task_ids }));
+  const rows = await aggregatorProgress(tx, { waitingFor: taskIds });
+  return rows.map(({ id, title, status, total, ended, completed, dependent_task_ids }) => ({
+    id,
+    title,
+    status,
+    total,
+    ended,
+    completed,
+    dependentTaskIds: dependent_task_ids,
+  }));
 }
 
 export function stripDeps({ dependentTaskIds: _deps, ...progress }: AggregatorProgress & { dependentTaskIds: string[] }): AggregatorProgress {

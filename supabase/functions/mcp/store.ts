@@ -3,6 +3,7 @@
 // are reads shaped for the tools.
 import type postgres from 'postgres';
 import type { TaskStatus } from './schemas.ts';
+import { aggregatorProgress } from '../_shared/aggregator-progress.ts';
 
 export type Sql = postgres.Sql<Record<string, unknown>>;
 type Json = postgres.JSONValue;
@@ -108,32 +109,12 @@ export async function loadRun(sql: Sql, rootTaskId: string): Promise<RunRow | un
 
 /** Join progress of these aggregators: one query, dependencies counted by status. */
 export async function loadProgress(sql: Sql, aggregatorIds: string[]): Promise<ProgressRow[]> {
-  if (aggregatorIds.length === 0) return [];
-  return sql<ProgressRow[]>`
-    select a.id, a.title, a.status, a.activated_by, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
-      from taskweave.tasks a
-      cross join lateral (
-        select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
-               count(*) filter (where d.status = 'completed')::int as completed
-          from taskweave.tasks d where d.id = any (a.dependent_task_ids)
-      ) deps
-     where a.id = any (${aggregatorIds}::uuid[])
-     order by a.created_at, a.id`;
+  return aggregatorProgress(sql, { ids: aggregatorIds });
 }
 
 /** Aggregators that wait for any of these tasks, with their progress. */
 export async function loadAggregatorsOf(sql: Sql, taskIds: string[]): Promise<(ProgressRow & { dependent_task_ids: string[] })[]> {
-  if (taskIds.length === 0) return [];
-  return sql<(ProgressRow & { dependent_task_ids: string[] })[]>`
-    select a.id, a.title, a.status, a.activated_by, a.dependent_task_ids, cardinality(a.dependent_task_ids) as total, deps.ended, deps.completed
-      from taskweave.tasks a
-      cross join lateral (
-        select count(*) filter (where d.status in ('completed', 'cancelled'))::int as ended,
-               count(*) filter (where d.status = 'completed')::int as completed
-          from taskweave.tasks d where d.id = any (a.dependent_task_ids)
-      ) deps
-     where cardinality(a.dependent_task_ids) > 0 and a.dependent_task_ids && ${taskIds}::uuid[]
-     order by a.created_at, a.id`;
+  return aggregatorProgress(sql, { waitingFor: taskIds });
 }
 
 export async function openReviewsFor(sql: Sql, taskIds: string[]): Promise<{ id: string; task_id: string; error: Record<string, unknown> | null }[]> {
