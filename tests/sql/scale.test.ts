@@ -152,6 +152,33 @@ describe('the running cap (taskweave.max_running)', () => {
     expect(doubled).toBe(0);
     await Promise.all([...clients, watcher].map((c) => c.end({ timeout: 2 })));
   });
+
+  it('a completion looks its task up by primary key, not through the index over running tasks', async () => {
+    // Statistics taken while nothing runs make the partial indexes over running tasks look free, so a
+    // generic plan (plpgsql's from a session's sixth call) with a status test would scan every running
+    // task to complete one. Count the index scans of the completing session's own transaction (with
+    // sequential scans off, since this table is small enough for one).
+    const ids = (await db.sql<{ id: string }[]>`select (taskweave.create_task('k' || i, 'x')).id from generate_series(1, ${CAP}) i`).map((r) => r.id);
+    await db.sql`analyze taskweave.tasks`;
+    for (const id of ids) await claim(db.sql, id, 'w');
+    const session = db.client(1);
+    try {
+      const scans = await session.begin(async (tx) => {
+        await tx`set local enable_seqscan = off`;
+        for (const id of ids) await tx`select taskweave.complete_task(${id}, 'w', '{}')`;
+        return tx<{ index: string; scans: number }[]>`
+          select i.indexrelid::regclass::text as index, pg_stat_get_xact_numscans(i.indexrelid)::int as scans
+            from pg_index i where i.indrelid = 'taskweave.tasks'::regclass order by 1`;
+      });
+      const byIndex = Object.fromEntries(scans.map((s) => [s.index, s.scans]));
+      expect(byIndex['taskweave.tasks_pkey']).toBeGreaterThanOrEqual(CAP);
+      expect(byIndex['taskweave.tasks_running_slot_idx']).toBe(0);
+      expect(byIndex['taskweave.tasks_lease_expiry_idx']).toBe(0);
+      expect(await running(db.sql)).toBe(0);
+    } finally {
+      await session.end({ timeout: 2 });
+    }
+  });
 });
 
 describe('fair claiming across runs', () => {
