@@ -5,16 +5,7 @@ import { readConfig } from './config.ts';
 import { createMcpHandler } from './http-handler.ts';
 import { jsonLogger, listenTaskChanges, systemClock } from './ports.ts';
 import type { Sql } from './store.ts';
-
-// Typed through globalThis so this file also type-checks in the repo's Node tsconfig.
-interface DenoRuntime {
-  env: { toObject(): Record<string, string>; get(name: string): string | undefined };
-  serve(
-    options: { port: number; hostname?: string; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (req: Request) => Response | Promise<Response>,
-  ): unknown;
-}
-const Deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
+import { Deno } from '../_shared/deno-runtime.ts';
 
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'mcp' });

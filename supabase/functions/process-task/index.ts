@@ -6,16 +6,7 @@ import { createHandler } from './http-handler.ts';
 import { createModelProvider } from './models.ts';
 import { jsonLogger, systemClock } from './ports.ts';
 import { postgresTaskStore } from './store-postgres.ts';
-
-// Typed through globalThis so this file also type-checks in the repo's Node tsconfig.
-interface DenoRuntime {
-  env: { toObject(): Record<string, string>; get(name: string): string | undefined };
-  serve(
-    options: { port: number; hostname?: string; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (req: Request) => Response | Promise<Response>,
-  ): unknown;
-}
-const Deno = (globalThis as unknown as { Deno: DenoRuntime }).Deno;
+import { Deno } from '../_shared/deno-runtime.ts';
 
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'process-task' });
