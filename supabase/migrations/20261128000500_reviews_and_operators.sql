@@ -269,7 +269,7 @@ begin
 end;
 $$;
 comment on function taskweave.set_model_limits(text, integer, integer) is
-  'service_role: requests and tokens per minute for one model name (LLM_MODEL without the provider, e.g. gpt-4o-mini; demo-planner-1 for the demo model), shared by '
+  'service_role: requests and tokens per minute for one model name (as the worker names it: LLM_MODEL, or "demo"), shared by '
   'every worker through begin_model_step. A null p_requests_per_minute removes the model''s limits.';
 revoke all on function taskweave.set_model_limits(text, integer, integer) from public, anon, authenticated;
 grant execute on function taskweave.set_model_limits(text, integer, integer) to service_role;
