@@ -5,16 +5,56 @@ export type Database = {
   
   "taskweave": {
           Tables: {
-            "human_reviews": {
+            "agent_tools": {
                   Row: {
-                    "action": string | null,"created_at": string,"error": NonNullable<Json>,"id": string,"manual_output": Json | null,"note": string | null,"resolved_at": string | null,"resolved_by": string | null,"status": string,"task_id": string
+                    "agent_slug": string,"position": number,"tool_slug": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "action"?: string | null,"created_at"?: string,"error"?: NonNullable<Json>,"id"?: string,"manual_output"?: Json | null,"note"?: string | null,"resolved_at"?: string | null,"resolved_by"?: string | null,"status"?: string,"task_id": string
+                    "agent_slug": string,"position"?: number,"tool_slug": string
                   }
                   Update: {
-                    "action"?: string | null,"created_at"?: string,"error"?: NonNullable<Json>,"id"?: string,"manual_output"?: Json | null,"note"?: string | null,"resolved_at"?: string | null,"resolved_by"?: string | null,"status"?: string,"task_id"?: string
+                    "agent_slug"?: string,"position"?: number,"tool_slug"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "agent_tools_agent_slug_fkey"
+      columns: ["agent_slug"]
+isOneToOne: false
+      referencedRelation: "agents"
+      referencedColumns: ["slug"]
+    },{
+      foreignKeyName: "agent_tools_tool_slug_fkey"
+      columns: ["tool_slug"]
+isOneToOne: false
+      referencedRelation: "tools"
+      referencedColumns: ["slug"]
+    }
+                  ]
+                },"agents": {
+                  Row: {
+                    "created_at": string,"description": string,"instructions": string,"max_output_tokens": number | null,"model": string | null,"name": string,"slug": string,"temperature": number | null,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"description"?: string,"instructions"?: string,"max_output_tokens"?: number | null,"model"?: string | null,"name": string,"slug": string,"temperature"?: number | null,"updated_at"?: string
+                  }
+                  Update: {
+                    "created_at"?: string,"description"?: string,"instructions"?: string,"max_output_tokens"?: number | null,"model"?: string | null,"name"?: string,"slug"?: string,"temperature"?: number | null,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"human_reviews": {
+                  Row: {
+                    "action": string | null,"created_at": string,"error": NonNullable<Json>,"id": string,"kind": string,"manual_output": Json | null,"note": string | null,"request": NonNullable<Json>,"resolved_at": string | null,"resolved_by": string | null,"status": string,"task_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "action"?: string | null,"created_at"?: string,"error"?: NonNullable<Json>,"id"?: string,"kind"?: string,"manual_output"?: Json | null,"note"?: string | null,"request"?: NonNullable<Json>,"resolved_at"?: string | null,"resolved_by"?: string | null,"status"?: string,"task_id": string
+                  }
+                  Update: {
+                    "action"?: string | null,"created_at"?: string,"error"?: NonNullable<Json>,"id"?: string,"kind"?: string,"manual_output"?: Json | null,"note"?: string | null,"request"?: NonNullable<Json>,"resolved_at"?: string | null,"resolved_by"?: string | null,"status"?: string,"task_id"?: string
                   }
                   Relationships: [
                     {
@@ -25,16 +65,30 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"runs": {
+                },"model_prices": {
                   Row: {
-                    "created_at": string,"deadline_at": string | null,"input_tokens": number,"max_tasks": number | null,"max_tokens": number | null,"model_steps": number,"output_tokens": number,"root_task_id": string,"task_count": number,"updated_at": string
+                    "input_per_million": number,"model": string,"output_per_million": number,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id": string,"task_count"?: number,"updated_at"?: string
+                    "input_per_million": number,"model": string,"output_per_million": number,"updated_at"?: string
                   }
                   Update: {
-                    "created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id"?: string,"task_count"?: number,"updated_at"?: string
+                    "input_per_million"?: number,"model"?: string,"output_per_million"?: number,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"runs": {
+                  Row: {
+                    "cost_usd": number,"created_at": string,"deadline_at": string | null,"input_tokens": number,"max_cost_usd": number | null,"max_tasks": number | null,"max_tokens": number | null,"model_steps": number,"output_tokens": number,"root_task_id": string,"task_count": number,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "cost_usd"?: number,"created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_cost_usd"?: number | null,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id": string,"task_count"?: number,"updated_at"?: string
+                  }
+                  Update: {
+                    "cost_usd"?: number,"created_at"?: string,"deadline_at"?: string | null,"input_tokens"?: number,"max_cost_usd"?: number | null,"max_tasks"?: number | null,"max_tokens"?: number | null,"model_steps"?: number,"output_tokens"?: number,"root_task_id"?: string,"task_count"?: number,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -87,14 +141,14 @@ isOneToOne: false
                   ]
                 },"tasks": {
                   Row: {
-                    "activated_by": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
+                    "activated_by": string | null,"agent": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Update: {
-                    "activated_by"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Relationships: [
                     {
@@ -110,6 +164,40 @@ isOneToOne: false
       referencedRelation: "tasks"
       referencedColumns: ["id"]
     }
+                  ]
+                },"tool_calls": {
+                  Row: {
+                    "arguments": NonNullable<Json>,"duration_ms": number | null,"ended_at": string | null,"error": string | null,"id": number,"result": Json | null,"started_at": string,"status": string,"task_id": string,"tool_call_id": string,"tool_name": string,"tool_slug": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "arguments"?: NonNullable<Json>,"duration_ms"?: number | null,"ended_at"?: string | null,"error"?: string | null,"id"?: never,"result"?: Json | null,"started_at"?: string,"status"?: string,"task_id": string,"tool_call_id": string,"tool_name": string,"tool_slug"?: string | null
+                  }
+                  Update: {
+                    "arguments"?: NonNullable<Json>,"duration_ms"?: number | null,"ended_at"?: string | null,"error"?: string | null,"id"?: never,"result"?: Json | null,"started_at"?: string,"status"?: string,"task_id"?: string,"tool_call_id"?: string,"tool_name"?: string,"tool_slug"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "tool_calls_task_id_fkey"
+      columns: ["task_id"]
+isOneToOne: false
+      referencedRelation: "tasks"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"tools": {
+                  Row: {
+                    "config": NonNullable<Json>,"created_at": string,"description": string,"idempotent": boolean,"kind": string,"max_output_bytes": number,"requires_approval": boolean,"secrets": (string)[],"slug": string,"timeout_seconds": number,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "config"?: NonNullable<Json>,"created_at"?: string,"description"?: string,"idempotent"?: boolean,"kind": string,"max_output_bytes"?: number,"requires_approval"?: boolean,"secrets"?: (string)[],"slug": string,"timeout_seconds"?: number,"updated_at"?: string
+                  }
+                  Update: {
+                    "config"?: NonNullable<Json>,"created_at"?: string,"description"?: string,"idempotent"?: boolean,"kind"?: string,"max_output_bytes"?: number,"requires_approval"?: boolean,"secrets"?: (string)[],"slug"?: string,"timeout_seconds"?: number,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
                   ]
                 }
           }
@@ -139,6 +227,7 @@ isOneToOne: false
 "cancel_task":
 { Args: { "p_note"?: string,"p_task_id": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -181,6 +270,7 @@ isOneToOne: false
 "claim_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -223,6 +313,7 @@ isOneToOne: false
 "claim_tasks":
 { Args: { "p_lease_seconds"?: number,"p_limit"?: number,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -265,6 +356,7 @@ isOneToOne: false
 "complete_task":
 { Args: { "p_output": Json,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -307,6 +399,7 @@ isOneToOne: false
 "create_aggregator_task":
 { Args: { "p_dependent_task_ids": (string)[],"p_instructions": string,"p_min_completed"?: number,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_wait_seconds"?: number,"p_worker"?: string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -349,6 +442,7 @@ isOneToOne: false
 "create_parallel_task":
 { Args: { "p_input"?: Json,"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_worker"?: string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -391,6 +485,7 @@ isOneToOne: false
 "create_task":
 { Args: { "p_input"?: Json,"p_instructions": string,"p_limits"?: Json,"p_title": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -433,6 +528,7 @@ isOneToOne: false
 "fail_task":
 { Args: { "p_error": Json,"p_retryable"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -475,6 +571,7 @@ isOneToOne: false
 "get_dependency_results":
 { Args: { "p_task_id": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -517,6 +614,7 @@ isOneToOne: false
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -559,6 +657,7 @@ isOneToOne: false
 "release_task":
 { Args: { "p_delay_seconds"?: number,"p_rate_limited"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
@@ -604,8 +703,10 @@ isOneToOne: false
 "created_at": string,
 "error": NonNullable<Json>,
 "id": string,
+"kind": string,
 "manual_output": Json | null,
 "note": string | null,
+"request": NonNullable<Json>,
 "resolved_at": string | null,
 "resolved_by": string | null,
 "status": string,
@@ -623,6 +724,7 @@ isOneToOne: false
 "set_run_limits":
 { Args: { "p_limits": Json,"p_root_task_id": string }; Returns: {
               "activated_by": string | null,
+"agent": string | null,
 "attempt": number,
 "cancel_reason": string | null,
 "claim_rank": number,
