@@ -37,10 +37,15 @@ export function denoBinary(line: DenoLine = 'current'): string {
 }
 
 /**
- * The environment a Deno of this line needs beyond the caller's. Deno 2.1 does not read SSL_CERT_FILE
- * (newer Deno does): behind a proxy with its own CA, hand it over as DENO_CERT, or npm downloads fail.
+ * The environment a Deno of this line needs beyond the caller's. The 2.1 line gets a cache of its own (a
+ * newer Deno's cache is not guaranteed readable by an older one) unless DENO_DIR is set, and, since Deno 2.1
+ * does not read SSL_CERT_FILE (newer Deno does), that CA file as DENO_CERT: behind a proxy with its own CA,
+ * npm downloads fail without it.
  */
 export function denoEnv(line: DenoLine, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  if (line === 'edge' && !env.DENO_CERT && env.SSL_CERT_FILE) return { DENO_CERT: env.SSL_CERT_FILE };
-  return {};
+  if (line !== 'edge') return {};
+  const extra: Record<string, string> = {};
+  if (!env.DENO_DIR) extra.DENO_DIR = path.join(repoRoot, 'node_modules', '.cache', 'deno-2-1');
+  if (!env.DENO_CERT && env.SSL_CERT_FILE) extra.DENO_CERT = env.SSL_CERT_FILE;
+  return extra;
 }
