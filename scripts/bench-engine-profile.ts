@@ -38,7 +38,7 @@ end $$;`;
 
 const VARIANTS: Record<string, string> = {
   baseline: '',
-  'max_running = 0': 'alter database :db set taskweave.max_running = 0',
+  'max_running = 0': `select taskweave.set_settings('{"max_running": 0}')`,
   'a task_changed watcher is listening (every transition notifies, as in 0.2.0)':
     "insert into taskweave_private.change_watchers (watcher, expires_at) values ('bench-profile', now() + interval '1 hour')",
   'claim_tasks planned per call (plan_cache_mode auto, as in 0.2.0)':
