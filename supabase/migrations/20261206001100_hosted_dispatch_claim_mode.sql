@@ -288,9 +288,9 @@ begin
   end if;
   if to_regclass('net._http_response') is not null then
     -- pg_net's response columns differ between versions: read them from the row as json
-    execute $q$select coalesce(jsonb_agg(f order by f ->> 'at' desc), '[]'::jsonb) from (
+    execute $q$select coalesce(jsonb_agg(f order by (f ->> 'request_id')::bigint desc), '[]'::jsonb) from (
                  select jsonb_build_object('request_id', r.request_id, 'sent_at', r.sent_at,
-                                           'status_code', x ->> 'status_code', 'timed_out', x -> 'timed_out',
+                                           'status_code', x -> 'status_code', 'timed_out', x -> 'timed_out',
                                            'error', x ->> 'error_msg', 'body', left(x ->> 'content', 500),
                                            'at', coalesce(x ->> 'created', r.sent_at::text)) as f
                    from taskweave_private.dispatch_requests r
