@@ -107,6 +107,7 @@ describe('the running cap (taskweave.max_running)', () => {
       expect(more[0].running_slot).toBeLessThanOrEqual(3);
       expect(await running(db.sql)).toBe(3);
     } finally {
+      await setSettings(db.sql, { max_running: CAP });
       await session.end({ timeout: 2 });
     }
   });
