@@ -40,12 +40,14 @@ export async function installPgCron(sql: Sql) {
     $$;`);
 }
 
-/** Vault: the secrets table (names only are ever read by Taskweave's status) and the decrypted view. */
+/** Vault: the secrets table (Taskweave's status reads names only), the decrypted view and create_secret. */
 export async function installVault(sql: Sql, secrets: Record<string, string> = { process_task_url: PROCESS_TASK_URL, process_task_secret: PROCESS_TASK_SECRET }) {
   await sql.unsafe(`
     create schema vault;
     create table vault.secrets (id uuid primary key default gen_random_uuid(), name text unique, secret text not null);
-    create view vault.decrypted_secrets as select id, name, secret as decrypted_secret from vault.secrets;`);
+    create view vault.decrypted_secrets as select id, name, secret as decrypted_secret from vault.secrets;
+    create function vault.create_secret(new_secret text, new_name text default null, new_description text default '', new_key_id uuid default null)
+    returns uuid language sql as $$ insert into vault.secrets (name, secret) values (new_name, new_secret) returning id $$;`);
   for (const [name, secret] of Object.entries(secrets)) await sql`insert into vault.secrets (name, secret) values (${name}, ${secret})`;
 }
 
