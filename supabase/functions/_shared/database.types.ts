@@ -206,7 +206,7 @@ isOneToOne: false
           }
           Functions: {
             "append_task_message":
-{ Args: { "p_content": Json,"p_role": string,"p_task_id": string,"p_usage"?: Json,"p_worker": string }; Returns: {
+{ Args: { "p_content": Json,"p_model"?: string,"p_role": string,"p_task_id": string,"p_usage"?: Json,"p_worker": string }; Returns: {
               "content": NonNullable<Json>,
 "created_at": string,
 "id": number,
@@ -222,7 +222,7 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "begin_model_step":
-{ Args: { "p_model": string,"p_task_id": string,"p_worker": string }; Returns: Json
+{ Args: { "p_model": string,"p_prompt_tokens"?: number,"p_task_id": string,"p_worker": string }; Returns: Json
                            },
 "call_sql_tool":
 { Args: { "p_task_id": string,"p_tool_call_id": string,"p_worker": string }; Returns: {
