@@ -157,8 +157,8 @@ describe('process-task end to end', () => {
     expect(rootRequests[2].messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool']);
     // the tools reached the model as JSON Schema from their zod schemas
     const tools = Object.fromEntries(rootRequests[0].tools!.map((t) => [t.function.name, t.function.parameters as { properties: Record<string, unknown>; required: string[] }]));
-    expect(Object.keys(tools)).toEqual(['create_parallel_task', 'create_aggregator_task']);
-    expect(Object.keys(tools.create_parallel_task.properties)).toEqual(['title', 'instructions', 'input']);
+    expect(Object.keys(tools)).toEqual(['create_parallel_task', 'create_aggregator_task', 'ask_human']);
+    expect(Object.keys(tools.create_parallel_task.properties)).toEqual(['title', 'instructions', 'input', 'agent']);
     expect(tools.create_parallel_task.required).toEqual(['title', 'instructions']);
     expect(tools.create_aggregator_task.required).toEqual(['title', 'instructions', 'dependent_task_ids']);
     expect(rootRequests[0].model).toBe('fake-gpt');

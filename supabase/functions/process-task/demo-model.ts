@@ -9,7 +9,7 @@
 //   aggregator  -> a summary of the injected dependency results
 import { APICallError } from 'ai';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3GenerateResult } from '@ai-sdk/provider';
-import { readBlock } from './context.ts';
+import { estimateTokens, readBlock } from './context.ts';
 import type { ParallelTaskResult } from './types.ts';
 
 export const FAILURE_MARKER = '[simulate-failure]';
@@ -62,8 +62,7 @@ const usageOf = (input: number, output: number): LanguageModelV3GenerateResult['
   outputTokens: { total: output, text: output, reasoning: 0 },
 });
 
-/** A plausible token count for text: about four characters a token, at least one for any text. */
-export const estimateTokens = (text: string) => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)));
+export { estimateTokens };
 
 function withUsage(options: LanguageModelV3CallOptions, answer: LanguageModelV3GenerateResult): LanguageModelV3GenerateResult {
   const prompt = JSON.stringify(options.prompt) + JSON.stringify(options.tools ?? []);
