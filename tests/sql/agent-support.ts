@@ -8,12 +8,12 @@ type Definition = Record<string, unknown> | string;
 const asJson = (definition: Definition) =>
   typeof definition === 'string' ? definition : JSON.stringify(definition);
 
-export async function upsertTool(sql: Sql | postgres.TransactionSql, slug: string, definition: Definition) {
+export async function upsertTool(sql: Sql, slug: string, definition: Definition) {
   const [row] = await sql<Record<string, unknown>[]>`select * from taskweave.upsert_tool(${slug}, ${asJson(definition)}::text::jsonb)`;
   return row;
 }
 
-export async function upsertAgent(sql: Sql | postgres.TransactionSql, slug: string, definition: Definition) {
+export async function upsertAgent(sql: Sql, slug: string, definition: Definition) {
   const [row] = await sql<Record<string, unknown>[]>`select * from taskweave.upsert_agent(${slug}, ${asJson(definition)}::text::jsonb)`;
   return row;
 }
