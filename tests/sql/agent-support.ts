@@ -8,12 +8,17 @@ type Definition = Record<string, unknown> | string;
 const asJson = (definition: Definition) =>
   typeof definition === 'string' ? definition : JSON.stringify(definition);
 
-export async function upsertTool(sql: Sql, slug: string, definition: Definition) {
+/** the file's pool or a transaction of it (postgres.js types the two apart; both run a query the same way) */
+export type Queryable = Sql | postgres.TransactionSql<Record<string, unknown>>;
+
+export async function upsertTool(queryable: Queryable, slug: string, definition: Definition) {
+  const sql = queryable as Sql;
   const [row] = await sql<Record<string, unknown>[]>`select * from taskweave.upsert_tool(${slug}, ${asJson(definition)}::text::jsonb)`;
   return row;
 }
 
-export async function upsertAgent(sql: Sql, slug: string, definition: Definition) {
+export async function upsertAgent(queryable: Queryable, slug: string, definition: Definition) {
+  const sql = queryable as Sql;
   const [row] = await sql<Record<string, unknown>[]>`select * from taskweave.upsert_agent(${slug}, ${asJson(definition)}::text::jsonb)`;
   return row;
 }
