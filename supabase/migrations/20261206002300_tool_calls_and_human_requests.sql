@@ -359,7 +359,7 @@ revoke all on function taskweave.request_human(uuid, text, text, jsonb) from pub
 grant execute on function taskweave.request_human(uuid, text, text, jsonb) to service_role;
 
 create function taskweave.get_tool_call_review(p_task_id uuid, p_tool_call_id text)
-returns taskweave.human_reviews
+returns setof taskweave.human_reviews
 language plpgsql
 stable
 set search_path = ''
@@ -370,19 +370,22 @@ declare
 begin
   perform taskweave_private.validate_tool_call_id(p_tool_call_id, 'p_tool_call_id');
   v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, null);
-  if v_review.kind = 'interrupted_call' then
+  if v_review.id is null then
+    return;
+  end if;
+  if v_review.kind = 'interrupted_call' and v_review.action = 'retry' then
     -- a retry is used by the start it allowed: a call interrupted again needs a new decision
     select c.started_at into v_started_at from taskweave.tool_calls c where c.task_id = p_task_id and c.tool_call_id = p_tool_call_id;
-    if v_review.action = 'retry' and v_review.resolved_at < v_started_at then
-      return null;
+    if v_review.resolved_at < v_started_at then
+      return;
     end if;
   end if;
-  return v_review;
+  return next v_review;
 end;
 $$;
 comment on function taskweave.get_tool_call_review(uuid, text) is
   'What a person decided about one tool call of a task, for the loop on resume: the newest review whose request names the '
-  'call (kind, status, action, manual_output, note), or null when there is none or when it was an interrupted_call retry '
+  'call (kind, status, action, manual_output, note), or no row when there is none or when it was an interrupted_call retry '
   'already used by a later start. approve: manual_output null or {"arguments": {...}} (edited); reject: note is the reason; '
   'answer: manual_output {"answer": ...}; interrupted_call manual: manual_output is the call''s result.';
 revoke all on function taskweave.get_tool_call_review(uuid, text) from public, anon, authenticated;

@@ -705,12 +705,12 @@ isOneToOne: false
 "resolved_by": string | null,
 "status": string,
 "task_id": string
-            }
+            }[]
                           SetofOptions: {
         from: "*"
         to: "human_reviews"
-        isOneToOne: true
-        isSetofReturn: false
+        isOneToOne: false
+        isSetofReturn: true
       } },
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
