@@ -73,7 +73,7 @@ describe('delegation to agents', () => {
     expect(ran.json.results).toHaveLength(3);
     expect(ran.json.results.map((r: { status: string }) => r.status)).toEqual(['completed', 'completed', 'completed']);
 
-    const byTitle = Object.fromEntries(children.map((c) => [c.title, requestsOf(c.id)]));
+    const byTitle: Record<string, ChatRequest[]> = Object.fromEntries(children.map((c) => [c.title, requestsOf(c.id as string)]));
     expect(byTitle.Draft.map((r) => r.model)).toEqual(['fake-writer']);
     expect(byTitle.Draft[0]).toMatchObject({ temperature: 0.2, max_tokens: 300 });
     expect(systemOf(byTitle.Draft[0])).toMatch(/^You are the agent "Writer" \(writer\)\.\n\nWrite crisply, in short sentences\.\n\nYou are an agent in Taskweave working on one piece/);
