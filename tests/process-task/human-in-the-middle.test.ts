@@ -152,3 +152,45 @@ describe('ask_human', () => {
     expect(results).toEqual([{ tool_call_id: 'ask_1', value: { answer: 'leads, and cc me' } }]);
   });
 });
+
+describe('many approvals at once', () => {
+  it('twenty parallel children each wait for approval; resolved concurrently in any order, each resumes exactly once', async () => {
+    const [root] = await db.sql`select * from taskweave.create_task('Many mails', 'Fan out.')`;
+    const children: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const [child] = await db.sql`select * from taskweave.create_parallel_task(${root.id}, ${'Mail ' + i}, 'Tell the team.', '{}'::jsonb, ${'fan_' + i}, null, 'mailer')`;
+      children.push(child.id);
+    }
+    const before = mail.hits('/send').length;
+    const first = await Promise.all(children.map((id) => post(fn, { task_id: id })));
+    expect(first.map((r) => r.json.results[0].status)).toEqual(children.map(() => 'needs_human_review'));
+    const reviews = await db.sql`select id, task_id from taskweave.human_reviews where task_id in ${db.sql(children)} and status = 'open' and kind = 'approval'`;
+    expect(reviews).toHaveLength(20);
+
+    // every other one approved, the rest rejected; all at once, each on its own connection, in a shuffled order
+    const decision = (taskId: string) => (children.indexOf(taskId) % 2 === 0 ? 'approve' : 'reject');
+    const shuffled = [...reviews].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+    const operators = Array.from({ length: 5 }, () => db.client(1));
+    await Promise.all(
+      shuffled.map((r, i) =>
+        asIdentity(operators[i % operators.length], operator(), (tx) =>
+          tx`select taskweave.resolve_review(${r.id}, ${decision(r.task_id)}, null, ${decision(r.task_id) === 'reject' ? 'not this one' : null})`,
+        ),
+      ),
+    );
+    const resumed = await Promise.all(children.map((id) => post(fn, { task_id: id })));
+    expect(resumed.map((r) => r.json.results[0].status)).toEqual(children.map(() => 'completed'));
+    const again = await Promise.all(children.map((id) => post(fn, { task_id: id })));
+    expect(again.map((r) => r.status)).toEqual(children.map(() => 409));
+
+    expect(mail.hits('/send').length - before).toBe(10); // the approved ones, once each
+    for (const [i, id] of children.entries()) {
+      expect(requestsOf(id)).toHaveLength(2);
+      const [result] = toolResultsOf(requestsOf(id)[1]);
+      if (i % 2 === 0) expect(result.value).toMatchObject({ status: 200, body: { sent: true } });
+      else expect(result.value).toEqual({ rejected: true, reason: 'not this one' });
+    }
+    const runs = await db.sql`select task_id, count(*)::int as n from taskweave.task_events where task_id in ${db.sql(children)} and to_status = 'running' group by 1`;
+    expect(runs.map((r) => r.n)).toEqual(children.map(() => 2));
+  });
+});
