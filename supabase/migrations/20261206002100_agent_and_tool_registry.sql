@@ -291,19 +291,22 @@ begin
     v_config := jsonb_set(v_config, '{method}', to_jsonb(v_method));
     perform taskweave_private.validate_tool_url(taskweave_private.json_text(v_config -> 'url', 'p_definition.config.url', 2000), 'p_definition.config.url');
     perform taskweave_private.validate_tool_headers(v_config -> 'headers', 'p_definition.config.headers');
-    if v_config ? 'input_schema' and (jsonb_typeof(v_config -> 'input_schema') <> 'object'
-                                      or coalesce(v_config -> 'input_schema' ->> 'type', 'object') <> 'object') then
+  else
+    perform taskweave_private.json_object_keys_in(v_config, 'p_definition.config', array['function', 'input_schema']);
+    -- defined with the SQL tools' execution (migration ...2400_sql_tools.sql): which functions a tool may name
+    perform taskweave_private.resolve_sql_tool_function(
+      taskweave_private.json_text(v_config -> 'function', 'p_definition.config.function', 200), 'p_definition.config.function');
+  end if;
+
+  -- the arguments' JSON Schema, shown to the model (an MCP server's tools bring their own)
+  if v_kind in ('http', 'sql') and v_config ? 'input_schema' then
+    if jsonb_typeof(v_config -> 'input_schema') <> 'object' or coalesce(v_config -> 'input_schema' ->> 'type', 'object') <> 'object' then
       raise exception 'p_definition.config.input_schema must be a JSON Schema object whose type is "object" (the tool''s arguments)'
         using errcode = '22023';
     end if;
     if octet_length((v_config -> 'input_schema')::text) > 65536 then
       raise exception 'p_definition.config.input_schema must be at most 65536 bytes' using errcode = '22023';
     end if;
-  else
-    perform taskweave_private.json_object_keys_in(v_config, 'p_definition.config', array['function']);
-    -- defined with the SQL tools' execution (migration ...2400_sql_tools.sql): which functions a tool may name
-    perform taskweave_private.resolve_sql_tool_function(
-      taskweave_private.json_text(v_config -> 'function', 'p_definition.config.function', 200), 'p_definition.config.function');
   end if;
 
   -- every {{NAME}} in the URL and headers must be a listed secret, so the loop resolves exactly what is declared
@@ -334,7 +337,8 @@ end;
 $$;
 comment on function taskweave.upsert_tool(text, jsonb) is
   'Operators only: creates or replaces a tool. p_definition keys: kind (mcp | http | sql, required), description, config '
-  '(mcp: url, headers, allowed_tools; http: method (default POST), url, headers, input_schema; sql: function as schema.name), '
+  '(mcp: url, headers, allowed_tools; http: method (default POST), url, headers, input_schema; sql: function as schema.name, '
+  'input_schema; input_schema is the JSON Schema of the arguments shown to the model, type object), '
   'secrets (environment variable names; a URL or header refers to one as {{NAME}}, and every {{NAME}} must be listed; '
   'Taskweave''s own SUPABASE_*/TASKWEAVE_* credentials are refused), idempotent, requires_approval (booleans, default false), '
   'timeout_seconds (1 to 300, default 30), max_output_bytes (256 to 1048576, default 16384). A credential written literally '

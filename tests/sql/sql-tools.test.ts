@@ -91,6 +91,11 @@ describe('upsert_tool for kind sql', () => {
   it('accepts a function of one jsonb argument that the tool role may run', async () => {
     const tool = await upsertTool(db.sql, 'whoami', { kind: 'sql', config: { function: 'tool_fixtures.whoami' } });
     expect(tool).toMatchObject({ kind: 'sql', config: { function: 'tool_fixtures.whoami' } });
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const described = await upsertTool(db.sql, 'whoami', { kind: 'sql', config: { function: 'tool_fixtures.whoami', input_schema: schema } });
+    expect(described.config).toEqual({ function: 'tool_fixtures.whoami', input_schema: schema });
+    const error = await rejection(upsertTool(db.sql, 'whoami', { kind: 'sql', config: { function: 'tool_fixtures.whoami', input_schema: { type: 'array' } } }));
+    expect(error).toMatchObject({ code: '22023', message: 'p_definition.config.input_schema must be a JSON Schema object whose type is "object" (the tool\'s arguments)' });
   });
 
   it.each([
