@@ -6,6 +6,11 @@
 -- step whose prompt alone would take the run past max_tokens or max_cost_usd: the limit is checked before
 -- the tokens are spent, not only after (audit finding 7: a 50 MB input used 13.1M tokens against 2M).
 
+-- a task's usage shows its cost from the start, as it shows its tokens
+alter table taskweave.tasks alter column usage set default '{"input_tokens": 0, "output_tokens": 0, "model_steps": 0, "cost_usd": 0}'::jsonb;
+comment on column taskweave.tasks.usage is
+  'Summed over the task''s model steps: input_tokens, output_tokens, model_steps, cost_usd (US dollars at taskweave.model_prices when each step was saved).';
+
 create function taskweave_private.model_price(p_model text)
 returns taskweave.model_prices
 language sql

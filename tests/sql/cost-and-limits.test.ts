@@ -78,6 +78,7 @@ describe('cost in dollars', () => {
     await db.sql`select taskweave.set_model_price('openai:gpt-4.1-mini', 0.4, 1.6)`;
     await db.sql`select taskweave.set_model_price('demo-planner-1', 1, 2)`;
     const root = await runningRoot('{}');
+    expect(await taskUsage(root)).toEqual({ input_tokens: 0, output_tokens: 0, model_steps: 0, cost_usd: 0 });
     const [step] = await append(db.sql, root, '{"input_tokens": 1000, "output_tokens": 500}', 'openai:gpt-4.1-mini');
     expect(step.usage).toEqual({ input_tokens: 1000, output_tokens: 500, model: 'openai:gpt-4.1-mini', cost_usd: 0.0012 });
     // the environment's model name and the provider-prefixed one find the same price
