@@ -117,9 +117,9 @@ comment on function taskweave_private.run_sql_tool(regprocedure, jsonb) is
 grant create on schema taskweave_private to taskweave_sql_tool;
 do $$
 begin
-  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user)
-     and not pg_catalog.pg_has_role(current_user, 'taskweave_sql_tool', 'member') then
-    -- hosted Supabase: the migrating role has CREATEROLE but is no superuser; ALTER OWNER needs membership
+  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+    -- hosted Supabase: the migrating role has CREATEROLE but is no superuser, and ALTER OWNER needs the right
+    -- to SET ROLE to the new owner (Postgres 16+ gives a role's creator only ADMIN on it)
     execute format('grant taskweave_sql_tool to %I', current_user);
   end if;
 end;
