@@ -12,13 +12,13 @@
 // for an operator (interrupted_call: retry runs it again, manual gives the operator's result).
 import { tool, zodSchema, type ToolSet } from 'ai';
 import { z } from 'zod';
-import { HumanPauseSignal, isArgumentRejection, isLeaseLost, isRunLimit, LeaseLostSignal, RunError } from '../errors.ts';
+import { HumanPauseSignal, isArgumentRejection, isLeaseLost, isRunLimit, LeaseLostSignal, ReleaseSignal, RunError } from '../errors.ts';
 
 import { BUILT_IN_TOOLS } from '../tools/registry.ts';
 import type { BuiltInTool, ToolContext } from '../tools/tool.ts';
 import type { HumanRequest, ToolCallRecord } from '../types.ts';
 import type { ToolEntry, Toolbox } from './agent.ts';
-import type { Run } from './run.ts';
+import { remainingMs, type Run } from './run.ts';
 import { textOf, unansweredToolCalls, type ToolCallPart, type Transcript } from './transcript.ts';
 
 export type ToolOutput = { type: 'json'; value: Record<string, unknown> } | { type: 'error-text'; value: string };
@@ -97,8 +97,12 @@ async function pause(run: Run, request: HumanRequest): Promise<never> {
 
 /** Save started, make the call, save its outcome: a crash between the two saves is what interrupted_call is for. */
 async function makeCall(run: Run, entry: ToolEntry, call: ToolCallPart, args: Record<string, unknown>, edited: boolean): Promise<ToolOutput> {
-  const { store } = run.deps;
+  const { store, settings } = run.deps;
   const { tool: ext, source } = entry;
+  // a call that may outlast this invocation would be cut off by the platform, and a non-idempotent one
+  // would then wait for an operator: unless this invocation has only just begun, hand it to a fresh one
+  const left = remainingMs(run);
+  if (left < ext.definition.timeout_seconds * 1000 && left < settings.budgetMs - settings.minStepMs) throw new ReleaseSignal('budget');
   await store.startToolCall(run.task.id, run.worker, { toolCallId: call.toolCallId, tool: ext.definition, toolName: ext.name, arguments: args });
   const started = Date.now();
   const outcome = await source.call(ext, args, run.lease, { taskId: run.task.id, worker: run.worker, toolCallId: call.toolCallId });
@@ -192,7 +196,7 @@ export async function runToolStep(run: Run, transcript: Transcript, toolbox?: To
       } else output = await executeToolCall(call, { task: run.task, worker: run.worker, store: run.deps.store }, builtIns);
     } catch (error) {
       // a run limit is classified as a budget stop where the run settles
-      if (isLeaseLost(error) || isRunLimit(error) || isPause(error) || error instanceof LeaseLostSignal) throw error;
+      if (isLeaseLost(error) || isRunLimit(error) || isPause(error) || error instanceof LeaseLostSignal || error instanceof ReleaseSignal) throw error;
       if (external && isArgumentRejection(error)) output = toolError(`${call.toolName} was rejected: ${(error as Error).message}`);
       else throw new RunError('tool', `${call.toolName} failed: ${(error as Error).message}`, true, { step: transcript.stepsBefore + transcript.stepsThisRun });
     }
