@@ -143,7 +143,10 @@ begin
   end if;
   select k into v_key from jsonb_object_keys(p_value) as k where not (k = any (p_allowed)) order by k limit 1;
   if found then
-    raise exception '% has an unknown key "%"; the keys are %', p_name, left(v_key, 100), array_to_string(p_allowed, ', ')
+    raise exception '% has an unknown key "%"; the keys are %', p_name, left(v_key, 100),
+      case when cardinality(p_allowed) > 1
+           then array_to_string(p_allowed[1:cardinality(p_allowed) - 1], ', ') || ' and ' || p_allowed[cardinality(p_allowed)]
+           else array_to_string(p_allowed, '') end
       using errcode = '22023';
   end if;
 end;
