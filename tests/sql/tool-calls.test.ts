@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase, type Sql } from '../helpers/database.ts';
 import { claim, createRoot, getTask, rejection } from '../helpers/tasks.ts';
-import { httpTool, upsertTool } from './agent-support.ts';
+import { httpTool, raceBehindLock, upsertTool } from './agent-support.ts';
 
 const db = useTestDatabase();
 
@@ -221,6 +221,32 @@ describe('request_human', () => {
     const decision = await reviewOf(task, 'mail-1');
     expect(decision).toMatchObject({ id: second.id, action: 'manual', manual_output: { delivered: true } });
     expect((await finishCall(db.sql, task, 'w4', 'mail-1', decision.manual_output)).status).toBe('succeeded');
+  });
+
+  it('racing cancel_task: a pause asked during a cancel gets TW001; a cancel during a pause cancels the task and aborts its review', async () => {
+    const [a, b, observer] = [db.client(1), db.client(1), db.client(1)];
+    const cancelledFirst = await runningTask('cancelled first');
+    const lateAsk = await raceBehindLock(
+      a, b,
+      (tx) => tx`select taskweave.cancel_task(${cancelledFirst}, 'stop')`,
+      (sql) => requestHuman(sql, cancelledFirst, 'w1', 'question', { tool_call_id: 'q', question: 'still there?' }),
+      observer,
+    );
+    expect(lateAsk).toMatchObject({ ok: false, code: 'TW001' });
+    expect((await getTask(db.sql, cancelledFirst)).status).toBe('cancelled');
+    expect(await db.sql`select 1 from taskweave.human_reviews where task_id = ${cancelledFirst}`).toHaveLength(0);
+
+    const askedFirst = await runningTask('asked first');
+    const lateCancel = await raceBehindLock(
+      a, b,
+      (tx) => requestHuman(tx as unknown as Sql, askedFirst, 'w1', 'question', { tool_call_id: 'q', question: 'go on?' }),
+      (sql) => sql`select taskweave.cancel_task(${askedFirst}, 'no longer needed')`,
+      observer,
+    );
+    expect(lateCancel.ok).toBe(true);
+    expect((await getTask(db.sql, askedFirst)).status).toBe('cancelled');
+    const [review] = await db.sql<Review[]>`select * from taskweave.human_reviews where task_id = ${askedFirst}`;
+    expect(review).toMatchObject({ kind: 'question', status: 'resolved', action: 'abort', note: 'no longer needed' });
   });
 
   it('refuses bad requests with 22023 naming the field, and a worker without the lease with TW001; nothing changes', async () => {
