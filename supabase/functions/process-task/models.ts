@@ -6,11 +6,13 @@ import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModel } from 'ai';
+import { Constants, type Database } from '../_shared/database.types.ts';
 import type { ModelProvider, ResolvedModel } from './ports.ts';
 import { createDemoModel } from './demo-model.ts';
 
-export const PROVIDERS = ['openai', 'anthropic', 'demo'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+/** The providers, as SQL knows them (the enum taskweave.model_provider that agents.model is checked against). */
+export const PROVIDERS = Constants.taskweave.Enums.model_provider;
+export type ProviderName = Database['taskweave']['Enums']['model_provider'];
 
 export interface ModelConfig {
   provider: ProviderName;
@@ -57,7 +59,7 @@ export function parseModelName(name: string): { provider: ProviderName; modelId:
   const colon = name.indexOf(':');
   const provider = (colon < 0 ? '' : name.slice(0, colon)) as ProviderName;
   const modelId = colon < 0 ? '' : name.slice(colon + 1);
-  if (!PROVIDERS.includes(provider) || !modelId) throw new ConfigError(`model "${name}" is not provider:model with a provider of ${PROVIDERS.join(', ')}`);
+  if (!(PROVIDERS as readonly string[]).includes(provider) || !modelId) throw new ConfigError(`model "${name}" is not provider:model with a provider of ${PROVIDERS.join(', ')}`);
   return { provider, modelId };
 }
 
