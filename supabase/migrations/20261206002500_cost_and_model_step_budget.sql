@@ -78,6 +78,10 @@ begin
   if p_content is null then
     raise exception 'p_content must not be null' using errcode = '22023';
   end if;
+  -- a message holds at most a prompt built from a task's capped input or a tool result cut to its cap
+  if octet_length(p_content::text) > 4194304 then
+    raise exception 'p_content must be at most 4194304 bytes as JSON (got %)', octet_length(p_content::text) using errcode = '22023';
+  end if;
   -- parsed before any cast, so a bad number is 22023 naming the key
   perform taskweave_private.validate_usage(p_usage);
   if p_model is not null and (char_length(btrim(p_model)) = 0 or char_length(p_model) > 200) then
@@ -135,7 +139,8 @@ comment on function taskweave.append_task_message(uuid, text, text, jsonb, jsonb
   'rate-limit window; with p_model (provider:model, or the environment''s model name) the step is priced from '
   'taskweave.model_prices (taskweave_private.model_price: exact name, else with or without the provider) into '
   'tasks.usage.cost_usd and runs.cost_usd (an unpriced model costs 0), and the message''s usage records model and cost_usd. '
-  'A saved assistant step resets the count of releases without progress. 22023 naming the key for bad usage.';
+  'A saved assistant step resets the count of releases without progress. 22023 naming the key for bad usage, and for '
+  'p_content over 4 MiB as JSON.';
 revoke all on function taskweave.append_task_message(uuid, text, text, jsonb, jsonb, text) from public, anon, authenticated;
 grant execute on function taskweave.append_task_message(uuid, text, text, jsonb, jsonb, text) to service_role;
 

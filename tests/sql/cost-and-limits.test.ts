@@ -62,6 +62,14 @@ describe('numbers in limits and usage', () => {
     expect(n).toBe(0);
   });
 
+  it('append_task_message refuses content over 4 MiB with 22023, appending nothing', async () => {
+    const task = await runningRoot('{}');
+    const error = await rejection(db.sql`select taskweave.append_task_message(${task}, 'w1', 'user', to_jsonb(repeat('x', 4194305)))`);
+    expect(error).toMatchObject({ code: '22023', message: 'p_content must be at most 4194304 bytes as JSON (got 4194307)' });
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.task_messages where task_id = ${task}`;
+    expect(n).toBe(0);
+  });
+
   it('whole numbers and a fractional max_cost_usd are taken as given', async () => {
     const [root] = await db.sql<{ id: string }[]>`
       select * from taskweave.create_task('t', 'i', '{}', '{"max_tasks": 7, "max_tokens": 5000, "deadline_seconds": 60, "max_cost_usd": 0.25}')`;
