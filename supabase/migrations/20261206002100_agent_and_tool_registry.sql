@@ -81,7 +81,9 @@ begin
   perform taskweave_private.validate_model(v_model, 'p_definition.model');
   v_tools := coalesce(taskweave_private.json_text_array(p_definition -> 'tools', 'p_definition.tools', 100, 40), '{}');
 
-  -- key-share locks hold the tools until commit, so a concurrent delete_tool waits and then sees this agent's links
+  -- key-share locks hold the tools until commit, so a concurrent delete_tool waits and then sees this agent's
+  -- links; taken before the check, so a tool deleted meanwhile is reported missing, not a foreign-key error
+  perform 1 from taskweave.tools x where x.slug = any (v_tools) order by x.slug for key share;
   select t.slug into v_missing
     from unnest(v_tools) with ordinality as t(slug, ord)
    where not exists (select 1 from taskweave.tools x where x.slug = t.slug)
@@ -90,7 +92,6 @@ begin
     raise exception 'p_definition.tools names an unknown tool "%"', left(v_missing, 100) using errcode = '22023',
       hint = 'Register it first with taskweave.upsert_tool.';
   end if;
-  perform 1 from taskweave.tools x where x.slug = any (v_tools) order by x.slug for key share;
 
   insert into taskweave.agents as a (slug, name, description, instructions, model, temperature, max_output_tokens)
   values (p_slug, btrim(v_name),

@@ -235,7 +235,7 @@ describe('delete_tool', () => {
     expect((await rejection(db.sql`select taskweave.delete_tool('listed')`)).code).toBe('P0002');
   });
 
-  it('an agent that links the tool while delete_tool waits makes the delete refuse', async () => {
+  it('an agent that links the tool while delete_tool waits makes the delete refuse; an agent linking a tool being deleted is refused', async () => {
     const [a, b, observer] = [db.client(1), db.client(1), db.client(1)];
     for (let round = 0; round < 5; round++) {
       await upsertTool(db.sql, `contested-${round}`, httpTool());
@@ -247,6 +247,17 @@ describe('delete_tool', () => {
       );
       expect(outcome).toMatchObject({ ok: false, code: '22023' });
       expect(await toolRow(`contested-${round}`)).toBeDefined();
+
+      // the other order: the agent waits for the delete, then is told the tool is unknown (not a foreign-key error)
+      await upsertTool(db.sql, `doomed-${round}`, httpTool());
+      const late = await raceBehindLock(
+        a, b,
+        (tx) => tx`select taskweave.delete_tool(${`doomed-${round}`})`,
+        (sql) => upsertAgent(sql, `late-${round}`, { tools: [`doomed-${round}`] }),
+        observer,
+      );
+      expect(late).toMatchObject({ ok: false, code: '22023', message: `p_definition.tools names an unknown tool "doomed-${round}"` });
+      expect(await agentRow(`late-${round}`)).toBeUndefined();
     }
   });
 });
