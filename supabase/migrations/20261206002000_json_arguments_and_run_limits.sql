@@ -15,14 +15,16 @@ begin
   if p_value is null or jsonb_typeof(p_value) = 'null' then
     return null;
   end if;
-  -- digits only, so no cast below can fail: 1.0, 1e400 and "abc" are all 22023 here
-  if jsonb_typeof(p_value) <> 'number' or p_value::text !~ '^-?[0-9]{1,19}$'
-     or p_value::text::numeric < p_min or p_value::text::numeric > p_max then
-    raise exception '% must be a whole number from % to %, written without a decimal point (got %)',
-      p_name, p_min, p_max, left(p_value::text, 100)
-      using errcode = '22023';
+  -- digits only before any cast, so no cast can fail: 1.0, 1e400 and "abc" are all 22023 here (checked in
+  -- steps: SQL does not promise to evaluate the operands of OR in order)
+  if jsonb_typeof(p_value) = 'number' and p_value::text ~ '^-?[0-9]{1,19}$' then
+    if p_value::text::numeric between p_min and p_max then
+      return p_value::text::bigint;
+    end if;
   end if;
-  return p_value::text::bigint;
+  raise exception '% must be a whole number from % to %, written without a decimal point (got %)',
+    p_name, p_min, p_max, left(p_value::text, 100)
+    using errcode = '22023';
 end;
 $$;
 comment on function taskweave_private.json_whole_number(jsonb, text, bigint, bigint) is
@@ -39,12 +41,13 @@ begin
   if p_value is null or jsonb_typeof(p_value) = 'null' then
     return null;
   end if;
-  if jsonb_typeof(p_value) <> 'number' or p_value::text !~ '^-?[0-9]{1,15}(\.[0-9]{1,15})?$'
-     or p_value::text::numeric < p_min or p_value::text::numeric > p_max then
-    raise exception '% must be a number from % to % (got %)', p_name, p_min, p_max, left(p_value::text, 100)
-      using errcode = '22023';
+  if jsonb_typeof(p_value) = 'number' and p_value::text ~ '^-?[0-9]{1,15}(\.[0-9]{1,15})?$' then
+    if p_value::text::numeric between p_min and p_max then
+      return p_value::text::numeric;
+    end if;
   end if;
-  return p_value::text::numeric;
+  raise exception '% must be a number from % to % (got %)', p_name, p_min, p_max, left(p_value::text, 100)
+    using errcode = '22023';
 end;
 $$;
 comment on function taskweave_private.json_decimal(jsonb, text, numeric, numeric) is
