@@ -402,9 +402,7 @@ begin
   if p_model is null or char_length(btrim(p_model)) = 0 or char_length(p_model) > 200 then
     raise exception 'p_model must be a non-empty model name of at most 200 characters' using errcode = '22023';
   end if;
-  if strpos(p_model, ':') > 0 then
-    perform taskweave_private.validate_model(p_model, 'p_model');
-  end if;
+  -- any name: the environment's model may hold a colon itself (Ollama's llama3:8b), so no provider is required
   if p_input_per_million is null and p_output_per_million is null then
     delete from taskweave.model_prices where model = p_model returning * into v_price;
     return v_price;

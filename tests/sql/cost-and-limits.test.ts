@@ -107,6 +107,13 @@ describe('cost in dollars', () => {
     expect((await run(root)).cost_usd).toBe('2.6012');
   });
 
+  it('finds the price of a model whose own name holds a colon (Ollama behind OPENAI_BASE_URL)', async () => {
+    await db.sql`select taskweave.set_model_price('llama3.1:8b', 2, 4)`;
+    const root = await runningRoot('{}');
+    const [step] = await append(db.sql, root, '{"input_tokens": 500000, "output_tokens": 250000}', 'openai:llama3.1:8b');
+    expect(step.usage?.cost_usd).toBe(2);
+  });
+
   it('concurrent steps of one run add up exactly', async () => {
     await db.sql`select taskweave.set_model_price('demo:demo-researcher-1', 3, 7)`;
     const root = await runningRoot('{}');
