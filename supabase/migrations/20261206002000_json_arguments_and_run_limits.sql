@@ -22,7 +22,7 @@ begin
       return p_value::text::bigint;
     end if;
   end if;
-  raise exception '% must be a whole number from % to %, written without a decimal point (got %)',
+  raise exception '% must be a whole number from % to % (written without a decimal point), or null (got %)',
     p_name, p_min, p_max, left(p_value::text, 100)
     using errcode = '22023';
 end;
@@ -46,7 +46,7 @@ begin
       return p_value::text::numeric;
     end if;
   end if;
-  raise exception '% must be a number from % to % (got %)', p_name, p_min, p_max, left(p_value::text, 100)
+  raise exception '% must be a number from % to %, or null (got %)', p_name, p_min, p_max, left(p_value::text, 100)
     using errcode = '22023';
 end;
 $$;
