@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { serviceRole, asIdentity, setSettings, useTestDatabase } from '../helpers/database.ts';
 import { unansweredToolCalls } from '../../supabase/functions/process-task/agent-loop.ts';
 import { processDueTasks, processTaskById } from '../../supabase/functions/process-task/processor.ts';
-import { apiError, call, createChild, createRoot, harness, messagesOf, say, statusOf, toolOutputs } from './loop-support.ts';
+import { apiError, call, createChild, createRoot, harness, messagesOf, relabel, say, statusOf, toolOutputs } from './loop-support.ts';
 import { waitFor } from './support.ts';
 
 const db = useTestDatabase();
@@ -33,10 +33,11 @@ describe('agent loop', () => {
     const messages = await messagesOf(db.sql, root.id);
     expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'assistant', 'tool', 'assistant']);
     // each model step's tokens are saved with it, and summed on the task
+    // with the model that answered, priced by SQL (no price set: 0)
     expect(messages.filter((m) => m.role === 'assistant').map((m) => m.usage)).toEqual([
-      { input_tokens: 1, output_tokens: 1 },
-      { input_tokens: 1, output_tokens: 1 },
-      { input_tokens: 120, output_tokens: 30 },
+      { input_tokens: 1, output_tokens: 1, model: 'mock:mock-1', cost_usd: 0 },
+      { input_tokens: 1, output_tokens: 1, model: 'mock:mock-1', cost_usd: 0 },
+      { input_tokens: 120, output_tokens: 30, model: 'mock:mock-1', cost_usd: 0 },
     ]);
     expect((await statusOf(db.sql, root.id)).usage).toMatchObject({ input_tokens: 122, output_tokens: 32 });
     // the order of writes: a slot, a step saved, its tool calls run and their results saved, then the next slot
@@ -53,7 +54,7 @@ describe('agent loop', () => {
     // (the AI SDK merges consecutive tool messages into one provider message)
     expect(prompts[1].prompt.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool']);
     expect((prompts[1].prompt[3].content as { toolCallId: string }[]).map((p) => p.toolCallId)).toEqual(['c1', 'c2']);
-    expect(prompts[0].tools?.map((t) => t.name)).toEqual(['create_parallel_task', 'create_aggregator_task']);
+    expect(prompts[0].tools?.map((t) => t.name)).toEqual(['create_parallel_task', 'create_aggregator_task', 'ask_human']);
     const children = await db.sql`select title, tool_call_id, status from taskweave.tasks where parent_task_id = ${root.id} order by created_at, title`;
     expect(children.map((c) => [c.title, c.tool_call_id])).toEqual([['A', 'c1'], ['B', 'c2'], ['Join', 'c3']]);
     expect((await statusOf(db.sql, root.id)).output).toEqual({ source: 'model', text: 'done: delegated', model: 'mock:mock-1', steps: 3 });
@@ -193,7 +194,7 @@ describe('agent loop', () => {
 
   it('waits for a shared rate-limit slot (begin_model_step), and releases with the delay when none frees within the budget', async () => {
     const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')), { maxSlotWaitMs: 120_000 });
-    h.deps.models = { ...h.deps.models, label: 'mock:one-a-minute' };
+    relabel(h, 'mock:one-a-minute');
     await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('one-a-minute', 1)`);
     const root = await createRoot(db.sql);
     const [result] = await processTaskById(root.id, h.deps);
@@ -208,7 +209,7 @@ describe('agent loop', () => {
 
     // by default a wait that long is not spent in place (it would hold a place under the running cap): released at once
     const quick = harness(db.sql, () => say('not asked'));
-    quick.deps.models = { ...quick.deps.models, label: 'mock:one-a-minute' };
+    relabel(quick, 'mock:one-a-minute');
     const other = await createRoot(db.sql);
     const [released] = await processTaskById(other.id, quick.deps);
     expect(released).toMatchObject({ outcome: 'released', status: 'pending', steps: 0 });

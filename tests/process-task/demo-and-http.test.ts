@@ -95,7 +95,7 @@ describe('demo model', () => {
 describe('createModelProvider', () => {
   it('builds each provider and refuses missing keys', () => {
     expect(createModelProvider({ provider: 'openai', openaiApiKey: 'k' }).label).toBe('openai:gpt-4o-mini');
-    expect((createModelProvider({ provider: 'openai', openaiBaseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.1' }).model({} as never) as { provider: string }).provider).toContain('openai-compatible');
+    expect((createModelProvider({ provider: 'openai', openaiBaseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.1' }).resolve(null).model as { provider: string }).provider).toContain('openai-compatible');
     expect(createModelProvider({ provider: 'anthropic', anthropicApiKey: 'k', model: 'claude-x' }).label).toBe('anthropic:claude-x');
     expect(() => createModelProvider({ provider: 'openai' })).toThrow(ConfigError);
     expect(() => createModelProvider({ provider: 'anthropic' })).toThrow(/ANTHROPIC_API_KEY/);

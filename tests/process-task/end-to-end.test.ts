@@ -142,7 +142,7 @@ describe('process-task end to end', () => {
     expect(transcript.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     // each model step's tokens, as the provider reported them, are saved with it and summed on the task and the run
     const steps = await sql`select usage from taskweave.task_messages where task_id = ${root.id} and role = 'assistant' order by seq`;
-    expect(steps.map((m) => m.usage)).toEqual(Array(3).fill({ input_tokens: 10, output_tokens: 5 }));
+    expect(steps.map((m) => m.usage)).toEqual(Array(3).fill({ input_tokens: 10, output_tokens: 5, model: 'openai:fake-gpt', cost_usd: 0 }));
     const [rootUsage] = await sql`select usage from taskweave.tasks where id = ${root.id}`;
     expect(rootUsage.usage).toMatchObject({ input_tokens: 30, output_tokens: 15 });
     const [runUsage] = await sql`select input_tokens::int as input_tokens, output_tokens::int as output_tokens from taskweave.runs where root_task_id = ${root.id}`;
@@ -157,8 +157,8 @@ describe('process-task end to end', () => {
     expect(rootRequests[2].messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool', 'tool', 'assistant', 'tool']);
     // the tools reached the model as JSON Schema from their zod schemas
     const tools = Object.fromEntries(rootRequests[0].tools!.map((t) => [t.function.name, t.function.parameters as { properties: Record<string, unknown>; required: string[] }]));
-    expect(Object.keys(tools)).toEqual(['create_parallel_task', 'create_aggregator_task']);
-    expect(Object.keys(tools.create_parallel_task.properties)).toEqual(['title', 'instructions', 'input']);
+    expect(Object.keys(tools)).toEqual(['create_parallel_task', 'create_aggregator_task', 'ask_human']);
+    expect(Object.keys(tools.create_parallel_task.properties)).toEqual(['title', 'instructions', 'input', 'agent']);
     expect(tools.create_parallel_task.required).toEqual(['title', 'instructions']);
     expect(tools.create_aggregator_task.required).toEqual(['title', 'instructions', 'dependent_task_ids']);
     expect(rootRequests[0].model).toBe('fake-gpt');

@@ -25,7 +25,7 @@ beforeAll(() => {
 
 function deps(doGenerate: (o: LanguageModelV3CallOptions) => Promise<LanguageModelV3GenerateResult>, settings: Partial<AgentSettings> = {}): AgentDeps {
   const model = new MockLanguageModelV3({ provider: 'mock', modelId: 'm', doGenerate });
-  return { store, clock: systemClock, logger: silentLogger, models: { label: 'mock:m', model: () => model }, settings: { ...DEFAULT_SETTINGS, heartbeatMs: 60_000, ...settings } };
+  return { store, clock: systemClock, logger: silentLogger, models: { label: 'mock:m', resolve: () => ({ label: 'mock:m', model }) }, settings: { ...DEFAULT_SETTINGS, heartbeatMs: 60_000, ...settings } };
 }
 
 async function root(title = 'Root', input: Record<string, unknown> = {}): Promise<Task> {

@@ -100,11 +100,17 @@ export function harness(sql: Sql, script: Script, settings: Partial<AgentSetting
     store,
     clock,
     logger: silentLogger,
-    models: { label: 'mock:mock-1', model: () => model },
+    models: { label: 'mock:mock-1', resolve: () => ({ label: 'mock:mock-1', model }) },
     settings: { ...DEFAULT_SETTINGS, heartbeatMs: 60_000, retryBaseDelayMs: 100, retryMaxDelayMs: 400, ...settings },
     newWorkerId: () => worker,
   };
   return { store, clock, deps, prompts };
+}
+
+/** The harness's scripted model under another name (rate limits and prices are set by model name). */
+export function relabel(h: LoopHarness, label: string): void {
+  const { model } = h.deps.models.resolve(null);
+  h.deps.models = { label, resolve: () => ({ label, model }) };
 }
 
 /** A new root task (a new run), as `create_task` makes it. */

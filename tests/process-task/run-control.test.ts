@@ -15,7 +15,9 @@ let fn: Awaited<ReturnType<typeof startFunction>>;
 /** the function with a 1.5 s budget: for the slow model and the long 429 */
 let short: Awaited<ReturnType<typeof startFunction>>;
 const MAX_IDLE_RELEASES = 2;
-const STEP_USAGE = { prompt_tokens: 30, completion_tokens: 10 };
+// as a provider counts a real prompt: above the function's own estimate of these prompts (about a thousand
+// tokens), so a step the estimate lets through is the step the limit check below is about
+const STEP_USAGE = { prompt_tokens: 3000, completion_tokens: 10 };
 
 type Plan =
   | { plan: 'fan-out'; children: Plan[] } // step 1: one create_parallel_task per child; step 2: answer
@@ -109,20 +111,23 @@ async function expectBudgetStop(result: Awaited<ReturnType<typeof run>>, taskId:
 
 describe('run limits through the real function', () => {
   it('max_tokens: the step that would pass the budget is not started; raised and retried, the task goes on', async () => {
-    const root = await createRun({ plan: 'fan-out', children: [{ plan: 'answer' }] }, { max_tokens: 60 });
+    const root = await createRun({ plan: 'fan-out', children: [{ plan: 'answer' }] }, { max_tokens: 6020 });
     expect(await run(fn, root)).toMatchObject({ status: 'completed' });
-    // every step's usage is saved with it and summed on the task and the run
-    expect((await task(root)).usage).toMatchObject({ input_tokens: 60, output_tokens: 20 });
+    // every step's usage is saved with it (and the model that answered) and summed on the task and the run
+    expect((await task(root)).usage).toMatchObject({ input_tokens: 6000, output_tokens: 20 });
     const steps = await db.sql`select usage from taskweave.task_messages where task_id = ${root} and role = 'assistant' order by seq`;
-    expect(steps.map((s) => s.usage)).toEqual([{ input_tokens: 30, output_tokens: 10 }, { input_tokens: 30, output_tokens: 10 }]);
+    expect(steps.map((s) => s.usage)).toEqual([
+      { input_tokens: 3000, output_tokens: 10, model: expect.stringMatching(/^openai:/), cost_usd: 0 },
+      { input_tokens: 3000, output_tokens: 10, model: expect.stringMatching(/^openai:/), cost_usd: 0 },
+    ]);
     const [runRow] = await db.sql`select input_tokens, output_tokens, task_count from taskweave.runs where root_task_id = ${root}`;
-    expect(runRow).toMatchObject({ input_tokens: '60', output_tokens: '20', task_count: 2 });
+    expect(runRow).toMatchObject({ input_tokens: '6000', output_tokens: '20', task_count: 2 });
 
     const [child] = await childrenOf(root);
     const before = fake.requests.length;
     await expectBudgetStop(await run(fn, child), child, before);
 
-    await raiseAndRetry(root, child, { max_tokens: 10_000 });
+    await raiseAndRetry(root, child, { max_tokens: 100_000 });
     expect(await run(fn, child)).toMatchObject({ status: 'completed', outcome: 'completed' });
     expect(fake.requests.length).toBe(before + 1);
   });

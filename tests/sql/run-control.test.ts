@@ -112,7 +112,7 @@ describe('run limits and usage', () => {
     const before = await count(db.sql, 'select count(*)::int as n from taskweave.tasks');
     expect(await rejection(db.sql`select taskweave.create_task('t', 'x', '{}', '{"max_task": 3}')`)).toEqual({
       code: '22023',
-      message: 'p_limits has an unknown key "max_task"; the keys are max_tasks, max_tokens and deadline_seconds',
+      message: 'p_limits has an unknown key "max_task"; the keys are max_tasks, max_tokens, deadline_seconds and max_cost_usd',
     });
     expect(await rejection(db.sql`select taskweave.create_task('t', 'x', '{}', '{"max_tokens": -5}')`)).toMatchObject({ code: '22023' });
     expect(await rejection(db.sql`select taskweave.create_task('t', 'x', '{}', '{"deadline_seconds": 1.5}')`)).toMatchObject({ code: '22023' });
@@ -156,7 +156,7 @@ describe('run limits and usage', () => {
     await db.sql`select taskweave.append_task_message(${root.id}, 'w', 'assistant', '"step 1"', '{"input_tokens": 600, "output_tokens": 150}')`;
     await db.sql`select taskweave.begin_model_step(${root.id}, 'w', 'm')`;
     await db.sql`select taskweave.append_task_message(${root.id}, 'w', 'assistant', '"step 2"', '{"input_tokens": 200, "output_tokens": 80}')`;
-    expect((await getTask(db.sql, root.id) as unknown as { usage: unknown }).usage).toEqual({ input_tokens: 800, output_tokens: 230, model_steps: 2 });
+    expect((await getTask(db.sql, root.id) as unknown as { usage: unknown }).usage).toEqual({ input_tokens: 800, output_tokens: 230, model_steps: 2, cost_usd: 0 });
     expect(await run(root.id)).toMatchObject({ input_tokens: '800', output_tokens: '230', model_steps: 2 });
     expect(await rejection(db.sql`select taskweave.begin_model_step(${root.id}, 'w', 'm')`)).toEqual({
       code: 'TW004',

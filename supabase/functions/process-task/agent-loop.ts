@@ -2,14 +2,17 @@
 // transcript is loaded or started, then tool steps and model steps alternate, each saved before the
 // next, until a final answer completes the task or the run settles (release, failure, lost lease).
 // A run that dies anywhere resumes from the transcript: the tool calls of the last saved step that have
-// no saved result are run (with the same tool_call_id, so SQL returns what an earlier run made).
+// no saved result are run (with the same tool_call_id, so SQL returns what an earlier run made, and a
+// registry tool's started call runs again only when it is idempotent). A task with an agent runs on the
+// agent's model, instructions and tools; a pause for a person ends the run until an operator resolves it.
 import type { AgentDeps } from './ports.ts';
 import { ReleaseSignal, RunError } from './errors.ts';
 import { startHeartbeat } from './loop/heartbeat.ts';
 import { modelStep } from './loop/model-step.ts';
 import type { Run } from './loop/run.ts';
 import { complete, settle } from './loop/settle.ts';
-import { runToolStep, toolDeclarations } from './loop/tool-step.ts';
+import { runToolStep } from './loop/tool-step.ts';
+import { openAgent, type RunAgent } from './loop/agent.ts';
 import { openTranscript, type Transcript } from './loop/transcript.ts';
 import type { Task, TaskRunResult } from './types.ts';
 
@@ -22,28 +25,31 @@ export { unansweredToolCalls } from './loop/transcript.ts';
 export async function runClaimedTask(task: Task, worker: string, deadline: number, deps: AgentDeps): Promise<TaskRunResult> {
   const log: Run['log'] = (level, message, fields = {}) => deps.logger[level](message, { task_id: task.id, worker, attempt: task.attempt, ...fields });
   const heartbeat = startHeartbeat(task, worker, deps, log);
-  const run: Run = { task, worker, deadline, deps, lease: heartbeat.signal, log };
+  const run: Run = { task, worker, deadline, deps, lease: heartbeat.signal, log, model: deps.models.resolve(null) };
   let transcript: Transcript | undefined;
+  let agent: RunAgent | undefined;
   try {
-    transcript = await openTranscript(run);
+    agent = await openAgent(run);
+    const definition = agent.definition;
+    transcript = await openTranscript(run, definition && { slug: definition.slug, name: definition.name, instructions: definition.instructions });
     const stepLimit = stepLimitOf(task, transcript.stepsBefore, deps.settings.maxSteps);
-    const model = deps.models.model(task);
-    const tools = toolDeclarations();
+    const options = { temperature: definition?.temperature ?? undefined, maxOutputTokens: definition?.max_output_tokens ?? undefined };
     for (;;) {
-      await runToolStep(run, transcript);
+      await runToolStep(run, transcript, agent.toolbox);
       const answer = transcript.finalAnswer();
       if (answer !== undefined) return await complete(run, transcript, answer);
       const steps = transcript.stepsBefore + transcript.stepsThisRun;
       if (steps >= stepLimit) throw new RunError('model', `the model did not finish within ${deps.settings.maxSteps} steps`, false, { step: steps });
       if (deadline - deps.clock.now() < deps.settings.minStepMs) throw new ReleaseSignal('budget');
-      const { assistant, usage } = await modelStep(run, transcript, model, tools);
-      await transcript.append('assistant', assistant.content, usage);
-      log('info', 'model step saved', { step: steps + 1, input_tokens: usage.input_tokens, output_tokens: usage.output_tokens });
+      const { assistant, usage } = await modelStep(run, transcript, agent.toolbox.declarations, options);
+      await transcript.append('assistant', assistant.content, usage, run.model.label);
+      log('info', 'model step saved', { step: steps + 1, model: run.model.label, input_tokens: usage.input_tokens, output_tokens: usage.output_tokens });
     }
   } catch (error) {
     return await settle(run, transcript, error);
   } finally {
     heartbeat.stop();
+    await agent?.toolbox.close();
   }
 }
 

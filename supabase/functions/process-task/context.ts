@@ -6,6 +6,9 @@ import { ManualOutputSchema, ModelOutputSchema, taskKind, type ParallelTaskResul
 
 export const TRUNCATION_MARKER = '…[truncated:';
 
+/** A plausible token count for text: about four characters a token, at least one for any text. */
+export const estimateTokens = (text: string) => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)));
+
 /** Cut text to at most `max` characters, saying visibly how much was cut. */
 export function truncate(text: string, max: number): { text: string; truncated: boolean } {
   if (text.length <= max) return { text, truncated: false };
@@ -147,7 +150,8 @@ const SYSTEM_PROMPTS: Record<TaskContext['kind'], string> = {
   ].join(' '),
 };
 
-export function buildInitialMessages(context: TaskContext): { system: string; user: string } {
+/** An agent's instructions come first: they say who the model is; the Taskweave part says how tasks work. */
+export function buildInitialMessages(context: TaskContext, agent: { slug: string; name: string; instructions: string } | null = null): { system: string; user: string } {
   const parts = [
     `Task: ${context.task.title}`,
     '',
@@ -178,7 +182,11 @@ export function buildInitialMessages(context: TaskContext): { system: string; us
       );
     }
   }
-  return { system: `${SYSTEM_PROMPTS[context.kind]}\n\n${LIMITS}`, user: parts.join('\n') };
+  const taskweave = `${SYSTEM_PROMPTS[context.kind]}\n\n${LIMITS}`;
+  const system = agent
+    ? [`You are the agent "${agent.name}" (${agent.slug}).`, agent.instructions.trim(), taskweave].filter((p) => p.length > 0).join('\n\n')
+    : taskweave;
+  return { system, user: parts.join('\n') };
 }
 
 // The numbers are the database's (its settings and the run's limits), so none is repeated here.

@@ -2,22 +2,66 @@
 // interface, so it goes through the same loop, tools and transcript as a real provider. It reads the
 // task block the loop writes into the prompt and plans a real fan-out from the task's input:
 //   root        -> create_parallel_task per topic (input.topics, or three angles on the title),
-//                  then create_aggregator_task over their ids, then a final answer
-//   parallel    -> a research note; fails when input.simulate_failure is true (a permanent provider
-//                  error: the task goes to human review) or "transient" (a retryable 503), or when the
-//                  instructions contain [simulate-failure]
+//                  then create_aggregator_task over their ids, then a final answer. When the tool's
+//                  description lists agents, each topic is delegated to one: the topic's own `agent`,
+//                  else input.agent, else the first listed agent that is not the planner itself
+//   parallel    -> with tools of its agent (MCP, HTTP, SQL), first a call of each with arguments made
+//                  from its input schema and the topic; then a research note that quotes what they
+//                  answered. Fails when input.simulate_failure is true (a permanent provider error: the
+//                  task goes to human review) or "transient" (a retryable 503), or when the instructions
+//                  contain [simulate-failure]
 //   aggregator  -> a summary of the injected dependency results
 import { APICallError } from 'ai';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3GenerateResult } from '@ai-sdk/provider';
-import { readBlock } from './context.ts';
+import { estimateTokens, readBlock } from './context.ts';
+import { BUILT_IN_TOOLS } from './tools/registry.ts';
 import type { ParallelTaskResult } from './types.ts';
 
 export const FAILURE_MARKER = '[simulate-failure]';
 
-type Topic = { title: string; instructions?: string; simulate_failure?: boolean | 'transient' };
+type Topic = { title: string; instructions?: string; simulate_failure?: boolean | 'transient'; agent?: string };
+type FunctionTool = { name: string; description?: string; inputSchema: { properties?: Record<string, { type?: unknown }> } };
+
+const BUILT_IN_NAMES = new Set(BUILT_IN_TOOLS.map((t) => t.name));
+
+/** The function tools the prompt offers, by name. */
+function toolsOf(options: LanguageModelV3CallOptions): FunctionTool[] {
+  return (options.tools ?? []).filter((t) => t.type === 'function') as unknown as FunctionTool[];
+}
+
+/** The agents create_parallel_task's description lists (`- slug: what it does`), in its order. */
+function delegatesOf(options: LanguageModelV3CallOptions): string[] {
+  const description = toolsOf(options).find((t) => t.name === 'create_parallel_task')?.description ?? '';
+  return [...description.matchAll(/^- ([a-z][a-z0-9_-]*): /gm)].map((m) => m[1]);
+}
+
+/** The slug of the agent this prompt runs as (its system prompt names it), if any. */
+function ownSlug(options: LanguageModelV3CallOptions): string | undefined {
+  for (const message of options.prompt) {
+    if (message.role === 'system') return /^You are the agent "[^"]*" \(([^)]+)\)\./.exec(message.content)?.[1];
+  }
+  return undefined;
+}
+
+/** Arguments for a tool from its input schema: the topic for text, small defaults for the rest. */
+function argumentsFor(tool: FunctionTool, topic: string): Record<string, unknown> {
+  const properties = Object.entries(tool.inputSchema?.properties ?? {});
+  if (properties.length === 0) return { topic };
+  const byType: Record<string, unknown> = { string: topic, number: 3, integer: 3, boolean: true };
+  return Object.fromEntries(properties.map(([name, schema]) => [name, byType[String(schema?.type)] ?? topic]));
+}
+
+const excerptOf = (value: unknown, max = 300) => {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+};
 type TaskBlock = { id: string; kind: 'root' | 'parallel' | 'aggregator'; input?: Record<string, unknown> };
 
-function promptText(options: LanguageModelV3CallOptions): { user: string; toolResults: { toolCallId: string; toolName: string; output: { type: string; value: unknown } }[]; assistantSteps: number } {
+function promptText(options: LanguageModelV3CallOptions): {
+  user: string;
+  toolResults: { toolCallId: string; toolName: string; output: { type: string; value: unknown } }[];
+  assistantSteps: number;
+} {
   let user = '';
   let assistantSteps = 0;
   const toolResults: { toolCallId: string; toolName: string; output: { type: string; value: unknown } }[] = [];
@@ -62,8 +106,7 @@ const usageOf = (input: number, output: number): LanguageModelV3GenerateResult['
   outputTokens: { total: output, text: output, reasoning: 0 },
 });
 
-/** A plausible token count for text: about four characters a token, at least one for any text. */
-export const estimateTokens = (text: string) => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)));
+export { estimateTokens };
 
 function withUsage(options: LanguageModelV3CallOptions, answer: LanguageModelV3GenerateResult): LanguageModelV3GenerateResult {
   const prompt = JSON.stringify(options.prompt) + JSON.stringify(options.tools ?? []);
@@ -138,7 +181,15 @@ function plan(options: LanguageModelV3CallOptions): LanguageModelV3GenerateResul
         isRetryable: transient,
       });
     }
-    return text(note(String(input.topic ?? title), input));
+    const topic = String(input.topic ?? title);
+    const external = toolsOf(options).filter((t) => !BUILT_IN_NAMES.has(t.name));
+    if (assistantSteps === 0 && external.length > 0) {
+      return result(
+        external.map((t, i) => ({ type: 'tool-call', toolCallId: `demo_${task.id.slice(0, 8)}_tool_${i + 1}`, toolName: t.name, input: JSON.stringify(argumentsFor(t, topic)) })),
+      );
+    }
+    const quoted = toolResults.map((r) => `From ${r.toolName}: ${r.output.type === 'json' ? excerptOf(r.output.value) : `(error) ${excerptOf(r.output.value)}`}`);
+    return text([note(topic, input), ...quoted].join('\n'));
   }
 
   // root: fan out, then fan in, then answer
@@ -147,17 +198,24 @@ function plan(options: LanguageModelV3CallOptions): LanguageModelV3GenerateResul
   const created = toolResults.filter((r) => r.toolName === 'create_parallel_task' && r.output.type === 'json');
   const aggregator = toolResults.find((r) => r.toolName === 'create_aggregator_task');
   if (assistantSteps === 0) {
+    const self = ownSlug(options);
+    const listed = delegatesOf(options);
+    const fallback = typeof input.agent === 'string' ? input.agent : listed.find((slug) => slug !== self);
     return result(
-      topics.map((t, i) => ({
-        type: 'tool-call',
-        toolCallId: `demo_${task.id.slice(0, 8)}_parallel_${i + 1}`,
-        toolName: 'create_parallel_task',
-        input: JSON.stringify({
-          title: t.title,
-          instructions: t.instructions ?? `Research "${t.title}" for the task "${title}" and write a short note with your findings.`,
-          input: { topic: t.title, ...(t.simulate_failure ? { simulate_failure: t.simulate_failure } : {}) },
-        }),
-      })),
+      topics.map((t, i) => {
+        const agent = t.agent ?? fallback;
+        return {
+          type: 'tool-call',
+          toolCallId: `demo_${task.id.slice(0, 8)}_parallel_${i + 1}`,
+          toolName: 'create_parallel_task',
+          input: JSON.stringify({
+            title: t.title,
+            instructions: t.instructions ?? `Research "${t.title}" for the task "${title}" and write a short note with your findings.`,
+            input: { topic: t.title, ...(t.simulate_failure ? { simulate_failure: t.simulate_failure } : {}) },
+            ...(agent ? { agent } : {}),
+          }),
+        };
+      }),
     );
   }
   if (!aggregator && created.length > 0) {

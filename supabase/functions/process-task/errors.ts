@@ -1,7 +1,7 @@
 // Error vocabulary: what the SQL API raises (by SQLSTATE) and how any failure of a run becomes the
 // `p_error` + `p_retryable` pair of fail_task, kept truthful: only what may succeed later is retryable.
 import { APICallError, RetryError } from 'ai';
-import type { TaskError } from './types.ts';
+import type { Task, TaskError } from './types.ts';
 
 /** SQLSTATEs of the SQL API (DESIGN §3). */
 export const SQLSTATE = {
@@ -95,6 +95,20 @@ export class ReleaseSignal extends Error {
   ) {
     super(reason === 'budget' ? 'the wall-clock budget of this invocation is used up' : `the model is rate limited for ${Math.ceil(delayMs / 1000)} s more`);
     this.name = 'ReleaseSignal';
+  }
+}
+
+/**
+ * The run stopped for a person: request_human moved the task to needs_human_review (an approval, a
+ * question, an interrupted call) and let its lease go. Not a failure: the loop goes on after the resolve.
+ */
+export class HumanPauseSignal extends Error {
+  constructor(
+    readonly task: Task,
+    readonly kind: string,
+  ) {
+    super(`waiting for a person (${kind})`);
+    this.name = 'HumanPauseSignal';
   }
 }
 

@@ -29,6 +29,9 @@ const handler = createHandler({
   agent: {
     store: postgresTaskStore(sql as unknown as postgres.Sql<Record<string, unknown>>),
     models: createModelProvider(config.model),
+    // registry tools: secrets by the names a tool lists, from this function's environment (SQL refuses
+    // Taskweave's own credentials as tool secrets when the tool is registered)
+    tools: { fetch: (input, init) => fetch(input, init), secret: (name) => Deno.env.get(name) },
     clock: systemClock,
     logger,
     settings: config.settings,

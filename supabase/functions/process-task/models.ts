@@ -1,13 +1,18 @@
-// LLM_PROVIDER -> an AI SDK language model. `openai` talks to OpenAI, or with a base URL to any
-// OpenAI-compatible server (Ollama, vLLM, OpenRouter, a test double); `anthropic`; `demo` offline.
+// Models by name. The environment's model (LLM_PROVIDER, LLM_MODEL) runs tasks without an agent and
+// agents without a model; an agent's `provider:model` runs on that provider with the environment's keys
+// for it: `openai` talks to OpenAI, or with OPENAI_BASE_URL to any OpenAI-compatible server (Ollama,
+// vLLM, OpenRouter, a test double); `anthropic` with ANTHROPIC_API_KEY; `demo` offline.
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { ModelProvider } from './ports.ts';
+import type { LanguageModel } from 'ai';
+import { Constants, type Database } from '../_shared/database.types.ts';
+import type { ModelProvider, ResolvedModel } from './ports.ts';
 import { createDemoModel } from './demo-model.ts';
 
-export const PROVIDERS = ['openai', 'anthropic', 'demo'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+/** The providers, as SQL knows them (the enum taskweave.model_provider that agents.model is checked against). */
+export const PROVIDERS = Constants.taskweave.Enums.model_provider;
+export type ProviderName = Database['taskweave']['Enums']['model_provider'];
 
 export interface ModelConfig {
   provider: ProviderName;
@@ -27,34 +32,53 @@ const DEFAULT_MODELS: Record<ProviderName, string> = {
 
 export class ConfigError extends Error {}
 
-export function createModelProvider(config: ModelConfig): ModelProvider {
-  const modelId = config.model || DEFAULT_MODELS[config.provider];
-  const label = `${config.provider}:${modelId}`;
-  switch (config.provider) {
-    case 'demo': {
-      const model = createDemoModel(modelId);
-      return { label, model: () => model };
-    }
+function languageModel(config: ModelConfig, provider: ProviderName, modelId: string): LanguageModel {
+  switch (provider) {
+    case 'demo':
+      return createDemoModel(modelId);
     case 'openai': {
       const official = !config.openaiBaseUrl || /^https:\/\/api\.openai\.com(\/|$)/.test(config.openaiBaseUrl);
-      if (official && !config.openaiApiKey) throw new ConfigError('LLM_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)');
-      if (official) {
-        const model = createOpenAI({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl, fetch: config.fetch }).chat(modelId);
-        return { label, model: () => model };
-      }
+      if (official && !config.openaiApiKey) throw new ConfigError('the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)');
+      if (official) return createOpenAI({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl, fetch: config.fetch }).chat(modelId);
       // third-party servers speak chat completions but not OpenAI's newer parameters
-      const model = createOpenAICompatible({
+      return createOpenAICompatible({
         name: 'openai-compatible',
         baseURL: config.openaiBaseUrl!,
         apiKey: config.openaiApiKey || 'not-needed',
         fetch: config.fetch,
       }).chatModel(modelId);
-      return { label, model: () => model };
     }
-    case 'anthropic': {
-      if (!config.anthropicApiKey) throw new ConfigError('LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY');
-      const model = createAnthropic({ apiKey: config.anthropicApiKey, fetch: config.fetch })(modelId);
-      return { label, model: () => model };
-    }
+    case 'anthropic':
+      if (!config.anthropicApiKey) throw new ConfigError('the anthropic provider needs ANTHROPIC_API_KEY');
+      return createAnthropic({ apiKey: config.anthropicApiKey, fetch: config.fetch })(modelId);
   }
+}
+
+/** `provider:model` split; a provider this function does not run is a ConfigError naming it. */
+export function parseModelName(name: string): { provider: ProviderName; modelId: string } {
+  const colon = name.indexOf(':');
+  const provider = (colon < 0 ? '' : name.slice(0, colon)) as ProviderName;
+  const modelId = colon < 0 ? '' : name.slice(colon + 1);
+  if (!(PROVIDERS as readonly string[]).includes(provider) || !modelId) throw new ConfigError(`model "${name}" is not provider:model with a provider of ${PROVIDERS.join(', ')}`);
+  return { provider, modelId };
+}
+
+export function createModelProvider(config: ModelConfig): ModelProvider {
+  const envModelId = config.model || DEFAULT_MODELS[config.provider];
+  // the environment's model fails fast at start (a missing key is a deploy mistake); an agent's model
+  // only when a task runs as it (the task fails with the reason)
+  const environment: ResolvedModel = { label: `${config.provider}:${envModelId}`, model: languageModel(config, config.provider, envModelId) };
+  const byName = new Map<string, ResolvedModel>([[environment.label, environment]]);
+  return {
+    label: environment.label,
+    resolve(name) {
+      if (!name) return environment;
+      const known = byName.get(name);
+      if (known) return known;
+      const { provider, modelId } = parseModelName(name);
+      const resolved = { label: `${provider}:${modelId}`, model: languageModel(config, provider, modelId) };
+      byName.set(name, resolved);
+      return resolved;
+    },
+  };
 }

@@ -1,7 +1,8 @@
 // The ports the core runs against. index.ts wires real adapters (Postgres, AI SDK providers, the system
 // clock, a JSON logger); tests pass fakes. Nothing behind these interfaces reads the environment.
 import type { LanguageModel } from 'ai';
-import type { ApiFunctions, MessageRole, Task, TaskError, TaskMessage, TokenUsage } from './types.ts';
+import type { AgentDefinition, AgentSummary, ApiFunctions, HumanRequest, MessageRole, Task, TaskError, TaskMessage, TokenUsage, ToolCallRecord, ToolCallReview } from './types.ts';
+import type { ToolDefinition } from './tool-kinds/kind.ts';
 
 /**
  * The SQL API of DESIGN §3. The agent's lifecycle calls are methods; the built-in tools call their own
@@ -12,13 +13,33 @@ export interface TaskStore {
   claimTask(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
   claimTasks(worker: string, limit: number, leaseSeconds: number): Promise<Task[]>;
   heartbeat(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
-  /** right before every model request: TW001 (lease lost, cancelled), TW004 (run limit), or how long to wait for a rate-limit slot */
-  beginModelStep(taskId: string, worker: string, model: string): Promise<{ waitMs: number }>;
+  /**
+   * right before every model request: TW001 (lease lost, cancelled), TW004 (run limit, including a prompt
+   * of `promptTokens` that would pass max_tokens), or how long to wait for a rate-limit slot
+   */
+  beginModelStep(taskId: string, worker: string, model: string, promptTokens?: number): Promise<{ waitMs: number }>;
   complete(taskId: string, worker: string, output: unknown): Promise<Task>;
   fail(taskId: string, worker: string, error: TaskError, retryable: boolean): Promise<Task>;
   /** back to pending without using an attempt; a rate-limited release does not count toward SQL's bound on releases without progress */
   release(taskId: string, worker: string, delaySeconds: number, rateLimited?: boolean): Promise<Task>;
-  appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: TokenUsage | null): Promise<TaskMessage>;
+  /** `model` (provider:model) with a step's usage: SQL prices the step (model_prices) into tasks.usage.cost_usd and the run */
+  appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<TaskMessage>;
+  /** the agent a task runs as, with its tools in order; null when no agent has the slug */
+  getAgent(slug: string): Promise<AgentDefinition | null>;
+  /** the agents a model may delegate to (create_parallel_task's `agent`) */
+  listAgents(): Promise<AgentSummary[]>;
+  /** the started/result record of a registry tool's call, by the model's tool call id */
+  getToolCall(taskId: string, toolCallId: string): Promise<ToolCallRecord | null>;
+  /** saved before the external call is made */
+  startToolCall(taskId: string, worker: string, call: { toolCallId: string; tool: ToolDefinition; toolName: string; arguments: Record<string, unknown> }): Promise<ToolCallRecord>;
+  /** saved after it: a result for the model, or the error it got */
+  finishToolCall(taskId: string, worker: string, toolCallId: string, outcome: { result: unknown; error?: string | null }): Promise<ToolCallRecord>;
+  /** the task stops for a person (an open review of the kind, the task needs_human_review, the lease let go); returns the task */
+  requestHuman(taskId: string, worker: string, request: HumanRequest): Promise<Task>;
+  /** the newest review about this tool call (with the operator's decision once resolved); null when there is none to act on */
+  toolCallReview(taskId: string, toolCallId: string): Promise<ToolCallReview | null>;
+  /** a started call of a sql tool: run by SQL under its timeout and recorded in the same transaction (call_sql_tool) */
+  callSqlTool(taskId: string, worker: string, toolCallId: string, timeoutSeconds: number): Promise<ToolCallRecord>;
   /** An API function that returns one task row (create_parallel_task, create_aggregator_task, …), by name with its named arguments. */
   callTaskFunction<F extends keyof ApiFunctions & string>(fn: F, args: ApiFunctions[F]['Args']): Promise<Task>;
   dependencyResults(taskId: string): Promise<Task[]>;
@@ -38,11 +59,24 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Chooses the language model for a task (one provider and model per deployment, in practice). */
-export interface ModelProvider {
-  /** e.g. "openai:gpt-4o-mini", recorded in outputs and errors */
+export interface ResolvedModel {
+  /** provider:model, e.g. "openai:gpt-4o-mini": recorded in outputs, errors and each step's price */
   readonly label: string;
-  model(task: Task): LanguageModel;
+  readonly model: LanguageModel;
+}
+
+/** The language models tasks run on: the environment's, or an agent's by `provider:model`. */
+export interface ModelProvider {
+  /** the environment's model (LLM_PROVIDER, LLM_MODEL) */
+  readonly label: string;
+  /** null: the environment's model; a name of a provider this function cannot run throws ConfigError */
+  resolve(name: string | null): ResolvedModel;
+}
+
+/** What registry tools need from outside: HTTP, and secrets by name from the function's environment. */
+export interface ToolEnvironment {
+  fetch: typeof fetch;
+  secret(name: string): string | undefined;
 }
 
 export interface AgentSettings {
@@ -110,6 +144,8 @@ export interface WorkerLife {
 export interface AgentDeps {
   store: TaskStore;
   models: ModelProvider;
+  /** absent: registry tools get the global fetch and no secrets */
+  tools?: ToolEnvironment;
   clock: Clock;
   logger: Logger;
   settings: AgentSettings;

@@ -4,12 +4,23 @@
 import type postgres from 'postgres';
 import type { TaskStore } from './ports.ts';
 import { SqlApiError } from './errors.ts';
-import { TaskMessageSchema, TaskSchema, type Task, type TaskError, type TaskMessage } from './types.ts';
+import {
+  AgentDefinitionSchema,
+  TaskMessageSchema,
+  TaskSchema,
+  ToolCallRecordSchema,
+  ToolCallReviewSchema,
+  type Task,
+  type TaskError,
+  type TaskMessage,
+  type ToolCallRecord,
+} from './types.ts';
 
 type Sql = postgres.Sql<Record<string, unknown>>;
 
 const toTask = (row: unknown): Task => TaskSchema.parse(row);
 const toMessage = (row: unknown): TaskMessage => TaskMessageSchema.parse(row);
+const toToolCall = (row: unknown): ToolCallRecord => ToolCallRecordSchema.parse(row);
 
 async function call<T>(fn: string, run: () => Promise<T>): Promise<T> {
   try {
@@ -55,9 +66,9 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('heartbeat_task', await sql`select * from taskweave.heartbeat_task(${taskId}::uuid, ${worker}, ${leaseSeconds}::int)`),
       ),
 
-    beginModelStep: (taskId, worker, model) =>
+    beginModelStep: (taskId, worker, model, promptTokens) =>
       call('begin_model_step', async () => {
-        const [row] = await sql`select taskweave.begin_model_step(${taskId}::uuid, ${worker}, ${model}) as slot`;
+        const [row] = await sql`select taskweave.begin_model_step(${taskId}::uuid, ${worker}, ${model}, ${promptTokens ?? null}::bigint) as slot`;
         const waitMs = Number((row?.slot as { wait_ms?: unknown } | null)?.wait_ms ?? 0);
         return { waitMs: Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0 };
       }),
@@ -77,11 +88,71 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('release_task', await sql`select * from taskweave.release_task(${taskId}::uuid, ${worker}, ${delaySeconds}::int, ${rateLimited}::boolean)`),
       ),
 
-    appendMessage: (taskId, worker, role, content, usage = null) =>
+    appendMessage: (taskId, worker, role, content, usage = null, model = null) =>
       call('append_task_message', async () => {
-        const rows = await sql`select * from taskweave.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb, ${usage ? json(usage) : null}::jsonb)`;
+        const rows = await sql`select * from taskweave.append_task_message(${taskId}::uuid, ${worker}, ${role}, ${json(content)}::jsonb, ${usage ? json(usage) : null}::jsonb, ${model}::text)`;
         return toMessage(rows[0]);
       }),
+
+    getAgent: (slug) =>
+      call('select agents', async () => {
+        const rows = await sql`
+          select a.slug, a.name, a.description, a.instructions, a.model, a.temperature, a.max_output_tokens,
+                 coalesce((select jsonb_agg(to_jsonb(t) order by l.position, t.slug)
+                             from taskweave.agent_tools l join taskweave.tools t on t.slug = l.tool_slug
+                            where l.agent_slug = a.slug), '[]'::jsonb) as tools
+            from taskweave.agents a where a.slug = ${slug}`;
+        return rows[0] ? AgentDefinitionSchema.parse(rows[0]) : null;
+      }),
+
+    listAgents: () =>
+      call('select agents', async () => {
+        const rows = await sql`select slug, name, description from taskweave.agents order by slug limit 100`;
+        return rows.map((r) => ({ slug: String(r.slug), name: String(r.name), description: String(r.description ?? '') }));
+      }),
+
+    getToolCall: (taskId, toolCallId) =>
+      call('select tool_calls', async () => {
+        const rows = await sql`select * from taskweave.tool_calls where task_id = ${taskId}::uuid and tool_call_id = ${toolCallId}`;
+        return rows[0] ? toToolCall(rows[0]) : null;
+      }),
+
+    startToolCall: (taskId, worker, c) =>
+      call('start_tool_call', async () => {
+        const rows = await sql`select * from taskweave.start_tool_call(${taskId}::uuid, ${worker}, ${c.toolCallId}, ${c.tool.slug}, ${c.toolName}, ${json(c.arguments)}::jsonb)`;
+        return toToolCall(rows[0]);
+      }),
+
+    finishToolCall: (taskId, worker, toolCallId, outcome) =>
+      call('finish_tool_call', async () => {
+        const result = outcome.result === undefined || outcome.result === null ? null : json(outcome.result);
+        const rows = await sql`select * from taskweave.finish_tool_call(${taskId}::uuid, ${worker}, ${toolCallId}, ${result}::jsonb, ${outcome.error ?? null}::text)`;
+        return toToolCall(rows[0]);
+      }),
+
+    requestHuman: (taskId, worker, { kind, request }) =>
+      call('request_human', async () => {
+        await sql`select id from taskweave.request_human(${taskId}::uuid, ${worker}, ${kind}, ${json(request)}::jsonb)`;
+        return one('request_human', await sql`select * from taskweave.tasks where id = ${taskId}::uuid`);
+      }),
+
+    toolCallReview: (taskId, toolCallId) =>
+      call('get_tool_call_review', async () => {
+        const rows = await sql`select * from taskweave.get_tool_call_review(${taskId}::uuid, ${toolCallId})`;
+        return rows[0]?.id == null ? null : ToolCallReviewSchema.parse(rows[0]);
+      }),
+
+    callSqlTool: (taskId, worker, toolCallId, timeoutSeconds) =>
+      call('call_sql_tool', async () =>
+        toToolCall(
+          await sql.begin(async (tx) => {
+            // call_sql_tool refuses to run without a statement timeout of at most the tool's own
+            await tx.unsafe(`set local statement_timeout = '${Math.max(1, Math.trunc(timeoutSeconds))}s'`);
+            const [row] = await tx`select * from taskweave.call_sql_tool(${taskId}::uuid, ${worker}, ${toolCallId})`;
+            return row;
+          }),
+        ),
+      ),
 
     callTaskFunction: (fn, args) =>
       call(fn, async () => {

@@ -70,6 +70,8 @@ export const TaskSchema = z.object({
   activated_by: nullableText,
   /** why a cancelled task was cancelled (an early join, an operator, …) */
   cancel_reason: nullableText,
+  /** the slug of the agent the task runs as; null: the environment's model */
+  agent: nullableText,
   created_at: nullableTimestamp,
   updated_at: nullableTimestamp,
   completed_at: nullableTimestamp,
@@ -103,6 +105,71 @@ export const TaskMessageSchema = z.object({
   created_at: nullableTimestamp,
 } satisfies Partial<Record<keyof TaskMessageRow, z.ZodType>>);
 export type TaskMessage = z.infer<typeof TaskMessageSchema>;
+
+// ---- agents, registry tools, and pauses for a person ----
+type AgentRow = Schema['Tables']['agents']['Row'];
+type ToolRow = Schema['Tables']['tools']['Row'];
+type ToolCallRow = Schema['Tables']['tool_calls']['Row'];
+
+const numberOrNull = z.union([z.number(), z.string()]).nullable().optional().transform((v) => (v == null ? null : Number(v)));
+
+export const ToolDefinitionSchema = z.object({
+  slug: z.string(),
+  kind: z.string(),
+  description: z.string(),
+  config: z.unknown().transform((v) => (v ?? {}) as ToolRow['config']),
+  secrets: z.array(z.string()).nullable().transform((v) => v ?? []),
+  idempotent: z.boolean(),
+  requires_approval: z.boolean(),
+  timeout_seconds: z.number().int(),
+  max_output_bytes: z.number().int(),
+} satisfies Partial<Record<keyof ToolRow, z.ZodType>>);
+
+export const AgentDefinitionSchema = z.object({
+  slug: z.string(),
+  name: z.string(),
+  description: z.string(),
+  instructions: z.string(),
+  model: nullableText,
+  // numeric comes back from postgres.js as a string
+  temperature: numberOrNull,
+  max_output_tokens: numberOrNull,
+  tools: z.array(ToolDefinitionSchema),
+} satisfies Partial<Record<keyof AgentRow | 'tools', z.ZodType>>);
+export type AgentDefinition = z.infer<typeof AgentDefinitionSchema>;
+export type AgentSummary = Pick<AgentDefinition, 'slug' | 'name' | 'description'>;
+
+export const TOOL_CALL_STATUSES = ['awaiting_approval', 'started', 'succeeded', 'failed', 'rejected'] as const;
+export const ToolCallRecordSchema = z.object({
+  tool_call_id: z.string(),
+  tool_slug: nullableText,
+  tool_name: z.string(),
+  arguments: z.unknown(),
+  status: z.enum(TOOL_CALL_STATUSES),
+  result: z.unknown().optional().transform((v) => v ?? null),
+  error: nullableText,
+  started_at: nullableTimestamp,
+} satisfies Partial<Record<keyof ToolCallRow, z.ZodType>>);
+export type ToolCallRecord = z.infer<typeof ToolCallRecordSchema>;
+
+/** What a person is asked (human_reviews.request, by kind). */
+export type HumanRequest =
+  | { kind: 'approval'; request: { tool_call_id: string; tool: string; arguments: Record<string, unknown>; reason: string; input_schema: unknown } }
+  | { kind: 'question'; request: { tool_call_id: string; question: string; options?: string[] } }
+  /** SQL takes the tool, arguments and started_at from the call's started record */
+  | { kind: 'interrupted_call'; request: { tool_call_id: string } };
+
+/** The newest review about one tool call (get_tool_call_review): open, or resolved with the operator's decision. */
+export const ToolCallReviewSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['failure', 'approval', 'question', 'interrupted_call']),
+  status: z.enum(['open', 'resolved']),
+  action: z.enum(['retry', 'abort', 'manual', 'approve', 'reject', 'answer']).nullable(),
+  manual_output: z.unknown().optional().transform((v) => v ?? null),
+  note: nullableText,
+  resolved_by: nullableText,
+});
+export type ToolCallReview = z.infer<typeof ToolCallReviewSchema>;
 
 /** How a dependency of an aggregator ended, as the aggregator's model is told. */
 export const ParallelTaskResultSchema = z.object({

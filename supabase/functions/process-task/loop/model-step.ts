@@ -3,7 +3,8 @@
 // with its token usage. Retries stay inside the step: a provider's rate limit (429, or 503 with
 // Retry-After) waits and asks again without using an attempt, and releases the task with a delay when
 // the wait would pass the invocation's budget; other transient failures get a few bounded retries.
-import { APICallError, generateText, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
+import { APICallError, asSchema, generateText, type ModelMessage, type ToolSet } from 'ai';
+import { estimateTokens } from '../context.ts';
 import { isRetryableModelCallError, LeaseLostSignal, ModelTimeoutError, ReleaseSignal, RunError } from '../errors.ts';
 import type { TokenUsage } from '../types.ts';
 import { remainingMs, type Run } from './run.ts';
@@ -23,13 +24,24 @@ export function rateLimitName(label: string): string {
   return colon < 0 ? label : label.slice(colon + 1);
 }
 
+/**
+ * About how many tokens a request will send: the system prompt, the messages and the tools' schemas, at
+ * about four characters a token. SQL refuses a step whose estimate would take the run past max_tokens.
+ */
+export async function estimatePromptTokens(transcript: Pick<Transcript, 'system' | 'messages'>, tools: ToolSet): Promise<number> {
+  const schemas = await Promise.all(
+    Object.entries(tools).map(async ([name, t]) => ({ name, description: t.description, schema: t.inputSchema ? await asSchema(t.inputSchema).jsonSchema : undefined })),
+  );
+  return estimateTokens(transcript.system) + estimateTokens(JSON.stringify(transcript.messages)) + estimateTokens(JSON.stringify(schemas));
+}
+
 /** Ask SQL for a model slot until there is one; release the task when none comes within the budget. */
-export async function takeModelSlot(run: Run): Promise<void> {
+export async function takeModelSlot(run: Run, promptTokens?: number): Promise<void> {
   const { store, clock, settings } = run.deps;
   for (;;) {
     if (run.lease.aborted) throw new LeaseLostSignal();
-    // TW001 (lease lost or cancelled) and TW004 (run limit) are thrown from here: no request follows
-    const { waitMs } = await store.beginModelStep(run.task.id, run.worker, rateLimitName(run.deps.models.label));
+    // TW001 (lease lost or cancelled) and TW004 (run limit, or a prompt that would pass max_tokens) are thrown from here: no request follows
+    const { waitMs } = await store.beginModelStep(run.task.id, run.worker, rateLimitName(run.model.label), promptTokens);
     if (waitMs <= 0) return;
     // a long wait in place would hold a place under the running cap: hand the task back instead
     if (waitMs > settings.maxSlotWaitMs || remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
@@ -69,13 +81,21 @@ function rateLimitDelay(error: unknown, waits: number, settings: { retryBaseDela
   return hintedDelayMs(error) ?? retryDelay(undefined, waits, settings);
 }
 
-export async function modelStep(run: Run, transcript: Transcript, model: LanguageModel, tools: ToolSet): Promise<ModelStepResult> {
+/** An agent's sampling settings; absent ones are the provider's defaults (output: PROCESS_TASK_MAX_OUTPUT_TOKENS). */
+export interface StepOptions {
+  temperature?: number;
+  maxOutputTokens?: number;
+}
+
+export async function modelStep(run: Run, transcript: Transcript, tools: ToolSet, options: StepOptions = {}): Promise<ModelStepResult> {
   const { clock, settings } = run.deps;
-  const [providerName, ...modelParts] = run.deps.models.label.split(':');
+  const { model, label } = run.model;
+  const [providerName, ...modelParts] = label.split(':');
+  const promptTokens = await estimatePromptTokens(transcript, tools);
   let retries = 0;
   let rateLimitWaits = 0;
   for (;;) {
-    await takeModelSlot(run);
+    await takeModelSlot(run, promptTokens);
     const remaining = remainingMs(run);
     if (remaining <= 0) throw new ReleaseSignal('budget');
     const timeoutMs = Math.min(settings.modelTimeoutMs, remaining);
@@ -93,7 +113,8 @@ export async function modelStep(run: Run, transcript: Transcript, model: Languag
         toolChoice: 'auto',
         maxRetries: 0, // retried here, with a bound on the delay, the budget in view and a slot before each request
         abortSignal: call.signal,
-        maxOutputTokens: settings.maxOutputTokens,
+        maxOutputTokens: options.maxOutputTokens ?? settings.maxOutputTokens,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
       });
       const assistant = response.response.messages.find((m) => m.role === 'assistant');
       if (!assistant || (toolCallsOf(assistant).length === 0 && textOf(assistant).trim() === '')) {

@@ -2,7 +2,7 @@
 // a rate limit stops it (no attempt used; SQL ends a task released too often without saving a model
 // step, category timeout, but never for a rate limit), fail_task for a failure (SQL decides between retry, review and failed),
 // or nothing at all when the lease is gone (another worker owns the task, or it was cancelled).
-import { classifyError, isLeaseLost, LeaseLostSignal, ReleaseSignal } from '../errors.ts';
+import { classifyError, HumanPauseSignal, isLeaseLost, LeaseLostSignal, ReleaseSignal } from '../errors.ts';
 import type { ModelOutput, Task, TaskError, TaskRunResult } from '../types.ts';
 import type { Run } from './run.ts';
 import type { Transcript } from './transcript.ts';
@@ -30,7 +30,7 @@ function outcomeOf(task: Task, otherwise: Outcome): Outcome {
 
 export async function complete(run: Run, transcript: Transcript, text: string): Promise<TaskRunResult> {
   const steps = transcript.stepsBefore + transcript.stepsThisRun;
-  const output: ModelOutput = { source: 'model', text, model: run.deps.models.label, steps };
+  const output: ModelOutput = { source: 'model', text, model: run.model.label, steps };
   const done = await run.deps.store.complete(run.task.id, run.worker, output);
   run.log('info', 'task completed', { steps });
   return result(run, transcript, done.status, 'completed');
@@ -50,6 +50,10 @@ async function stopped(run: Run, transcript: Transcript | undefined): Promise<Ta
 /** The run ended by an error or a signal: release, fail or stop, and say how. Never throws. */
 export async function settle(run: Run, transcript: Transcript | undefined, error: unknown): Promise<TaskRunResult> {
   const { store } = run.deps;
+  if (error instanceof HumanPauseSignal) {
+    run.log('info', 'waiting for a person', { kind: error.kind });
+    return result(run, transcript, error.task.status, outcomeOf(error.task, 'needs_human_review'));
+  }
   if (error instanceof LeaseLostSignal || isLeaseLost(error) || run.lease.aborted) return stopped(run, transcript);
   if (error instanceof ReleaseSignal) {
     const delaySeconds = Math.min(86_400, Math.ceil(error.delayMs / 1000));
@@ -70,7 +74,7 @@ export async function settle(run: Run, transcript: Transcript | undefined, error
       return result(run, transcript, 'running', 'released');
     }
   }
-  const [provider, ...model] = run.deps.models.label.split(':');
+  const [provider, ...model] = run.model.label.split(':');
   const { error: taskError, retryable } = classifyError(error, {
     provider,
     model: model.join(':'),

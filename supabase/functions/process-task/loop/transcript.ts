@@ -52,21 +52,24 @@ export interface Transcript {
   readonly stepsBefore: number;
   /** model steps saved by this run */
   stepsThisRun: number;
-  /** save a message, then add it to `messages`; an assistant message is one model step */
-  append(role: Exclude<MessageRole, 'system'>, content: unknown, usage?: TokenUsage | null): Promise<void>;
+  /** save a message, then add it to `messages`; an assistant message is one model step, priced by SQL from its usage and model */
+  append(role: Exclude<MessageRole, 'system'>, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<void>;
   /** the last saved message, when it is a final answer (an assistant step without tool calls) */
   finalAnswer(): string | undefined;
 }
 
-export async function openTranscript(run: Run): Promise<Transcript> {
+/** The agent a task runs as, as its system prompt names it. */
+export type AgentPrompt = { slug: string; name: string; instructions: string } | null;
+
+export async function openTranscript(run: Run, agent: AgentPrompt = null): Promise<Transcript> {
   const { task, worker, deps } = run;
-  const save = (role: MessageRole, content: unknown, usage?: TokenUsage | null): Promise<TaskMessage> => {
+  const save = (role: MessageRole, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<TaskMessage> => {
     if (run.lease.aborted) return Promise.reject(new LeaseLostSignal());
-    return deps.store.appendMessage(task.id, worker, role, content, usage);
+    return deps.store.appendMessage(task.id, worker, role, content, usage, model);
   };
   let rows = await deps.store.listMessages(task.id);
   if (!rows.some((r) => r.role === 'user')) {
-    const initial = buildInitialMessages(await buildTaskContext(task, deps.store, deps.settings));
+    const initial = buildInitialMessages(await buildTaskContext(task, deps.store, deps.settings), agent);
     if (!rows.some((r) => r.role === 'system')) rows = [...rows, await save('system', initial.system)];
     rows = [...rows, await save('user', initial.user)];
   }
@@ -76,8 +79,8 @@ export async function openTranscript(run: Run): Promise<Transcript> {
     messages,
     stepsBefore: rows.filter((r) => r.role === 'assistant').length,
     stepsThisRun: 0,
-    async append(role, content, usage) {
-      await save(role, content, usage);
+    async append(role, content, usage, model) {
+      await save(role, content, usage, model);
       messages.push({ role, content } as ModelMessage);
       if (role === 'assistant') transcript.stepsThisRun++;
     },

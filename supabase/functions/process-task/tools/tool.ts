@@ -5,7 +5,13 @@
 // creates anything twice. Limits are SQL's: a tool never pre-checks one.
 import type { z } from 'zod';
 import type { TaskStore } from '../ports.ts';
-import type { Task } from '../types.ts';
+import type { AgentSummary, Task } from '../types.ts';
+
+/** What a tool's description may tell the model about the system it works in. */
+export interface ToolCatalog {
+  /** the agents a task may be delegated to */
+  agents: AgentSummary[];
+}
 
 export interface ToolContext {
   /** the task whose model called the tool: running, leased to `worker` */
@@ -19,8 +25,10 @@ export interface ToolContext {
 export interface BuiltInTool {
   name: string;
   description: string;
+  /** the description for this run, when it depends on the catalog (create_parallel_task lists the agents) */
+  describe?(catalog: ToolCatalog): string;
   inputSchema: z.ZodType;
-  /** returns the JSON the model gets back; throws the SQL API's errors as they are */
+  /** returns the JSON the model gets back; throws the SQL API's errors as they are, or HumanPauseSignal to wait for a person */
   execute(input: unknown, context: ToolContext): Promise<Record<string, unknown>>;
 }
 
@@ -28,6 +36,7 @@ export interface BuiltInTool {
 export function defineTool<S extends z.ZodType>(tool: {
   name: string;
   description: string;
+  describe?(catalog: ToolCatalog): string;
   inputSchema: S;
   execute(input: z.output<S>, context: ToolContext): Promise<Record<string, unknown>>;
 }): BuiltInTool {
