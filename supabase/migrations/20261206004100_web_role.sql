@@ -26,7 +26,8 @@ grant authenticated to taskweave_web;
 -- the live view's lease on task_changed notifications (taskweave_private.change_watchers)
 grant usage on schema taskweave_private to taskweave_web;
 grant select, insert, update, delete on taskweave_private.change_watchers to taskweave_web;
-grant execute on function taskweave_private.watch_changes(text, integer), taskweave_private.unwatch_changes(text) to taskweave_web;
+grant execute on function taskweave_private.watch_changes(text, integer), taskweave_private.unwatch_changes(text),
+  taskweave_private.validate_seconds(text, integer, integer, integer) to taskweave_web;
 -- change_watchers has RLS (service_role bypasses it): the web app holds only its own leases, named web:…
 create policy "the web app reads its leases" on taskweave_private.change_watchers
   for select to taskweave_web using (watcher like 'web:%');
