@@ -6,11 +6,12 @@ import { createMcpHandler } from './http-handler.ts';
 import { jsonLogger, listenTaskChanges, systemClock } from './ports.ts';
 import type { Sql } from './store.ts';
 import { Deno } from '../_shared/deno-runtime.ts';
+import { createUserTokenVerifier } from '../_shared/user-token.ts';
 
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'mcp' });
 if (config.notConfigured) logger.error('not configured', { error: config.notConfigured });
-if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY; every call gets 401');
+if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY; only user access tokens are accepted');
 
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements. LISTEN takes
 // one more connection of its own, opened by the first wait_for_task.
@@ -30,6 +31,7 @@ const listenSql =
 
 const handler = createMcpHandler({
   secrets: config.secrets,
+  userTokens: createUserTokenVerifier(config.userTokens),
   allowedOrigins: config.allowedOrigins,
   notConfigured: config.notConfigured,
   deps: { sql, clock: systemClock, changes: listenTaskChanges(listenSql, logger), logger, webUrl: config.webUrl },
