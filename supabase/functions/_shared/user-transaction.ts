@@ -20,9 +20,11 @@ export async function actAsUser(tx: Tx, claims: object, options: { customPlans?:
 }
 
 // what a user's connection passes through unchanged: value helpers that run nothing
-const VALUE_HELPERS = new Set<PropertyKey>(['json', 'array', 'typed', 'types', 'options', 'parameters']);
+const VALUE_HELPERS = new Set<PropertyKey>(['json', 'array', 'typed', 'types', 'identifier', 'options', 'parameters']);
+// settings of a query that return it: replayed on the query that runs in the user's transaction
+const QUERY_MODIFIERS = new Set<PropertyKey>(['values', 'raw', 'simple', 'signal', 'transform', 'parsers']);
 // what would run a query outside the user's transaction: refused loudly rather than run with the login's power
-const UNSUPPORTED_QUERY_METHODS = new Set<PropertyKey>(['execute', 'forEach', 'cursor', 'readable', 'writable', 'describe', 'handle']);
+const UNSUPPORTED_QUERY_METHODS = new Set<PropertyKey>(['execute', 'run', 'watch', 'forEach', 'cursor', 'readable', 'writable', 'describe', 'handle']);
 
 /**
  * A connection that runs each query in its own transaction as the user: a drop-in for the `sql` of code
@@ -40,14 +42,17 @@ export function asUser(sql: Sql, claims: object): Sql {
   // a query built on the login's pool but never run there: awaiting it replays it in a user transaction,
   // interpolating it into another query uses it as a fragment
   const deferred = (query: Pending, replay: (tx: Tx) => Pending): Pending => {
-    const modifiers: ('values' | 'raw' | 'simple')[] = [];
-    const run = () => transaction((tx) => modifiers.reduce((q, m) => q[m]() as Pending, replay(tx)));
+    const modifiers: { name: PropertyKey; args: unknown[] }[] = [];
+    const run = () =>
+      transaction((tx) =>
+        modifiers.reduce((q, m) => (Reflect.get(q, m.name) as (...a: unknown[]) => Pending).apply(q, m.args), replay(tx)),
+      );
     const proxy: Pending = new Proxy(query, {
       get(target, prop) {
         if (prop === 'then') return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => run().then(onFulfilled, onRejected);
         if (prop === 'catch') return (onRejected?: (e: unknown) => unknown) => run().catch(onRejected);
         if (prop === 'finally') return (onFinally?: () => void) => run().finally(onFinally);
-        if (prop === 'values' || prop === 'raw' || prop === 'simple') return () => (modifiers.push(prop), proxy);
+        if (QUERY_MODIFIERS.has(prop)) return (...args: unknown[]) => (modifiers.push({ name: prop, args }), proxy);
         if (UNSUPPORTED_QUERY_METHODS.has(prop)) {
           return () => {
             throw new Error(`${String(prop)}() is not available on a user's connection; await the query instead`);
