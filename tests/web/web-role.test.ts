@@ -70,3 +70,20 @@ describe('the web tier\'s login role', () => {
     expect((await rejection(web`select taskweave_private.watch_changes('mcp:someone', 60)`)).code).toBe('42501');
   });
 });
+
+describe('the web app\'s login URL (src/lib/server/config.ts)', () => {
+  it('is DATABASE_URL as taskweave_web: the local password on loopback, the given one elsewhere, the pooler\'s project suffix kept', () => {
+    const local = parseServerEnv({ DATABASE_URL: 'postgresql://postgres:postgres@127.0.0.1:54322/postgres' }).database;
+    expect(local.url).toBe('postgresql://postgres:postgres@127.0.0.1:54322/postgres');
+    expect(local.loginUrl).toBe('postgresql://taskweave_web:taskweave-web-local@127.0.0.1:54322/postgres');
+    const pooled = parseServerEnv({ DATABASE_URL: 'postgresql://postgres.abcd:pw@aws-0-eu.pooler.supabase.com:5432/postgres', TASKWEAVE_WEB_DB_PASSWORD: 's3cret' }).database;
+    expect(pooled.loginUrl).toBe('postgresql://taskweave_web.abcd:s3cret@aws-0-eu.pooler.supabase.com:5432/postgres');
+    const given = 'postgresql://taskweave_web.abcd:x@db.example.com:5432/postgres';
+    expect(parseServerEnv({ DATABASE_URL: 'postgresql://postgres:pw@db.example.com:5432/postgres', TASKWEAVE_WEB_DATABASE_URL: given }).database.loginUrl).toBe(given);
+  });
+
+  it('refuses a non-loopback database without the role\'s credentials instead of logging in as the owner', () => {
+    expect(() => parseServerEnv({ DATABASE_URL: 'postgresql://postgres:pw@db.example.com:5432/postgres' })).toThrow(/TASKWEAVE_WEB_DATABASE_URL: the web app logs in as taskweave_web/);
+  });
+});
+
