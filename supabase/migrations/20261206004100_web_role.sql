@@ -14,7 +14,9 @@
 do $$
 begin
   if not exists (select 1 from pg_catalog.pg_roles where rolname = 'taskweave_web') then
-    create role taskweave_web nologin noinherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls;
+    -- the attributes not named are the defaults: no superuser, createdb, createrole, replication or bypassrls
+    -- (hosted Supabase refuses a role option such as NOSUPERUSER spelled out by a non-superuser)
+    create role taskweave_web nologin noinherit;
   end if;
 end
 $$;
