@@ -11,7 +11,8 @@ import { createUserTokenVerifier } from '../_shared/user-token.ts';
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'mcp' });
 if (config.notConfigured) logger.error('not configured', { error: config.notConfigured });
-if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY; only user access tokens are accepted');
+for (const warning of config.warnings) logger.error('key setting refused', { warning });
+if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (or the platform\'s SUPABASE_SECRET_KEYS); only user access tokens are accepted');
 
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements. LISTEN takes
 // one more connection of its own, opened by the first wait_for_task.
