@@ -3,6 +3,7 @@
 // On a plain Postgres (no Supabase roles) it first provides what Supabase's image would (and says what).
 import { databaseUrl, redactUrl, usesEmbeddedDatabase } from './lib/local-config.ts';
 import { migrateDatabase, UnsafeDatabaseError } from './lib/existing-database.ts';
+import { enableLocalWebLogin } from './lib/database-setup.ts';
 import { LocalDatabaseError, startLocalPostgres } from './lib/local-postgres.ts';
 
 const url = databaseUrl();
@@ -20,6 +21,7 @@ try {
   } else {
     console.log('db: already up to date: no migration to apply');
   }
+  if (await enableLocalWebLogin(url)) console.log('db: taskweave_web (the web app\'s role) may log in with the local password (loopback only)');
   console.log('db: done; nothing was dropped or reset');
 } catch (error) {
   const known = error instanceof UnsafeDatabaseError || error instanceof LocalDatabaseError;

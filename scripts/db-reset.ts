@@ -3,7 +3,7 @@
 // supabase/migrations and supabase/seed.sql. The CLI's reset drops everything in public and every schema
 // it does not know, so a database holding objects Taskweave did not make is refused unless --force.
 import { databaseUrl, redactUrl, usesEmbeddedDatabase } from './lib/local-config.ts';
-import { supabaseDbReset } from './lib/database-setup.ts';
+import { enableLocalWebLogin, supabaseDbReset } from './lib/database-setup.ts';
 import { ensureSupabaseBasics, foreignObjects, summarizeObjects } from './lib/existing-database.ts';
 import { startLocalPostgres } from './lib/local-postgres.ts';
 
@@ -32,6 +32,7 @@ try {
   console.log(`db: supabase db reset --remote=${redactUrl(url)}`);
   const output = await supabaseDbReset(url, { noSeed: process.argv.includes('--no-seed') });
   for (const line of output.split('\n')) if (/Applying|Seeding|WARN|Finished/i.test(line)) console.log(`db: ${line.trim()}`);
+  if (await enableLocalWebLogin(url)) console.log('db: taskweave_web (the web app\'s role) may log in with the local password (loopback only)');
   console.log('db: reset done');
 } catch (error) {
   console.error(`db:reset failed: ${(error as Error).message}`);

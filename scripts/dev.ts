@@ -20,6 +20,7 @@ import {
 import { removeEndpointFile, writeEndpointFile } from './lib/function-endpoint.ts';
 import { isSupabaseStackDatabase, supabaseGatewayAt } from './lib/supabase-stack.ts';
 import { prepareDevDatabase, summarizeObjects, UnsafeDatabaseError } from './lib/existing-database.ts';
+import { enableLocalWebLogin } from './lib/database-setup.ts';
 import { LocalDatabaseError, probeLocalPort, startLocalPostgres, stopLocalPostgres } from './lib/local-postgres.ts';
 import { DEFAULT_LOCAL_SECRET, freePort, startFunctionServer, type FunctionServer } from './lib/function-server.ts';
 import { startDispatcher, type Dispatcher } from './lib/dispatcher.ts';
@@ -152,6 +153,9 @@ async function main() {
     if (prepared.foreign.length) log('db', `the database holds objects of its own (${summarizeObjects(prepared.foreign, 3)}): migrating only, no reset, no demo seed`);
     log('db', prepared.applied.length ? `applied ${prepared.applied.length} new migration(s): ${prepared.applied.join(', ')}; existing data kept` : 'migrations up to date; existing data kept');
   }
+  // the web app logs in as taskweave_web; on a loopback database it gets the local password here
+  if (await enableLocalWebLogin(dbUrl)) log('db', 'taskweave_web may log in with the local password (loopback only)');
+  else log('db', 'not a loopback database: the web app needs TASKWEAVE_WEB_DATABASE_URL or TASKWEAVE_WEB_DB_PASSWORD (README)');
 
   // 2. process-task under Deno
   const model = chooseModel();

@@ -11,10 +11,12 @@
 // Options: --title, --topics (comma-separated), --input (JSON object), --max-tasks N, --max-tokens N,
 // --deadline S (seconds; 90s, 15m, 2h also work), --no-follow, --timeout <seconds>, --note (with --cancel),
 // --database-url <url> (no endpoint: the same tools run in this process against that database).
+// --token <access token> (or env TASKWEAVE_ACCESS_TOKEN): act as that Supabase Auth user instead of with the
+// machine key (operator tools need the operator claim; the history records the user).
 // Env: TASKWEAVE_MCP_URL (default: the endpoint a running `npm run dev` or functions:serve wrote in the data
 // dir, else http://127.0.0.1:54321/functions/v1/mcp), TASKWEAVE_MCP_KEY or PROCESS_TASK_SECRET or
-// SUPABASE_SERVICE_ROLE_KEY (the bearer key; unset, a loopback endpoint is tried with the local default key
-// and then the `supabase start` stack's local secret key), TASKWEAVE_WEB_URL.
+// SUPABASE_SERVICE_ROLE_KEY (the bearer key, full power; unset, a loopback endpoint is tried with the local
+// default key and then the `supabase start` stack's local secret key), TASKWEAVE_ACCESS_TOKEN, TASKWEAVE_WEB_URL.
 // Exit codes: 0 completed (or cancelled with --cancel), 1 failed or cancelled, 2 bad usage, 3 waiting for
 // an operator, 4 timed out, 5 the endpoint cannot be reached or refused the key.
 import { WEB_PORT } from './lib/local-config.ts';
@@ -40,6 +42,8 @@ export interface Args {
   note?: string;
   timeoutSeconds: number;
   databaseUrl?: string;
+  /** a Supabase Auth user's access token: act as that user instead of with the machine key */
+  accessToken?: string;
 }
 
 export class UsageError extends Error {}
@@ -88,6 +92,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--note') args.note = value();
     else if (a === '--timeout') args.timeoutSeconds = Number(value());
     else if (a === '--database-url') args.databaseUrl = value();
+    else if (a === '--token') args.accessToken = value();
     else if (a === '--help' || a === '-h') throw new UsageError('help');
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else rest.push(a);
@@ -200,6 +205,12 @@ async function connect(args: Args): Promise<{ client: TaskweaveClient; where: st
     return connectInProcess(args.databaseUrl, webUrl());
   }
   const { url } = mcpEndpoint();
+  // a user's access token: act as that user, never falling back on a machine key
+  const accessToken = args.accessToken || process.env.TASKWEAVE_ACCESS_TOKEN || undefined;
+  if (accessToken) {
+    const client = await TaskweaveClient.connect({ url, accessToken, clientName: 'npm-run-task' });
+    return { client, where: url, close: () => client.close() };
+  }
   const keys = candidateKeys(url, process.env.TASKWEAVE_MCP_KEY || process.env.PROCESS_TASK_SECRET || process.env.SUPABASE_SERVICE_ROLE_KEY);
   if (keys.length === 0) throw new TaskweaveConnectionError('unauthorized', `${url} is not on this machine and no key is set`);
   for (const [i, secret] of keys.entries()) {
@@ -272,7 +283,7 @@ async function main(): Promise<number> {
     if (!(error instanceof UsageError)) throw error;
     if (error.message !== 'help') console.error(`npm run task: ${error.message}`);
     console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--max-tasks N] [--max-tokens N] [--deadline S]');
-    console.error('                       [--no-follow] [--timeout S] [--database-url URL] "<instructions>"');
+    console.error('                       [--no-follow] [--timeout S] [--database-url URL] [--token ACCESS_TOKEN] "<instructions>"');
     console.error('       npm run task -- --follow <task-id>');
     console.error('       npm run task -- --cancel <task-id> [--note "why"]');
     return 2;

@@ -2,7 +2,7 @@
 // Supabase's roles, and a template database at the current migrations made by the real Supabase CLI.
 import type { TestProject } from 'vitest/node';
 import { databaseUrl, usesEmbeddedDatabase } from '../scripts/lib/local-config.ts';
-import { bootstrapSupabaseRoles, ensureTemplateDatabase, hasSupabaseRoles } from '../scripts/lib/database-setup.ts';
+import { bootstrapSupabaseRoles, enableLocalWebLogin, ensureTemplateDatabase, hasSupabaseRoles } from '../scripts/lib/database-setup.ts';
 import { startLocalPostgres } from '../scripts/lib/local-postgres.ts';
 
 declare module 'vitest' {
@@ -17,6 +17,8 @@ export default async function setup(project: TestProject) {
   if (usesEmbeddedDatabase()) await startLocalPostgres((line) => console.log(`[test db] ${line}`));
   if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(url))) await bootstrapSupabaseRoles(url);
   const template = await ensureTemplateDatabase(url);
+  // the web app's pool logs in as taskweave_web (the migrations made it; roles are per server)
+  await enableLocalWebLogin(url);
   project.provide('serverUrl', url);
   project.provide('templateDatabase', template);
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { LOCAL_DB_PORT, repoRoot, withDatabase } from './local-config.ts';
+import { LOCAL_WEB_ROLE_PASSWORD, WEB_ROLE, isLoopbackHost } from '../../src/lib/db/web-role.ts';
 
 const run = promisify(execFile);
 const supabaseBin = path.join(repoRoot, 'node_modules', '.bin', 'supabase');
@@ -53,6 +54,24 @@ export async function bootstrapSupabaseRoles(url: string): Promise<string[]> {
     await sql.end({ timeout: 2 });
   }
   return created;
+}
+
+/**
+ * Lets the web app log in locally: gives taskweave_web (which the migrations create NOLOGIN) LOGIN and the
+ * published local password, on a database that listens on loopback only, and never as a migration, so
+ * no hosted project gets a known password. Returns false where it did nothing (not loopback, no role yet).
+ */
+export async function enableLocalWebLogin(url: string): Promise<boolean> {
+  if (!isLoopbackHost(new URL(url).hostname)) return false;
+  const sql = adminClient(url);
+  try {
+    const [role] = await sql<{ rolcanlogin: boolean }[]>`select rolcanlogin from pg_roles where rolname = ${WEB_ROLE}`;
+    if (!role) return false;
+    await sql.unsafe(`alter role ${WEB_ROLE} with login password '${LOCAL_WEB_ROLE_PASSWORD}'`);
+    return true;
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
 }
 
 /**

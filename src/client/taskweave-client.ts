@@ -14,8 +14,10 @@ export const DEFAULT_MCP_URL = 'http://127.0.0.1:54321/functions/v1/mcp';
 export interface TaskweaveClientOptions {
   /** the endpoint, e.g. https://<project>.supabase.co/functions/v1/mcp (default: the local stack's) */
   url?: string;
-  /** the bearer key: PROCESS_TASK_SECRET or the service role key */
-  secret: string;
+  /** a machine's bearer key, with full power: PROCESS_TASK_SECRET or the service role key */
+  secret?: string;
+  /** or a Supabase Auth user's access token: the endpoint then acts as that user (operator tools need the operator claim) */
+  accessToken?: string;
   /** name this client gives itself in the MCP handshake */
   clientName?: string;
   fetch?: typeof fetch;
@@ -52,9 +54,11 @@ export class TaskweaveClient {
 
   static async connect(options: TaskweaveClientOptions): Promise<TaskweaveClient> {
     const url = options.url ?? DEFAULT_MCP_URL;
+    const bearer = options.accessToken ?? options.secret;
+    if (!bearer) throw new TaskweaveConnectionError('unauthorized', 'give a bearer key (secret) or a user access token (accessToken)');
     const client = new Client({ name: options.clientName ?? 'taskweave-client', version: '0.2.0' });
     const transport = new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { Authorization: `Bearer ${options.secret}` } },
+      requestInit: { headers: { Authorization: `Bearer ${bearer}` } },
       fetch: options.fetch,
     });
     try {
@@ -64,7 +68,13 @@ export class TaskweaveClient {
       const code = (error as { code?: unknown }).code;
       const cause = (error as { cause?: { code?: string } }).cause;
       if (code === 401) {
-        throw new TaskweaveConnectionError('unauthorized', `${url} refused the key (401): use the function's PROCESS_TASK_SECRET or the project's service role key`, { cause: error });
+        throw new TaskweaveConnectionError(
+          'unauthorized',
+          options.accessToken
+            ? `${url} refused the access token (401): sign in again (it may have expired), or check the project it was issued for`
+            : `${url} refused the key (401): use the function's PROCESS_TASK_SECRET or the project's service role key`,
+          { cause: error },
+        );
       }
       if (cause?.code === 'ECONNREFUSED' || cause?.code === 'ENOTFOUND' || /fetch failed/i.test((error as Error).message)) {
         throw new TaskweaveConnectionError('unreachable', `no MCP endpoint answers at ${url}`, { cause: error });

@@ -3,6 +3,7 @@
 // transaction. Row-level security and the SQL functions then decide what the viewer may see and do;
 // the app never connects as a role that bypasses them for reads or writes.
 import type postgres from 'postgres';
+import { actAsUser } from '../../../supabase/functions/_shared/user-transaction';
 
 export type Sql = postgres.Sql<Record<string, unknown>>;
 export type Tx = postgres.TransactionSql<Record<string, unknown>>;
@@ -18,13 +19,10 @@ export interface Claims {
 
 export async function withClaims<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return (await sql.begin(async (tx) => {
-    // one round trip, all transaction-local like PostgREST's per-request preamble. Custom plans: the
-    // driver prepares statements, and a generic plan cannot see that a keyset cursor or an id list
-    // is selective enough for an index.
-    await tx`
-      select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-             set_config('role', 'authenticated', true),
-             set_config('plan_cache_mode', 'force_custom_plan', true)`;
+    // one round trip, all transaction-local like PostgREST's per-request preamble (the rule the MCP
+    // endpoint shares). Custom plans: the driver prepares statements, and a generic plan cannot see that
+    // a keyset cursor or an id list is selective enough for an index.
+    await actAsUser(tx, claims, { customPlans: true });
     return fn(tx);
   })) as T;
 }

@@ -4,6 +4,7 @@ import 'server-only';
 // silently falling back, and the rest of the app receives typed values.
 import { z } from 'zod';
 import type { AuthSettings } from '../auth/mode';
+import { LOCAL_WEB_ROLE_PASSWORD, WEB_ROLE, isLoopbackHost, loginRoleOf, webRoleUrl } from '../db/web-role';
 
 /** The local stack's database (DESIGN §5), as in scripts/lib/local-config.ts. */
 export const LOCAL_DATABASE_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
@@ -30,6 +31,15 @@ export const serverEnvSchema = z
         .regex(/^postgres(ql)?:\/\/\S+$/, 'DATABASE_URL must be a postgres:// or postgresql:// connection string')
         .default(LOCAL_DATABASE_URL),
     ),
+    // the web app logs in as taskweave_web: a URL of its own, or DATABASE_URL with the role's password
+    TASKWEAVE_WEB_DATABASE_URL: z.preprocess(
+      blank,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, 'TASKWEAVE_WEB_DATABASE_URL must be a postgres:// or postgresql:// connection string')
+        .optional(),
+    ),
+    TASKWEAVE_WEB_DB_PASSWORD: text,
     TASKWEAVE_DB_POOL_SIZE: z.preprocess(blank, z.coerce.number().int().min(1).max(100).default(10)),
     TASKWEAVE_LOCAL_OPERATOR: flag('TASKWEAVE_LOCAL_OPERATOR'),
     TASKWEAVE_UNSAFE_LOCAL_OPERATOR_IN_PRODUCTION: flag('TASKWEAVE_UNSAFE_LOCAL_OPERATOR_IN_PRODUCTION'),
@@ -38,6 +48,16 @@ export const serverEnvSchema = z
     NEXT_PUBLIC_SUPABASE_ANON_KEY: text,
     NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY: text,
     SUPABASE_ANON_KEY: text,
+  })
+  .superRefine((env, ctx) => {
+    if (env.TASKWEAVE_WEB_DATABASE_URL || env.TASKWEAVE_WEB_DB_PASSWORD || loginRoleOf(env.DATABASE_URL) === WEB_ROLE) return;
+    if (!isLoopbackHost(new URL(env.DATABASE_URL).hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TASKWEAVE_WEB_DATABASE_URL'],
+        message: `the web app logs in as ${WEB_ROLE}; set TASKWEAVE_WEB_DATABASE_URL (or TASKWEAVE_WEB_DB_PASSWORD) after giving the role a password (README, "The web app's database role")`,
+      });
+    }
   })
   .transform((env) => {
     const url = env.NEXT_PUBLIC_SUPABASE_URL ?? env.SUPABASE_URL;
@@ -49,13 +69,22 @@ export const serverEnvSchema = z
       unsafeLocalOperatorInProduction: env.TASKWEAVE_UNSAFE_LOCAL_OPERATOR_IN_PRODUCTION === true,
       supabase: url && anonKey ? { url, anonKey } : undefined,
     };
+    // never the owner's login: a query outside withClaims then reaches nothing (src/lib/db/web-role.ts)
+    const loginUrl =
+      env.TASKWEAVE_WEB_DATABASE_URL ??
+      (loginRoleOf(env.DATABASE_URL) === WEB_ROLE
+        ? env.DATABASE_URL
+        : webRoleUrl(env.DATABASE_URL, env.TASKWEAVE_WEB_DB_PASSWORD ?? LOCAL_WEB_ROLE_PASSWORD));
     return {
       nodeEnv: env.NODE_ENV,
       database: {
+        /** where Taskweave lives (DATABASE_URL, as the scripts use it) */
         url: env.DATABASE_URL,
+        /** what the web app's pool logs in with: always the taskweave_web role */
+        loginUrl,
         poolSize: env.TASKWEAVE_DB_POOL_SIZE,
         // pgbouncer/Supavisor in transaction mode cannot keep prepared statements across transactions
-        prepare: !/pooler\.supabase\.com|:6543\b/.test(env.DATABASE_URL),
+        prepare: !/pooler\.supabase\.com|:6543\b/.test(loginUrl),
       },
       auth,
     };

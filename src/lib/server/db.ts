@@ -33,7 +33,8 @@ const globalForPool = globalThis as unknown as { taskweavePool?: Sql };
 export function db(): Sql {
   if (!globalForPool.taskweavePool) {
     const { database } = serverConfig();
-    globalForPool.taskweavePool = postgres(database.url, {
+    // as taskweave_web, never the owner: only withClaims (src/lib/db/identity.ts) reaches Taskweave
+    globalForPool.taskweavePool = postgres(database.loginUrl, {
       max: database.poolSize,
       idle_timeout: 30,
       connect_timeout: 10,

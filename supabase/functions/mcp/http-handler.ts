@@ -1,12 +1,19 @@
 // /functions/v1/mcp: a stateless MCP server over streamable HTTP (the official SDK's Web-standard
-// transport). Path, method, origin and bearer key are checked before the SDK sees the request, so a
-// caller without the key reaches no tool and changes nothing. Each request gets its own server and
+// transport). Path, method, origin and credentials are checked before the SDK sees the request, so a
+// caller without them reaches no tool and changes nothing. Each request gets its own server and
 // transport (stateless: no session to keep between requests, any instance may answer).
+//
+// Two kinds of callers: a machine with the bearer key (PROCESS_TASK_SECRET or the service role key),
+// which has full power; and a Supabase Auth user with their access token, whom the endpoint acts as:
+// every query runs in a transaction switched to role authenticated with the user's claims, so RLS and
+// the SQL API's operator check decide, and the history records the user (_shared/user-transaction.ts).
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { McpDeps } from './ports.ts';
 import { registerTools } from './tools.ts';
 import { authorized } from '../_shared/bearer.ts';
+import { looksLikeJwt, type UserTokenVerifier } from '../_shared/user-token.ts';
+import { asUser } from '../_shared/user-transaction.ts';
 
 export const FUNCTION_NAME = 'mcp';
 export const SERVER_VERSION = '0.2.0';
@@ -20,8 +27,10 @@ const INSTRUCTIONS =
   'get_task reads a task at any time; cancel_task stops a task and everything under it.';
 
 export interface HandlerOptions {
-  /** Accepted bearer keys (PROCESS_TASK_SECRET and/or the service role key). */
+  /** Accepted bearer keys (PROCESS_TASK_SECRET and/or the service role key): full power. */
   secrets: string[];
+  /** Verifies a Supabase Auth user's access token; without it only the bearer keys are accepted. */
+  userTokens?: UserTokenVerifier;
   /** Browser origins allowed to call (MCP clients send no Origin; a web page always does). */
   allowedOrigins: string[];
   /** Set when the function lacks configuration: every authorised call answers 503 with it. */
@@ -74,8 +83,20 @@ export function createMcpHandler(options: HandlerOptions): (req: Request) => Pro
         ...cors,
       });
     }
-    if (secrets.length === 0 || !authorized(req.headers.get('authorization'), secrets)) {
-      return errorResponse(401, 'unauthorized', 'a valid "Authorization: Bearer <key>" header is required', { 'WWW-Authenticate': 'Bearer', ...cors });
+    const header = req.headers.get('authorization');
+    let deps = options.deps;
+    if (secrets.length === 0 || !authorized(header, secrets)) {
+      const token = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '')?.[1];
+      const verified = token && options.userTokens && looksLikeJwt(token) ? await options.userTokens.verify(token) : undefined;
+      if (!verified?.ok) {
+        const why = verified ? `: the user token was refused (${verified.reason})` : '';
+        return errorResponse(401, 'unauthorized', `a valid "Authorization: Bearer <key or user access token>" header is required${why}`, {
+          'WWW-Authenticate': 'Bearer',
+          ...cors,
+        });
+      }
+      // acts as the user: each query in a transaction as authenticated with the user's claims
+      deps = { ...options.deps, sql: asUser(options.deps.sql, verified.claims) };
     }
     if (options.notConfigured) return errorResponse(503, 'not_configured', options.notConfigured, cors);
 
@@ -85,7 +106,7 @@ export function createMcpHandler(options: HandlerOptions): (req: Request) => Pro
     );
     // not req.signal: Deno aborts it after every response too (and warns about it); a wait is bounded
     // at 50 s anyway, and an MCP cancellation still reaches the tool through the SDK's own signal
-    registerTools(server, options.deps);
+    registerTools(server, deps);
     // JSON responses: every tool answers once, and a plain JSON body passes any proxy untouched
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,

@@ -6,12 +6,13 @@ import { createMcpHandler } from './http-handler.ts';
 import { jsonLogger, listenTaskChanges, systemClock } from './ports.ts';
 import type { Sql } from './store.ts';
 import { Deno } from '../_shared/deno-runtime.ts';
+import { createUserTokenVerifier } from '../_shared/user-token.ts';
 
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'mcp' });
 if (config.notConfigured) logger.error('not configured', { error: config.notConfigured });
 for (const warning of config.warnings) logger.error('key setting refused', { warning });
-if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (or the platform\'s SUPABASE_SECRET_KEYS); every call gets 401');
+if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (or the platform\'s SUPABASE_SECRET_KEYS); only user access tokens are accepted');
 
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements. LISTEN takes
 // one more connection of its own, opened by the first wait_for_task.
@@ -31,6 +32,7 @@ const listenSql =
 
 const handler = createMcpHandler({
   secrets: config.secrets,
+  userTokens: createUserTokenVerifier(config.userTokens),
   allowedOrigins: config.allowedOrigins,
   notConfigured: config.notConfigured,
   deps: { sql, clock: systemClock, changes: listenTaskChanges(listenSql, logger), logger, webUrl: config.webUrl },

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { bootstrapSupabaseRoles, createDatabaseFromTemplate, ensureTemplateDatabase, hasSupabaseRoles } from '../../../scripts/lib/database-setup.ts';
+import { bootstrapSupabaseRoles, createDatabaseFromTemplate, enableLocalWebLogin, ensureTemplateDatabase, hasSupabaseRoles } from '../../../scripts/lib/database-setup.ts';
 import { databaseUrl, repoRoot, usesEmbeddedDatabase } from '../../../scripts/lib/local-config.ts';
 import { startLocalPostgres } from '../../../scripts/lib/local-postgres.ts';
 import { startFakeAuth } from './fake-auth.ts';
@@ -90,6 +90,7 @@ export async function startTestStack(log: (line: string) => void = (line) => con
   if (usesEmbeddedDatabase()) await startLocalPostgres(log);
   if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(serverUrl))) await bootstrapSupabaseRoles(serverUrl);
   const template = await ensureTemplateDatabase(serverUrl);
+  await enableLocalWebLogin(serverUrl);
   const database = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_e2e');
   log(`fresh database ${database.name}`);
   const servers: AppServer[] = [];
