@@ -71,4 +71,31 @@ describe('keyset cursors', () => {
     expect(decodeCursor('garbage')).toBeUndefined();
     expect(decodeCursor(Buffer.from(JSON.stringify(["2026-01-01'; drop table tasks; --", id])).toString('base64url'))).toBeUndefined();
   });
+
+  // issue 21 item 5: a cursor whose timestamp matched the pattern but named no real moment reached
+  // Postgres (22008) and showed the error page; it is ignored like any other tampered cursor
+  it('ignores a cursor whose timestamp is impossible', () => {
+    const forged = (at: string) => Buffer.from(JSON.stringify([at, id])).toString('base64url');
+    for (const at of [
+      '2026-13-01 10:42:00+00', // month 13
+      '2026-00-10 10:42:00+00',
+      '2026-02-30 10:42:00+00',
+      '2025-02-29 10:42:00+00', // not a leap year
+      '2026-11-31 10:42:00+00',
+      '2026-11-25 24:00:01+00',
+      '2026-11-25 10:60:00+00',
+      '2026-11-25 10:42:61+00',
+      '0000-11-25 10:42:00+00',
+      '2026-11-25 10:42:00+25',
+      '2026-11-25 10:42:00.1234567+00', // more digits than Postgres keeps
+      '2026-11-25 10:42:00..5+00',
+      '2026-11-25 10:42+00:77',
+    ]) {
+      expect(decodeCursor(forged(at)), at).toBeUndefined();
+    }
+    // real moments still decode, in every form Postgres prints them
+    for (const at of ['2024-02-29 23:59:59.999999+00', '2026-11-25 10:42:00+05:30', '2026-11-25T10:42:00Z', '2026-11-25 10:42:00-08']) {
+      expect(decodeCursor(forged(at)), at).toEqual({ at, id });
+    }
+  });
 });

@@ -2,6 +2,33 @@
 // the browser. Keyset instead of OFFSET keeps page 400 of the queue as fast as page 1.
 import { z } from 'zod';
 
+// Postgres's text form of a timestamptz ("2026-11-25 10:42:00.123456+00"), or ISO 8601 with T and Z
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/;
+
+/**
+ * Whether a timestamp in that form names a real moment. The pattern alone let "2026-13-01" through to
+ * Postgres, which refused it (22008) and the page showed its error page instead of starting over.
+ */
+export function isRealTimestamp(text: string): boolean {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = m.slice(1).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    // Postgres keeps offsets within ±15:59
+    offsetHours <= 15 &&
+    offsetMinutes <= 59
+  );
+}
+
 /** Keyset cursor for the review lists: the sort key of the last row shown, opaque to the browser. */
 export const cursorSchema = z
   .string()
@@ -11,7 +38,7 @@ export const cursorSchema = z
       const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [unknown, unknown];
       // the timestamp is Postgres's own text form: microseconds kept (a JS Date would drop them, so
       // queries must cast it from text, never let the driver pass it as a Date)
-      const parsed = z.tuple([z.string().regex(/^\d{4}-\d{2}-\d{2}[ T][0-9:.]+([+-]\d{2}(:?\d{2})?|Z)$/), z.uuid()]).safeParse([at, id]);
+      const parsed = z.tuple([z.string().refine(isRealTimestamp), z.uuid()]).safeParse([at, id]);
       if (parsed.success) return { at: parsed.data[0], id: parsed.data[1] };
     } catch {
       // fall through to the issue below
