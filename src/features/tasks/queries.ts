@@ -2,6 +2,7 @@ import 'server-only';
 // Tasks as operators see them: one task with its run, fan-out group, transcript and history, and the
 // overview's counts. Reads only; every state change goes through the SQL API (service.ts). Rows are the
 // generated types' rows (`Tables<'tasks'>`), as the pool returns them.
+import { toolCallsOf, type ToolCallRow } from '../agents/queries';
 import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identity';
 import { ENDED_STATUSES, TASK_STATUSES, type TaskStatus, type Tables } from '../../lib/db/types';
 
@@ -27,6 +28,8 @@ export interface TaskDetail {
   messages: TaskMessage[];
   events: TaskEvent[];
   reviews: TaskReview[];
+  /** The task's calls of registered tools (taskweave.tool_calls), oldest first, texts cut to a preview */
+  toolCalls: ToolCallRow[];
   /** The run's answer when this task fanned out: the output of its most recently completed aggregator. */
   fanInResult: Pick<Task, 'id' | 'title' | 'output' | 'completed_at'> | null;
   /** tasks.model_wait_until while it is in the future: the task waits for a model rate-limit slot */
@@ -71,7 +74,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
     if (!task) return null;
 
     const groupParentId = task.parent_task_id ?? task.id;
-    const [runRows, parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, fanIn, cancellable] = await Promise.all([
+    const [runRows, parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, toolCalls, fanIn, cancellable] = await Promise.all([
       tx<Run[]>`select * from taskweave.runs where root_task_id = ${task.root_task_id}`,
       task.parent_task_id ? tx<TaskNode[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.parent_task_id}` : [],
       task.root_task_id !== task.id && task.root_task_id !== task.parent_task_id
@@ -96,6 +99,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
           select * from taskweave.task_events where task_id = ${task.id} order by id desc limit ${TIMELINE_LIMIT + 1}
         ) e order by id`,
       tx<TaskReview[]>`select * from taskweave.human_reviews where task_id = ${task.id} order by created_at desc`,
+      toolCallsOf(tx, task.id),
       tx<Pick<Task, 'id' | 'title' | 'output' | 'completed_at'>[]>`
         select id, title, output, completed_at from taskweave.tasks
         where parent_task_id = ${task.id} and status = 'completed' and cardinality(dependent_task_ids) > 0
@@ -113,6 +117,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
       messages: messages.slice(-TIMELINE_LIMIT),
       events: events.slice(-TIMELINE_LIMIT),
       reviews,
+      toolCalls,
       fanInResult: fanIn[0] ?? null,
       cancellable,
       waitingForModelUntil: task.model_wait_until && Date.parse(task.model_wait_until) > Date.now() ? task.model_wait_until : null,

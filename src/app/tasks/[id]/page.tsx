@@ -4,6 +4,7 @@ import { notFound } from 'next/navigation';
 import { z } from 'zod';
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
+import { ToolCallList } from '@/components/tool-calls';
 import { RunUsage, TaskTokens } from '@/components/usage';
 import { getTaskDetail, type TaskDetail, type TaskNode } from '@/features/tasks/queries';
 import { requireOperator } from '@/lib/auth/viewer';
@@ -51,6 +52,15 @@ export default async function TaskPage({ params }: { params: Params }) {
           </div>
         </div>
         <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
+          <Meta label="Agent">
+            {task.agent ? (
+              <Link prefetch={false} href={`/agents#agent-${task.agent}`} className="text-indigo-700 hover:underline" data-testid="task-agent">
+                {task.agent}
+              </Link>
+            ) : (
+              <span data-testid="task-agent">the environment&apos;s model</span>
+            )}
+          </Meta>
           <Meta label="Attempt">
             {task.attempt} of {task.max_attempts}
           </Meta>
@@ -154,6 +164,10 @@ export default async function TaskPage({ params }: { params: Params }) {
           </Section>
         ) : null}
       </div>
+
+      <Section title="Tool calls">
+        <ToolCallList calls={detail.toolCalls} empty="This task called no registered tool." />
+      </Section>
 
       <Section title="Transcript">
         <Transcript messages={detail.messages} truncated={detail.truncated.messages} />
