@@ -267,6 +267,11 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"cancel_task_counted":
+{ Args: { "p_note"?: string,"p_task_id": string }; Returns: {
+              "status": Database["taskweave"]['Enums']["task_status"],"stopped": number,"task_id": string,"title": string
+            }[]
+                           },
 "claim_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -396,6 +401,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"count_reviews":
+{ Args: { "p_filter"?: Json }; Returns: number
+                           },
 "create_aggregator_task":
 { Args: { "p_dependent_task_ids": (string)[],"p_instructions": string,"p_min_completed"?: number,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_wait_seconds"?: number,"p_worker"?: string }; Returns: {
               "activated_by": string | null,
@@ -654,6 +662,27 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"list_reviews":
+{ Args: { "p_after_created_at"?: string,"p_after_id"?: string,"p_backwards"?: boolean,"p_filter"?: Json,"p_limit"?: number }; Returns: {
+              "action": string | null,
+"created_at": string,
+"error": NonNullable<Json>,
+"id": string,
+"kind": string,
+"manual_output": Json | null,
+"note": string | null,
+"request": NonNullable<Json>,
+"resolved_at": string | null,
+"resolved_by": string | null,
+"status": string,
+"task_id": string
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "human_reviews"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
 "release_task":
 { Args: { "p_delay_seconds"?: number,"p_rate_limited"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -718,6 +747,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"resolve_reviews":
+{ Args: { "p_action": string,"p_filter": Json,"p_note"?: string }; Returns: Json
+                           },
 "set_model_limits":
 { Args: { "p_model": string,"p_requests_per_minute": number,"p_tokens_per_minute"?: number }; Returns: undefined
                            },
@@ -763,7 +795,12 @@ isOneToOne: false
         to: "tasks"
         isOneToOne: true
         isSetofReturn: false
-      } }
+      } },
+"task_states":
+{ Args: { "p_task_ids": (string)[] }; Returns: {
+              "answer_task_id": string,"open_reviews": number,"state": string,"task_id": string
+            }[]
+                           }
           }
           Enums: {
             "task_status": "pending"|"queued"|"running"|"needs_human_review"|"completed"|"failed"|"cancelled"
