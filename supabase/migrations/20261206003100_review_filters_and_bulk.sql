@@ -52,7 +52,7 @@ begin
       end if;
       v_parts := v_parts || format(
         case v_key when 'category' then '(r.error ->> ''category'') = %L'
-                   when 'agent' then 't.agent = %L'
+                   when 'agent' then 'exists (select 1 from taskweave.tasks t where t.id = r.task_id and t.agent = %L)'
                    else '(r.request ->> ''tool'') = %L' end,
         v_value #>> '{}');
     when 'root_task_id' then
@@ -60,7 +60,7 @@ begin
          or (v_value #>> '{}') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
         raise exception 'p_filter.root_task_id must be a task id (uuid)' using errcode = '22023';
       end if;
-      v_parts := v_parts || format('t.root_task_id = %L::uuid', v_value #>> '{}');
+      v_parts := v_parts || format('exists (select 1 from taskweave.tasks t where t.id = r.task_id and t.root_task_id = %L::uuid)', v_value #>> '{}');
     when 'older_than_seconds' then
       if jsonb_typeof(v_value) <> 'number' then
         raise exception 'p_filter.older_than_seconds must be a number of seconds' using errcode = '22023';
@@ -89,7 +89,8 @@ begin
 end;
 $$;
 comment on function taskweave_private.review_filter_predicate(jsonb) is
-  'The meaning of a review filter, written once: a SQL condition over human_reviews r joined to its task t. Keys: kind (a '
+  'The meaning of a review filter, written once: a SQL condition over human_reviews r (a key about the task asks '
+  'taskweave.tasks by r.task_id, so a filter without one reads no task). Keys: kind (a '
   'kind or an array of kinds), category (error category), root_task_id (the run), agent (tasks.agent), tool '
   '(request->>''tool''), older_than_seconds, text (case-insensitive substring of the error message or the question). '
   'A null value is no filter; 22023 names an unknown key or a bad value. Values are quoted literals.';
@@ -118,7 +119,7 @@ begin
   -- security invoker: rows come through RLS, so a caller who is not an operator gets none
   return query execute format(
     'select p.* from (
-       select r.* from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id
+       select r.* from taskweave.human_reviews r
         where r.status = ''open'' and %s %s
         order by r.created_at %s, r.id %s
         limit %s) p
@@ -151,7 +152,7 @@ declare
   v_count integer;
 begin
   execute format(
-    'select count(*)::int from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id where r.status = ''open'' and %s',
+    'select count(*)::int from taskweave.human_reviews r where r.status = ''open'' and %s',
     taskweave_private.review_filter_predicate(p_filter))
     into v_count;
   return v_count;
@@ -219,7 +220,7 @@ begin
   execute format(
     'select array_agg(m.id order by m.created_at, m.id), array_agg(m.task_id order by m.created_at, m.id)
        from (select r.id, r.task_id, r.created_at
-               from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id
+               from taskweave.human_reviews r
               where r.status = ''open'' and r.kind = any (%L::text[]) and %s
               order by r.created_at, r.id %s) m',
     v_kinds, taskweave_private.review_filter_predicate(p_filter - 'limit'),
