@@ -105,18 +105,22 @@ create function taskweave.list_reviews(
 returns setof taskweave.human_reviews
 language plpgsql
 stable
+-- security definer: it builds its query with the private filter predicate, which signed-in users may not
+-- run themselves; so it checks the operator itself, first
+security definer
 set search_path = ''
 as $$
 declare
-  v_where text := taskweave_private.review_filter_predicate(p_filter);
+  v_where text;
 begin
+  perform taskweave_private.require_operator('list reviews');
+  v_where := taskweave_private.review_filter_predicate(p_filter);
   if p_limit is null or p_limit < 1 or p_limit > 1001 then
     raise exception 'p_limit must be between 1 and 1001 (got %)', coalesce(p_limit::text, 'null') using errcode = '22023';
   end if;
   if (p_after_created_at is null) <> (p_after_id is null) then
     raise exception 'p_after_created_at and p_after_id go together (a cursor is the created_at and id of a review)' using errcode = '22023';
   end if;
-  -- security invoker: rows come through RLS, so a caller who is not an operator gets none
   return query execute format(
     'select p.* from (
        select r.* from taskweave.human_reviews r
@@ -138,7 +142,7 @@ comment on function taskweave.list_reviews(jsonb, integer, timestamptz, uuid, bo
   'Open reviews that match the filter (keys as in resolve_reviews), oldest first, a page at a time: keyset pagination on '
   '(created_at, id). With a cursor (p_after_created_at, p_after_id) the page starts after that review, or with p_backwards '
   'ends before it; rows come back oldest first either way (ask for one row more than you show to know whether more '
-  'follow: going backwards that extra row is the first). Read through RLS: operators see reviews, others none.';
+  'follow: going backwards that extra row is the first). Operators and service_role only (42501).';
 revoke all on function taskweave.list_reviews(jsonb, integer, timestamptz, uuid, boolean) from public, anon, authenticated;
 grant execute on function taskweave.list_reviews(jsonb, integer, timestamptz, uuid, boolean) to authenticated, service_role;
 
@@ -146,11 +150,14 @@ create function taskweave.count_reviews(p_filter jsonb default '{}'::jsonb)
 returns integer
 language plpgsql
 stable
+-- security definer: as list_reviews
+security definer
 set search_path = ''
 as $$
 declare
   v_count integer;
 begin
+  perform taskweave_private.require_operator('count reviews');
   execute format(
     'select count(*)::int from taskweave.human_reviews r where r.status = ''open'' and %s',
     taskweave_private.review_filter_predicate(p_filter))
@@ -159,7 +166,8 @@ begin
 end;
 $$;
 comment on function taskweave.count_reviews(jsonb) is
-  'How many open reviews match the filter (keys as in resolve_reviews): what "Select all that match" would act on. Read through RLS.';
+  'How many open reviews match the filter (keys as in resolve_reviews): what "Select all that match" would act on. '
+  'Operators and service_role only (42501).';
 revoke all on function taskweave.count_reviews(jsonb) from public, anon, authenticated;
 grant execute on function taskweave.count_reviews(jsonb) to authenticated, service_role;
 
@@ -268,8 +276,5 @@ comment on function taskweave.resolve_reviews(jsonb, text, text) is
 revoke all on function taskweave.resolve_reviews(jsonb, text, text) from public, anon, authenticated;
 grant execute on function taskweave.resolve_reviews(jsonb, text, text) to authenticated, service_role;
 
--- list_reviews and count_reviews run as their caller, who needs the predicate and the kinds' actions it
--- checks (pure functions of their arguments)
 revoke all on function taskweave_private.review_filter_predicate(jsonb) from public, anon, authenticated;
-grant execute on function taskweave_private.review_filter_predicate(jsonb) to authenticated, service_role;
-grant execute on function taskweave_private.review_actions(text) to authenticated;
+grant execute on function taskweave_private.review_filter_predicate(jsonb) to service_role;

@@ -109,10 +109,12 @@ begin
       union all
       select r.id, r.status, r.wait_until from taskweave.tasks r where r.root_task_id = v_task.id and v_task.parent_task_id is null
     )
-    select count(*) filter (where not taskweave_private.is_ended(s.status)),
+    -- the terminal statuses written out (taskweave_private.is_ended): signed-in operators run this as
+    -- themselves, and may not run private helpers
+    select count(*) filter (where s.status not in ('completed', 'failed', 'cancelled')),
            count(*) filter (where s.status = 'needs_human_review'),
            -- a queued aggregator moves on its own only when a join deadline will start it
-           count(*) filter (where not taskweave_private.is_ended(s.status) and s.status <> 'needs_human_review'
+           count(*) filter (where s.status not in ('completed', 'failed', 'cancelled', 'needs_human_review')
                               and (s.status <> 'queued' or s.wait_until is not null))
       into v_open, v_waiting, v_moving
       from tree s;
@@ -154,9 +156,6 @@ comment on function taskweave.task_states(uuid[]) is
   'The one rule for the web app''s run pages and MCP get_task. Read through RLS.';
 revoke all on function taskweave.task_states(uuid[]) from public, anon, authenticated;
 grant execute on function taskweave.task_states(uuid[]) to authenticated, service_role;
-
--- task_states runs as its caller and asks is_ended (immutable, about a status only)
-grant execute on function taskweave_private.is_ended(taskweave.task_status) to authenticated;
 
 revoke all on function taskweave_private.cancel_by_operator(uuid, text) from public, anon, authenticated;
 grant execute on function taskweave_private.cancel_by_operator(uuid, text) to service_role;

@@ -90,10 +90,14 @@ describe('review filters', () => {
     });
   });
 
-  it('a plain user lists nothing and may not resolve in bulk', async () => {
+  it('a plain user may not list, count or resolve in bulk (42501), and changes nothing', async () => {
     const run = await mixedRun();
-    const seen = await asIdentity(db.sql, plainUser(), (tx) => tx`select id from taskweave.list_reviews(${tx.json({ root_task_id: run.root.id })})`);
-    expect(seen).toHaveLength(0);
+    expect(await rejection(asIdentity(db.sql, plainUser(), (tx) => tx`select id from taskweave.list_reviews(${tx.json({ root_task_id: run.root.id })})`))).toEqual({
+      code: '42501', message: 'only operators may list reviews',
+    });
+    expect(await rejection(asIdentity(db.sql, plainUser(), (tx) => tx`select taskweave.count_reviews('{}'::jsonb)`))).toEqual({
+      code: '42501', message: 'only operators may count reviews',
+    });
     expect(await rejection(asIdentity(db.sql, plainUser(), (tx) => tx`select taskweave.resolve_reviews(${tx.json({ root_task_id: run.root.id })}, 'abort')`))).toEqual({
       code: '42501', message: 'only operators may resolve reviews',
     });
