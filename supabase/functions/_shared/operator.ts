@@ -169,7 +169,7 @@ const iso = (d: Date | string) => new Date(d).toISOString();
  * One page of open reviews that match the filter, oldest first (keyset pagination on (created_at, id):
  * page 500 costs what page 1 costs), with each task, its parent, its run and its aggregators; and how
  * many match in all. `after` continues forwards from a row; `before` goes back from one. Raises the SQL
- * API's 22023 for a bad filter.
+ * API's 22023 for a bad filter and 42501 for a caller who is not an operator.
  */
 export async function listReviews(
   sql: Sql,
