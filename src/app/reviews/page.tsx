@@ -99,7 +99,8 @@ async function OpenReviews({ viewerClaims, params }: { viewerClaims: Claims; par
         {plural(page.total, 'open review')}
         {filtered ? ` match (${describeFilters(values)})` : ''}, oldest first.
       </p>
-      {page.total > 0 ? <BulkActions total={page.total} filters={values} filterWords={describeFilters(values)} actions={bulkActionsFor(values)} /> : null}
+      {/* mounted even when nothing matches, so the result of the last bulk action stays on screen */}
+      <BulkActions total={page.total} filters={values} filterWords={describeFilters(values)} actions={bulkActionsFor(values)} />
       {page.items.length === 0 ? (
         <EmptyState
           title={page.total === 0 ? (filtered ? 'No open review matches' : 'Nothing to review') : 'No more reviews on this page'}

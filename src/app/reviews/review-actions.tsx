@@ -132,9 +132,10 @@ function AbortButton({ reviewId, taskTitle, aggregators }: { reviewId: string; t
  * A hand-written value in a dialog, as text or JSON: a failed task's output (Manual), or the result an
  * interrupted call should have returned (Manual result).
  */
-function ManualDialogButton({ reviewId, buttonLabel, heading, explanation, fieldLabel, placeholder }: {
+function ManualDialogButton({ reviewId, buttonLabel, submitLabel, heading, explanation, fieldLabel, placeholder }: {
   reviewId: string;
   buttonLabel: string;
+  submitLabel: string;
   heading: string;
   explanation: string;
   fieldLabel: string;
@@ -221,7 +222,7 @@ function ManualDialogButton({ reviewId, buttonLabel, heading, explanation, field
               Cancel
             </button>
             <button type="submit" disabled={busy} className={strong}>
-              {busy ? 'Saving…' : 'Save'}
+              {busy ? 'Saving…' : submitLabel}
             </button>
           </div>
         </form>
@@ -240,6 +241,7 @@ export function FailureActions({ reviewId, taskTitle, aggregators }: { reviewId:
       <ManualDialogButton
         reviewId={reviewId}
         buttonLabel="Manual…"
+        submitLabel="Save output"
         heading={`Write the output of “${taskTitle}”`}
         explanation={`The task is completed with this output, marked as written by you${aggregators.length > 0 ? ', and its aggregator receives it like any other result' : ''}.`}
         fieldLabel="Output"
@@ -259,6 +261,7 @@ export function InterruptedCallActions({ reviewId, taskTitle, tool, aggregators 
       <ManualDialogButton
         reviewId={reviewId}
         buttonLabel="Manual result…"
+        submitLabel="Save result"
         heading={`The result of ${tool} for “${taskTitle}”`}
         explanation="The call is not made again: the model is given this as the tool's result, and the task carries on."
         fieldLabel="Result"

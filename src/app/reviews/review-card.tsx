@@ -172,12 +172,14 @@ export function ReviewCard({ review }: { review: OpenReview }) {
         <div>
           <dt className="text-xs font-medium tracking-wide text-slate-500 uppercase">Run</dt>
           <dd className="mt-0.5 space-y-1">
-            {review.root && review.root.id !== task.id ? (
+            {!review.root || review.root.id === task.id ? (
+              <span className="block text-slate-500">this task is the run&apos;s root</span>
+            ) : review.root.id === review.parent?.id ? (
+              <span className="block text-slate-600">started by its parent</span>
+            ) : (
               <Link prefetch={false} href={`/tasks/${review.root.id}`} className="block text-indigo-700 hover:underline">
                 {review.root.title}
               </Link>
-            ) : (
-              <span className="block text-slate-500">this task is the run&apos;s root</span>
             )}
             {review.run_state ? <RunStateBadge work={review.run_state} label="" /> : null}
           </dd>
