@@ -37,10 +37,8 @@ describe('open reviews', () => {
     ]);
   });
 
-  it('shows nothing to a signed-in user who is not an operator (RLS decides)', async () => {
-    const page = await listOpenReviews(app(), bob);
-    expect(page.items).toEqual([]);
-    expect(page.total).toBe(0);
+  it('refuses the queue to a signed-in user who is not an operator, and shows them no task (the database decides)', async () => {
+    await expect(listOpenReviews(app(), bob)).rejects.toMatchObject({ code: '42501' });
     expect(await getTaskDetail(app(), bob, fanOut.rootId)).toBeNull();
   });
 });
