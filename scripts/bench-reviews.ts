@@ -129,7 +129,8 @@ async function main() {
     console.log(`  filled in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     // one connection: every statement of the operator runs in one backend, whose CPU is read from /proc
-    const operatorSql = connect(database.url, 1);
+    // (kept open: a new connection would be a new backend, and the CPU read would lose it)
+    const operatorSql = postgres(database.url, { max: 1, onnotice: () => {}, idle_timeout: 0 }) as Sql;
     const transact = asOperator(operatorSql);
     const [{ pid }] = await operatorSql<{ pid: number }[]>`select pg_backend_pid() as pid`;
 
