@@ -11,12 +11,11 @@ import {
   describeFilters,
   hasFilters,
   KIND_LABELS,
-  parseFilters,
   reviewsHref,
   type FilterValues,
   type SearchParams,
 } from '@/features/reviews/filters';
-import { filterSuggestions, listOpenReviews, listResolvedReviews, runStates } from '@/features/reviews/queries';
+import { getOpenReviewsPage, listResolvedReviews } from '@/features/reviews/queries';
 import { REVIEW_KINDS, type BulkActionName } from '@/features/reviews/schema';
 import { db } from '@/lib/server/db';
 import { formatTimestamp, jsonToText, plural } from '@/lib/format';
@@ -77,14 +76,7 @@ function bulkActionsFor(values: FilterValues): BulkActionName[] {
 }
 
 async function OpenReviews({ viewerClaims, params }: { viewerClaims: Claims; params: SearchParams }) {
-  const { values, filter, ignored } = parseFilters(params);
-  const after = decodeCursor(params.after);
-  const before = after ? undefined : decodeCursor(params.before);
-  const [page, suggestions, run] = await Promise.all([
-    listOpenReviews(db(), viewerClaims, { filter, after, before }),
-    filterSuggestions(db(), viewerClaims),
-    values.run ? runStates(db(), viewerClaims, [values.run]).then((states) => states.get(values.run!) ?? null) : Promise.resolve(null),
-  ]);
+  const { values, ignored, page, suggestions, run } = await getOpenReviewsPage(db(), viewerClaims, params);
   const filtered = hasFilters(values);
   return (
     <ReviewActionsProvider>

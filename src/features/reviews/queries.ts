@@ -12,10 +12,11 @@ import {
   type ReviewItem,
   type TaskWork,
 } from '../../../supabase/functions/_shared/operator';
-import { encodeCursor, type Cursor } from '../../lib/db/cursor';
+import { decodeCursor, encodeCursor, type Cursor } from '../../lib/db/cursor';
 import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identity';
 import type { Json, Tables } from '../../lib/db/types';
 import type { JsonSchema } from '../../lib/json-schema';
+import { parseFilters, type FilterParam, type FilterValues, type SearchParams } from './filters';
 import type { JsonValue, ReviewAction, ReviewKind } from './schema';
 
 export type { AggregatorProgress, ReviewError, ReviewRequest, TaskWork } from '../../../supabase/functions/_shared/operator';
@@ -25,7 +26,7 @@ type Task = Tables<'tasks'>;
 export interface OpenReview extends ReviewItem {
   /** approval: the JSON Schema edited arguments must fit (the request's, else the http tool's); null when none is known */
   input_schema: JsonSchema | null;
-  /** where the review's run stands (taskweave.task_states of its root), without the answer */
+  /** where the review's run stands (taskweave.task_states of its root); its answer only when asked for */
   run_state: TaskWork | null;
   /** the run's root task, to name the run */
   root: { id: string; title: string } | null;
@@ -62,7 +63,7 @@ export const REVIEWS_PAGE_SIZE = 20;
 export async function listOpenReviews(
   sql: Sql,
   claims: Claims,
-  options: { filter?: ReviewFilter; after?: Cursor; before?: Cursor; limit?: number } = {},
+  options: { filter?: ReviewFilter; after?: Cursor; before?: Cursor; limit?: number; withAnswers?: boolean } = {},
 ): Promise<Page<OpenReview> & { total: number }> {
   // the count runs beside the page on a second connection: at 10,000 open reviews each costs tens of
   // milliseconds, and the page's server time is their maximum rather than their sum
@@ -75,7 +76,7 @@ export async function listOpenReviews(
         rootIds.length === 0 ? [] : tx<{ id: string; title: string }[]>`select id, title from taskweave.tasks where id = any (${rootIds}::uuid[])`,
       ]);
       return { page, rootIds, schemas, roots };
-    }).then(async (listed) => ({ ...listed, states: await withClaims(sql, claims, (tx) => workStates(tx, listed.rootIds, { withAnswer: false })) })),
+    }).then(async (listed) => ({ ...listed, states: await withClaims(sql, claims, (tx) => workStates(tx, listed.rootIds, { withAnswer: options.withAnswers === true })) })),
     withClaims(sql, claims, (tx) => countReviews(tx, options.filter)),
   ]);
   const states = page.states;
@@ -181,4 +182,33 @@ export async function filterSuggestions(sql: Sql, claims: Claims): Promise<{ age
 /** Where these runs stand, with their answers (taskweave.task_states of each root: the one rule). */
 export async function runStates(sql: Sql, claims: Claims, rootIds: string[], options: { withAnswer?: boolean } = {}): Promise<Map<string, TaskWork>> {
   return withClaims(sql, claims, (tx) => workStates(tx, rootIds, options));
+}
+
+export interface OpenReviewsPage {
+  values: FilterValues;
+  ignored: FilterParam[];
+  page: Page<OpenReview> & { total: number };
+  suggestions: { agents: string[]; tools: string[]; categories: string[] };
+  /** with a run filter: where that run stands, and its answer */
+  run: TaskWork | null;
+}
+
+/**
+ * Everything /reviews (the Open tab) shows for these URL parameters, read at once: the page of reviews
+ * with its count, the filter suggestions and the filtered run's state run side by side on their own
+ * connections. What the page's server time is made of, so the scale test times exactly this.
+ */
+export async function getOpenReviewsPage(sql: Sql, claims: Claims, params: SearchParams): Promise<OpenReviewsPage> {
+  const { values, filter, ignored } = parseFilters(params);
+  const after = decodeCursor(params.after);
+  const before = after ? undefined : decodeCursor(params.before);
+  // a run filter's state comes with the page's own (one task_states of that root, with its answer), and
+  // is read on its own only when no review of the run is left to carry it
+  const [page, suggestions] = await Promise.all([listOpenReviews(sql, claims, { filter, after, before, withAnswers: !!values.run }), filterSuggestions(sql, claims)]);
+  let run: TaskWork | null = null;
+  if (values.run) {
+    run = page.items.find((item) => item.task.root_task_id === values.run)?.run_state ?? null;
+    if (!run) run = (await runStates(sql, claims, [values.run])).get(values.run) ?? null;
+  }
+  return { values, ignored, page, suggestions, run };
 }
