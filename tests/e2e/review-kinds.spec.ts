@@ -150,3 +150,18 @@ test('/agents lists agents and tools with recent calls, and the task page shows 
   await expect(calls.first().getByTestId('tool-call-duration')).toHaveText('412 ms');
   await expect(calls.nth(1).getByTestId('tool-call-error')).toHaveText('E2E HTTP 503 from search');
 });
+
+test('another operator’s bulk resolve is announced once, with its count', async ({ page, sql, localUrl }) => {
+  const fanOut = await seedFanOut(sql, { title: 'E2E bulk elsewhere', children: 5, complete: [], fail: [0, 1, 2, 3, 4], error: { category: 'model', message: 'E2E burst' } });
+  await page.goto(`${localUrl}/reviews?run=${fanOut.rootId}`);
+  await expect(page.locator('[data-live="live"]')).toBeVisible();
+  await expect(page.locator('article[data-review-id]')).toHaveCount(5);
+  await sql.begin(async (tx) => {
+    const grace = { sub: '00000000-0000-4000-8000-00000000a0a1', email: 'grace@example.com', role: 'authenticated', app_metadata: { role: 'operator' } };
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(grace)}, true), set_config('role', 'authenticated', true)`;
+    await tx`select taskweave.resolve_reviews(${tx.json({ root_task_id: fanOut.rootId })}, 'retry', null)`;
+  });
+  await expect(page.getByRole('status').filter({ hasText: 'grace@example.com resolved 5 reviews (retry).' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'resolved a review' })).toHaveCount(0);
+  await expect(page.locator('article[data-review-id]')).toHaveCount(0);
+});
