@@ -533,6 +533,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"enable_hosted_dispatch":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "fail_task":
 { Args: { "p_error": Json,"p_retryable"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -619,6 +622,9 @@ isOneToOne: false
         isOneToOne: false
         isSetofReturn: true
       } },
+"get_settings":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -662,6 +668,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"hosted_dispatch_status":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "list_reviews":
 { Args: { "p_after_created_at"?: string,"p_after_id"?: string,"p_backwards"?: boolean,"p_filter"?: Json,"p_limit"?: number }; Returns: {
               "action": string | null,
@@ -796,6 +805,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"set_settings":
+{ Args: { "p_settings": Json }; Returns: Json
+                           },
 "task_states":
 { Args: { "p_task_ids": (string)[] }; Returns: {
               "answer_task_id": string,"open_reviews": number,"state": string,"task_id": string
