@@ -8,8 +8,13 @@
 //   npm run task -- --input '{"topics":["a","b"]}' --title "My brief" --max-tokens 20000 "Write a brief"
 //   npm run task -- --follow <task-id>        follow an existing task
 //   npm run task -- --cancel <task-id>        cancel a task and everything under it
+// While the run waits on a question or an approval, it prints it and asks in the terminal (answer; approve,
+// edit the arguments, or reject with a reason). --respond gives those decisions up front, in the order they
+// are asked, for scripts and tests: approve, approve:{"arg": 1} (edited arguments), reject:<reason>,
+// answer:<text> (or a number: that option), abort, skip.
 // Options: --title, --topics (comma-separated), --input (JSON object), --max-tasks N, --max-tokens N,
 // --deadline S (seconds; 90s, 15m, 2h also work), --no-follow, --timeout <seconds>, --note (with --cancel),
+// --respond <decision> (repeatable), --no-ask (never prompt; stop at a question like at any review),
 // --database-url <url> (no endpoint: the same tools run in this process against that database).
 // --token <access token> (or env TASKWEAVE_ACCESS_TOKEN): act as that Supabase Auth user instead of with the
 // machine key (operator tools need the operator claim; the history records the user).
@@ -19,6 +24,7 @@
 // default key and then the `supabase start` stack's local secret key), TASKWEAVE_ACCESS_TOKEN, TASKWEAVE_WEB_URL.
 // Exit codes: 0 completed (or cancelled with --cancel), 1 failed or cancelled, 2 bad usage, 3 waiting for
 // an operator, 4 timed out, 5 the endpoint cannot be reached or refused the key.
+import { createInterface } from 'node:readline/promises';
 import { WEB_PORT } from './lib/local-config.ts';
 import { candidateKeys, mcpEndpoint } from './lib/function-endpoint.ts';
 import {
@@ -44,6 +50,10 @@ export interface Args {
   databaseUrl?: string;
   /** a Supabase Auth user's access token: act as that user instead of with the machine key */
   accessToken?: string;
+  /** decisions for the questions and approvals the run asks, in order (--respond) */
+  responses: string[];
+  /** prompt in the terminal when the responses run out (off with --no-ask, or when stdin is not a terminal) */
+  ask: boolean;
 }
 
 export class UsageError extends Error {}
@@ -63,7 +73,7 @@ export function parseDuration(raw: string): number {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { input: {}, limits: {}, follow: true, timeoutSeconds: 600 };
+  const args: Args = { input: {}, limits: {}, follow: true, timeoutSeconds: 600, responses: [], ask: true };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -93,6 +103,8 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--timeout') args.timeoutSeconds = Number(value());
     else if (a === '--database-url') args.databaseUrl = value();
     else if (a === '--token') args.accessToken = value();
+    else if (a === '--respond') args.responses.push(value());
+    else if (a === '--no-ask') args.ask = false;
     else if (a === '--help' || a === '-h') throw new UsageError('help');
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else rest.push(a);
@@ -106,7 +118,101 @@ export function parseArgs(argv: string[]): Args {
     if (!args.instructions) throw new UsageError("give the task's instructions");
   }
   if (!Number.isFinite(args.timeoutSeconds) || args.timeoutSeconds <= 0) throw new UsageError('--timeout takes a positive number of seconds');
+  for (const r of args.responses) {
+    if (!RESPONSE.test(r)) throw new UsageError(`--respond takes approve, approve:{...}, reject:<reason>, answer:<text>, a number, abort or skip (got ${JSON.stringify(r)})`);
+  }
   return args;
+}
+
+// ---------------------------------------------------------------------------------------------
+// questions and approvals, answered in the terminal
+
+/** A review the run waits on, as get_task lists it (open_reviews). */
+export type OpenReview = TaskView['open_reviews'][number];
+
+/** What the person decided about one question or approval. */
+export type Decision =
+  | { action: 'approve'; arguments?: Record<string, unknown> }
+  | { action: 'reject'; note: string }
+  | { action: 'answer'; answer: string }
+  | { action: 'abort' }
+  | { action: 'skip' };
+
+const RESPONSE = /^(approve(:.*)?|reject:.*\S.*|answer:.*\S.*|\d+|abort|skip)$/s;
+
+/**
+ * A decision written as --respond takes it (and as the terminal prompt builds it), checked against the
+ * review it answers: approve/reject fit an approval, an answer or an option number a question.
+ */
+export function parseDecision(raw: string, review: Pick<OpenReview, 'kind' | 'request'>): Decision | { error: string } {
+  const text = raw.trim();
+  if (text === 'skip') return { action: 'skip' };
+  if (text === 'abort') return { action: 'abort' };
+  if (review.kind === 'approval') {
+    if (text === 'approve') return { action: 'approve' };
+    if (text.startsWith('approve:')) {
+      try {
+        const parsed = JSON.parse(text.slice('approve:'.length)) as unknown;
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return { action: 'approve', arguments: parsed as Record<string, unknown> };
+      } catch {
+        // falls through
+      }
+      return { error: 'the edited arguments must be a JSON object, e.g. approve:{"to": "a@example.com"}' };
+    }
+    if (text.startsWith('reject:') && text.slice('reject:'.length).trim()) return { action: 'reject', note: text.slice('reject:'.length).trim() };
+    return { error: 'an approval takes approve, approve:{...} (edited arguments), reject:<reason>, abort or skip' };
+  }
+  if (review.kind === 'question') {
+    const options = review.request.options ?? [];
+    if (/^\d+$/.test(text)) {
+      const option = options[Number(text) - 1];
+      return option === undefined ? { error: `there is no option ${text} (the options are 1..${options.length})` } : { action: 'answer', answer: option };
+    }
+    if (text.startsWith('answer:') && text.slice('answer:'.length).trim()) return { action: 'answer', answer: text.slice('answer:'.length).trim() };
+    return { error: 'a question takes answer:<text>, an option number, abort or skip' };
+  }
+  return { error: `a ${review.kind.replaceAll('_', ' ')} review is resolved on the reviews page or with resolve_review` };
+}
+
+/** The question or approval as the person reads it in the terminal. */
+export function describeReview(review: OpenReview): string[] {
+  const r = review.request;
+  if (review.kind === 'question') {
+    return [
+      `? “${review.task_title}” asks: ${r.question ?? '(no question given)'}`,
+      ...(r.options ?? []).map((o, i) => `    ${i + 1}. ${o}`),
+    ];
+  }
+  return [
+    `? “${review.task_title}” wants to call ${r.tool ?? '(a tool)'}${r.reason ? ` — ${r.reason}` : ''}`,
+    `    arguments: ${JSON.stringify(r.arguments ?? {})}`,
+  ];
+}
+
+/** The person's decision from the terminal, built in parseDecision's words. */
+async function promptDecision(review: OpenReview): Promise<Decision> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    for (;;) {
+      let raw: string;
+      if (review.kind === 'question') {
+        const answer = (await rl.question('  your answer (a number picks an option; "skip" leaves it; "abort" cancels the task): ')).trim();
+        raw = answer === '' ? 'skip' : /^\d+$/.test(answer) || answer === 'skip' || answer === 'abort' ? answer : `answer:${answer}`;
+      } else {
+        const choice = (await rl.question('  [a]pprove, [e]dit the arguments, [r]eject with a reason, [s]kip, abort the task: ')).trim().toLowerCase();
+        if (choice === 'a' || choice === 'approve' || choice === 'y') raw = 'approve';
+        else if (choice === 'e' || choice === 'edit') raw = `approve:${(await rl.question('  arguments (a JSON object): ')).trim()}`;
+        else if (choice === 'r' || choice === 'reject' || choice === 'n') raw = `reject:${(await rl.question('  the reason the agent is given: ')).trim()}`;
+        else if (choice === 's' || choice === 'skip' || choice === '') raw = 'skip';
+        else raw = choice;
+      }
+      const decision = parseDecision(raw, review);
+      if (!('error' in decision)) return decision;
+      console.log(`  ${decision.error}`);
+    }
+  } finally {
+    rl.close();
+  }
 }
 
 /** One line of the tree: a task as get_task shows it (a child entry, or the view itself). */
@@ -134,6 +240,9 @@ export function bar(done: number, total: number, width = 20): string {
 
 const num = (n: number) => n.toLocaleString('en-US');
 export const tokens = (u: Usage) => `${num(u.input_tokens)} in / ${num(u.output_tokens)} out tokens`;
+/** Dollars: cents above a dime, four places below (model steps cost fractions of a cent). */
+export const dollars = (usd: number) => `$${usd >= 0.1 ? usd.toFixed(2) : usd.toFixed(4)}`;
+const costOf = (u: Usage) => (u.cost_usd ? ` · ${dollars(u.cost_usd)}` : '');
 
 /** The views as tree nodes: the root view and every child listed by a view. */
 export function nodesOf(views: TaskView[]): Node[] {
@@ -155,7 +264,7 @@ export function render(nodes: Node[], rootId: string): string[] {
     let line = `${top ? '' : prefix + (last ? '└─ ' : '├─ ')}${ICON[n.status] ?? '?'} ${n.title}  ${n.status}`;
     if (n.attempt > 1) line += ` (attempt ${n.attempt}/${n.max_attempts})`;
     if (n.progress) line += `  ${bar(n.progress.ended, n.progress.total)} dependencies done`;
-    if (n.usage.input_tokens || n.usage.output_tokens) line += `  · ${tokens(n.usage)}`;
+    if (n.usage.input_tokens || n.usage.output_tokens) line += `  · ${tokens(n.usage)}${costOf(n.usage)}`;
     if ((n.status === 'needs_human_review' || n.status === 'failed') && n.last_error?.message) line += `\n${prefix}${top ? '' : last ? '   ' : '│  '}   ↳ ${n.last_error.message}`;
     lines.push(line);
     const kids = children.get(n.id) ?? [];
@@ -174,11 +283,13 @@ export function runLine(view: TaskView, now = new Date()): string | undefined {
   if (run.limits.max_tasks != null) limits.push(`${num(run.task_count)}/${num(run.limits.max_tasks)} tasks`);
   else limits.push(run.task_count === 1 ? '1 task' : `${num(run.task_count)} tasks`);
   if (run.limits.max_tokens != null) limits.push(`${num(run.usage.input_tokens + run.usage.output_tokens)}/${num(run.limits.max_tokens)} tokens`);
+  if (run.limits.max_cost_usd != null) limits.push(`${dollars(run.usage.cost_usd ?? 0)}/${dollars(run.limits.max_cost_usd)}`);
   if (run.limits.deadline_at) {
     const left = Math.round((new Date(run.limits.deadline_at).getTime() - now.getTime()) / 1000);
     limits.push(left > 0 ? `deadline in ${left >= 120 ? `${Math.round(left / 60)} min` : `${left} s`}` : 'deadline passed');
   }
-  return `run: ${tokens(run.usage)}, ${run.usage.model_steps} model steps · ${limits.join(', ')}`;
+  const cost = run.limits.max_cost_usd == null && run.usage.cost_usd ? `, ${dollars(run.usage.cost_usd)}` : '';
+  return `run: ${tokens(run.usage)}, ${run.usage.model_steps} model steps${cost} · ${limits.join(', ')}`;
 }
 
 const outputText = (output: unknown): string => {
@@ -227,11 +338,49 @@ async function connect(args: Args): Promise<{ client: TaskweaveClient; where: st
 
 const webUrl = () => (process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${process.env.WEB_PORT || WEB_PORT}`).replace(/\/+$/, '');
 
-async function follow(client: TaskweaveClient, rootId: string, timeoutSeconds: number): Promise<number> {
+/** Where the decisions come from: --respond first, then the terminal (when it is one and asking is on). */
+function decider(args: Args): ((review: OpenReview) => Promise<Decision | undefined>) {
+  const responses = [...args.responses];
+  return async (review) => {
+    const raw = responses.shift();
+    if (raw !== undefined) {
+      const decision = parseDecision(raw, review);
+      if ('error' in decision) {
+        console.log(`  --respond ${JSON.stringify(raw)}: ${decision.error}; skipped`);
+        return { action: 'skip' };
+      }
+      return decision;
+    }
+    if (args.ask && process.stdin.isTTY) return promptDecision(review);
+    return undefined;
+  };
+}
+
+async function resolveDecision(client: TaskweaveClient, review: OpenReview, decision: Exclude<Decision, { action: 'skip' }>): Promise<void> {
+  try {
+    const result = await client.resolveReview({
+      review_id: review.review_id,
+      action: decision.action,
+      ...(decision.action === 'approve' && decision.arguments ? { arguments: decision.arguments } : {}),
+      ...(decision.action === 'reject' ? { note: decision.note } : {}),
+      ...(decision.action === 'answer' ? { answer: decision.answer } : {}),
+    });
+    console.log(`  ${result.message}`);
+  } catch (error) {
+    // someone else decided first, or the task moved on: say so and follow on
+    if (error instanceof TaskweaveToolError) console.log(`  ${error.message}`);
+    else throw error;
+  }
+}
+
+async function follow(client: TaskweaveClient, rootId: string, args: Args): Promise<number> {
+  const { timeoutSeconds } = args;
   const tty = process.stdout.isTTY;
   let shown = 0;
   let previous = '';
   const deadline = Date.now() + timeoutSeconds * 1000;
+  const decide = decider(args);
+  const asked = new Set<string>();
   let view = await client.getTask(rootId);
   for (;;) {
     const views = await loadViews(client, view);
@@ -246,6 +395,25 @@ async function follow(client: TaskweaveClient, rootId: string, timeoutSeconds: n
       shown = frame.split('\n').length;
       previous = frame;
     }
+    // a question or an approval: the person decides here, and the run goes on
+    const toAsk = view.open_reviews.filter((r) => (r.kind === 'question' || r.kind === 'approval') && !asked.has(r.review_id));
+    let decided = false;
+    for (const review of toAsk) {
+      console.log(['', ...describeReview(review)].join('\n'));
+      const decision = await decide(review);
+      asked.add(review.review_id); // shown once, answered or not
+      if (!decision) continue; // nobody to ask: it waits, as any review does
+      if (decision.action !== 'skip') {
+        await resolveDecision(client, review, decision);
+        decided = true;
+      }
+      shown = 0; // the prompt sits below the last frame: draw the next one under it
+      previous = '';
+    }
+    if (decided) {
+      view = await client.getTask(rootId);
+      continue;
+    }
     if (view.state === 'completed') {
       console.log(`\n✔ done. Final output (${view.answer?.title ?? view.title}):\n`);
       console.log(outputText(view.answer?.output ?? view.output));
@@ -259,8 +427,10 @@ async function follow(client: TaskweaveClient, rootId: string, timeoutSeconds: n
     if (view.state === 'needs_operator') {
       // the endpoint knows where the web app is: its task URLs end in /tasks/<id>
       const reviews = view.url.replace(/\/tasks\/[^/]+$/, '/reviews');
-      console.log(`\n⚠ waiting for an operator: open ${reviews} and choose Retry, Abort or Manual`);
-      console.log(`  (or from an MCP client: list_reviews, then resolve_review).`);
+      const kinds = new Set(view.open_reviews.map((r) => r.kind));
+      const choices = kinds.size === 1 && kinds.has('failure') ? 'choose Retry, Abort or Manual' : 'decide what waits there';
+      console.log(`\n⚠ waiting for an operator: open ${reviews} and ${choices}`);
+      console.log(`  (or from an MCP client: list_reviews, then resolve_review; or follow it here in a terminal to answer questions and approvals).`);
       console.log(`  then follow it again: npm run task -- --follow ${rootId}`);
       return 3;
     }
@@ -284,7 +454,7 @@ async function main(): Promise<number> {
     if (error.message !== 'help') console.error(`npm run task: ${error.message}`);
     console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--max-tasks N] [--max-tokens N] [--deadline S]');
     console.error('                       [--no-follow] [--timeout S] [--database-url URL] [--token ACCESS_TOKEN] "<instructions>"');
-    console.error('       npm run task -- --follow <task-id>');
+    console.error('       npm run task -- --follow <task-id> [--respond approve|approve:{...}|reject:<reason>|answer:<text>|<n>|abort|skip]... [--no-ask]');
     console.error('       npm run task -- --cancel <task-id> [--note "why"]');
     return 2;
   }
@@ -318,7 +488,7 @@ async function main(): Promise<number> {
       console.log(`  ${created.url}`);
       if (!args.follow) return 0;
     }
-    return await follow(client, rootId, args.timeoutSeconds);
+    return await follow(client, rootId, args);
   } catch (error) {
     if (error instanceof TaskweaveToolError) console.error(`npm run task: ${error.message}`);
     else console.error(`npm run task: ${(error as Error).message}`);

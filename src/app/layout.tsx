@@ -31,6 +31,9 @@ export default async function RootLayout({ children }: { children: React.ReactNo
                 <Link href="/reviews" className="text-slate-700 hover:text-slate-950">
                   Reviews
                 </Link>
+                <Link href="/agents" className="text-slate-700 hover:text-slate-950">
+                  Agents
+                </Link>
               </nav>
             ) : null}
             <div className="ml-auto flex items-center gap-4 text-sm">

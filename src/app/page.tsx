@@ -1,6 +1,8 @@
 import Link from 'next/link';
 import { StatusBadge, statusStyles } from '@/components/status-badge';
 import { requireOperator } from '@/lib/auth/viewer';
+import { RunStateBadge } from '@/components/run-state';
+import { TaskOutput } from '@/components/task-output';
 import { RunUsage } from '@/components/usage';
 import { getOverview } from '@/features/tasks/queries';
 import { TASK_STATUSES, type TaskStatus } from '@/lib/db/types';
@@ -28,22 +30,8 @@ export default async function OverviewPage() {
         </p>
       </Link>
 
-      <section aria-label="Tasks by status">
-        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Tasks by status</h2>
-        <ul className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-7">
-          {TASK_STATUSES.map((status) => (
-            <li key={status} className="rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200" data-status-count={status}>
-              <p className="text-2xl font-semibold">{overview.counts[status].toLocaleString('en-US')}</p>
-              <p className="mt-1">
-                <StatusBadge status={status} />
-              </p>
-            </li>
-          ))}
-        </ul>
-      </section>
-
-      <section aria-label="Recent root tasks">
-        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Recent root tasks</h2>
+      <section aria-label="Recent runs">
+        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Recent runs</h2>
         {overview.recentRoots.length === 0 ? (
           <div className="rounded-lg border-2 border-dashed border-slate-300 bg-white/60 px-6 py-10 text-center text-sm text-slate-600">
             No tasks yet. Create one with <code className="rounded bg-slate-100 px-1">select create_task(&apos;title&apos;, &apos;instructions&apos;)</code>{' '}
@@ -57,7 +45,13 @@ export default async function OverviewPage() {
                 <Link prefetch={false} href={`/tasks/${root.id}`} className="min-w-0 flex-1 font-medium break-words text-indigo-700 hover:underline">
                   {root.title}
                 </Link>
-                <StatusBadge status={root.status} />
+                {/* the run's state, not the root's own: a root that finished planning says completed while its run goes on */}
+                {root.work ? <RunStateBadge work={root.work} /> : <StatusBadge status={root.status} />}
+                {root.work && root.work.open_reviews > 0 ? (
+                  <Link href={`/reviews?run=${root.id}`} className="text-xs font-medium text-amber-900 underline">
+                    {plural(root.work.open_reviews, 'review')}
+                  </Link>
+                ) : null}
                 <span className="text-xs text-slate-600">{plural(root.descendants, 'subtask')}</span>
                 <StatusStrip byStatus={root.by_status} total={root.descendants} />
                 <time dateTime={root.created_at} className="w-24 text-right text-xs text-slate-500">
@@ -65,10 +59,29 @@ export default async function OverviewPage() {
                 </time>
                 </div>
                 {root.run ? <RunUsage run={root.run} className="mt-1.5" /> : null}
+                {root.work?.answer ? (
+                  <div className="mt-2" data-testid="run-answer-preview">
+                    <p className="mb-0.5 text-xs font-medium text-slate-600">Answer</p>
+                    <TaskOutput output={root.work.answer.output} previewLines={3} testId="run-answer" />
+                  </div>
+                ) : null}
               </li>
             ))}
           </ul>
         )}
+      </section>
+      <section aria-label="Tasks by status">
+        <h2 className="mb-2 text-sm font-semibold tracking-wide text-slate-700 uppercase">Tasks by status</h2>
+        <ul className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-7">
+          {TASK_STATUSES.map((status) => (
+            <li key={status} className="rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200" data-status-count={status}>
+              <p className="text-2xl font-semibold">{overview.counts[status].toLocaleString('en-US')}</p>
+              <p className="mt-1">
+                <StatusBadge status={status} />
+              </p>
+            </li>
+          ))}
+        </ul>
       </section>
     </div>
   );

@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { MAX_WAIT_SECONDS, TOOLS, type ToolInput, type ToolKey, type ToolOutput } from '../../supabase/functions/mcp/schemas.ts';
 
 export type { RunState, TaskStatus, TaskView, ToolInput, ToolOutput, Usage } from '../../supabase/functions/mcp/schemas.ts';
+export { BULK_ACTIONS, REVIEW_ACTIONS, REVIEW_KINDS } from '../../supabase/functions/mcp/schemas.ts';
 export { MAX_WAIT_SECONDS, TOOLS } from '../../supabase/functions/mcp/schemas.ts';
 
 export const DEFAULT_MCP_URL = 'http://127.0.0.1:54321/functions/v1/mcp';
@@ -129,6 +130,11 @@ export class TaskweaveClient {
 
   resolveReview(args: ToolInput<'resolveReview'>) {
     return this.call('resolveReview', args);
+  }
+
+  /** Resolve every open review that matches the filters with one action (retry, abort, approve, reject). */
+  resolveReviews(args: ToolInput<'resolveReviews'>) {
+    return this.call('resolveReviews', args);
   }
 
   cancelTask(taskId: string, note?: string) {

@@ -16,6 +16,7 @@ interface Notice {
 const REFRESH_DELAY_MS = 50;
 const REFRESH_GIVE_UP_MS = 5_000;
 const FALLBACK_POLL_MS = 10_000;
+const BURST_MS = 300;
 
 export function LiveUpdates({ viewerName }: { viewerName: string }) {
   const router = useRouter();
@@ -61,6 +62,19 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
       const key = Date.now() + Math.random();
       setNotices((list) => [...list.slice(-3), { key, text, href }]);
       setTimeout(() => setNotices((list) => list.filter((n) => n.key !== key)), 8000);
+    };
+    // a bulk resolve sends one notification per review: a burst is said once, with its count
+    const burst = new Map<string, { count: number; text: (count: number) => string; href?: string }>();
+    let burstTimer: ReturnType<typeof setTimeout> | null = null;
+    const announce = (key: string, text: (count: number) => string, href?: string) => {
+      const entry = burst.get(key);
+      if (entry) entry.count += 1;
+      else burst.set(key, { count: 1, text, href });
+      burstTimer ??= setTimeout(() => {
+        burstTimer = null;
+        for (const { count, text, href } of burst.values()) notify(text(count), count === 1 ? href : undefined);
+        burst.clear();
+      }, BURST_MS);
     };
 
     let everConnected = false;
@@ -109,9 +123,11 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
         };
         const href = review.task_id ? `/tasks/${review.task_id}` : undefined;
         if (review.status === 'resolved' && review.resolved_by && review.resolved_by !== viewerName) {
-          notify(`${review.resolved_by} resolved a review (${review.action ?? 'resolved'}).`, href);
+          const by = review.resolved_by;
+          const action = review.action ?? 'resolved';
+          announce(`resolved|${by}|${action}`, (n) => `${by} resolved ${n === 1 ? 'a review' : `${n.toLocaleString('en-US')} reviews`} (${action}).`, href);
         } else if (review.status === 'open') {
-          notify('A new review is waiting.', href);
+          announce('open', (n) => (n === 1 ? 'A new review is waiting.' : `${n.toLocaleString('en-US')} new reviews are waiting.`), href);
         }
       } catch {
         // the refresh above is what matters
@@ -125,6 +141,7 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
       source.close();
       if (poll) clearInterval(poll);
       if (timer.current) clearTimeout(timer.current);
+      if (burstTimer) clearTimeout(burstTimer);
       timer.current = null;
     };
   }, [router, viewerName, startRefresh]);

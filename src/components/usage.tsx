@@ -1,8 +1,8 @@
-// Token usage of a task, and a run's usage against its limits (tasks.usage, taskweave.runs). A run's
-// limits are optional: a missing one shows the count alone.
+// Token usage and cost of a task, and a run's usage against its limits (tasks.usage, taskweave.runs). A
+// run's limits are optional: a missing one shows the count alone. Cost is shown wherever tokens are.
 import type { Json, Tables } from '@/lib/db/types';
 import { tokenUsage } from '@/lib/db/types';
-import { formatAge, formatCount, formatTimestamp, formatUntil, plural } from '@/lib/format';
+import { formatAge, formatCount, formatTimestamp, formatUntil, formatUsd, plural } from '@/lib/format';
 
 type Run = Tables<'runs'>;
 
@@ -13,14 +13,25 @@ export function TaskTokens({ usage }: { usage: Json | null }) {
     <span data-testid="task-usage">
       {formatCount(u.input_tokens + u.output_tokens)} tokens ({formatCount(u.input_tokens)} in, {formatCount(u.output_tokens)} out) over{' '}
       {plural(u.model_steps, 'model step')}
+      {u.cost_usd !== null ? (
+        <>
+          {', '}
+          <span data-testid="task-cost">{formatUsd(u.cost_usd)}</span>
+        </>
+      ) : null}
     </span>
   );
 }
+
+/** numeric columns arrive as strings from the pool and as numbers inside jsonb */
+const dollars = (value: number | string | null | undefined): number | null => (value === null || value === undefined ? null : Number(value));
 
 /** A run's limits that have been reached, e.g. ["tokens", "deadline"]. */
 export function limitsReached(run: Run, now: Date = new Date()): string[] {
   const reached: string[] = [];
   if (run.max_tokens !== null && run.input_tokens + run.output_tokens >= run.max_tokens) reached.push('tokens');
+  const maxCost = dollars(run.max_cost_usd);
+  if (maxCost !== null && (dollars(run.cost_usd) ?? 0) >= maxCost) reached.push('cost');
   if (run.max_tasks !== null && run.task_count >= run.max_tasks) reached.push('tasks');
   if (run.deadline_at !== null && new Date(run.deadline_at).getTime() <= now.getTime()) reached.push('deadline');
   return reached;
@@ -42,9 +53,11 @@ function Meter({ value, max, label }: { value: number; max: number; label: strin
   );
 }
 
-/** "1,234 of 50,000 tokens · 5 of 20 tasks · deadline 18:30 UTC (in 12 min)" with meters. */
+/** "1,234 of 50,000 tokens · $0.0123 of $1.00 · 5 of 20 tasks · deadline 18:30 UTC (in 12 min)" with meters. */
 export function RunUsage({ run, className = '' }: { run: Run; className?: string }) {
   const tokens = run.input_tokens + run.output_tokens;
+  const cost = dollars(run.cost_usd) ?? 0;
+  const maxCost = dollars(run.max_cost_usd);
   const reached = limitsReached(run);
   return (
     <ul className={`flex flex-wrap items-center gap-x-4 gap-y-1 text-xs text-slate-700 ${className}`} data-testid="run-usage" data-limits-reached={reached.join(' ')}>
@@ -57,6 +70,13 @@ export function RunUsage({ run, className = '' }: { run: Run; className?: string
             {' '}
             ({formatCount(run.input_tokens)} in, {formatCount(run.output_tokens)} out)
           </span>
+        </span>
+      </li>
+      <li className="flex items-center gap-1.5" data-testid="run-cost">
+        {maxCost !== null ? <Meter value={cost} max={maxCost} label="Cost of the run's limit" /> : null}
+        <span>
+          {formatUsd(cost)}
+          {maxCost !== null ? ` of ${formatUsd(maxCost)}` : ''}
         </span>
       </li>
       <li className="flex items-center gap-1.5" data-testid="run-tasks">

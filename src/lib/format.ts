@@ -60,3 +60,16 @@ export function formatUntil(date: Date | string, now: Date = new Date()): string
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/**
+ * US dollars: cents from a dollar up ("$12.34"), four significant digits below ("$0.004213"), since a
+ * model step often costs a fraction of a cent.
+ */
+export function formatUsd(value: number | string | null | undefined): string {
+  const n = typeof value === 'string' ? Number(value) : (value ?? 0);
+  if (!Number.isFinite(n) || n === 0) return '$0.00';
+  if (Math.abs(n) >= 1) return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const digits = n.toLocaleString('en-US', { maximumSignificantDigits: 4, maximumFractionDigits: 8 });
+  // at least cents: "$0.50", not "$0.5"
+  return `$${digits.includes('.') ? digits.replace(/\.\d$/, (tail) => `${tail}0`) : `${digits}.00`}`;
+}

@@ -20,6 +20,8 @@ describe('TaskweaveClient types', () => {
     expectTypeOf<Awaited<ReturnType<TaskweaveClient['listReviews']>>>().toEqualTypeOf<Out<'listReviews'>>();
     expectTypeOf<Parameters<TaskweaveClient['resolveReview']>[0]>().toEqualTypeOf<In<'resolveReview'>>();
     expectTypeOf<Awaited<ReturnType<TaskweaveClient['resolveReview']>>>().toEqualTypeOf<Out<'resolveReview'>>();
+    expectTypeOf<Parameters<TaskweaveClient['resolveReviews']>[0]>().toEqualTypeOf<In<'resolveReviews'>>();
+    expectTypeOf<Awaited<ReturnType<TaskweaveClient['resolveReviews']>>>().toEqualTypeOf<Out<'resolveReviews'>>();
     expectTypeOf<Awaited<ReturnType<TaskweaveClient['cancelTask']>>>().toEqualTypeOf<Out<'cancelTask'>>();
     // and they say what a caller may send: limits may be null (no limit), a wait at most a number
     expectTypeOf<NonNullable<In<'createTask'>['limits']>['max_tokens']>().toEqualTypeOf<number | null | undefined>();

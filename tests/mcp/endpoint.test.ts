@@ -22,9 +22,9 @@ afterAll(async () => {
 });
 
 describe('tools/list', () => {
-  it('advertises the six tools, each with a description for a model and both schemas', async () => {
+  it('advertises the seven tools, each with a description for a model and both schemas', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['cancel_task', 'create_task', 'get_task', 'list_reviews', 'resolve_review', 'wait_for_task']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['cancel_task', 'create_task', 'get_task', 'list_reviews', 'resolve_review', 'resolve_reviews', 'wait_for_task']);
     for (const tool of tools) {
       expect(tool.description!.length, tool.name).toBeGreaterThan(80);
       expect(tool.inputSchema.type).toBe('object');
@@ -92,7 +92,7 @@ describe('the bearer key', () => {
     });
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body.result.tools).toHaveLength(6);
+    expect(body.result.tools).toHaveLength(7);
   });
 });
 
@@ -172,7 +172,7 @@ describe('bad arguments are tool errors the model can act on', () => {
     ['list_reviews with limit 0', 'list_reviews', { limit: 0 }, /limit must be at least 1/],
     ['list_reviews with limit 1000', 'list_reviews', { limit: 1000 }, /limit must be at most 100/],
     ['list_reviews with a made-up cursor', 'list_reviews', { cursor: 'page-2' }, /cursor is not one list_reviews gave out/],
-    ['resolve_review with an unknown action', 'resolve_review', { review_id: uuid, action: 'skip' }, /action must be one of "retry", "abort" or "manual"/],
+    ['resolve_review with an unknown action', 'resolve_review', { review_id: uuid, action: 'skip' }, /action must be one of "retry", "abort", "manual", "approve", "reject" or "answer"/],
     ['resolve_review manual without an output', 'resolve_review', { review_id: uuid, action: 'manual' }, /needs manual_output/],
     ['resolve_review manual with a blank output', 'resolve_review', { review_id: uuid, action: 'manual', manual_output: '  ' }, /Write the output this task should have produced/],
     ['resolve_review manual with invalid JSON', 'resolve_review', { review_id: uuid, action: 'manual', manual_output: '{nope', manual_format: 'json' }, /not valid JSON.*manual_format to "text"/],
@@ -180,6 +180,17 @@ describe('bad arguments are tool errors the model can act on', () => {
     ['resolve_review retry with an output', 'resolve_review', { review_id: uuid, action: 'retry', manual_output: 'x' }, /only for action "manual"/],
     ['resolve_review with a note too long', 'resolve_review', { review_id: uuid, action: 'abort', note: 'n'.repeat(2_001) }, /note under 2,000/],
     ['resolve_review of an unknown review', 'resolve_review', { review_id: uuid, action: 'abort' }, /No open review with id/],
+    ['resolve_review answer without an answer', 'resolve_review', { review_id: uuid, action: 'answer' }, /action "answer" needs answer/],
+    ['resolve_review reject without a reason', 'resolve_review', { review_id: uuid, action: 'reject' }, /action "reject" needs note/],
+    ['resolve_review with arguments but not approve', 'resolve_review', { review_id: uuid, action: 'retry', arguments: { a: 1 } }, /arguments is only for action "approve"/],
+    ['resolve_review approve with arguments as a list', 'resolve_review', { review_id: uuid, action: 'approve', arguments: [1] }, /arguments must be a JSON object/],
+    ['list_reviews with an unknown kind', 'list_reviews', { kind: 'todo' }, /kind must be failure, approval, question or interrupted_call/],
+    ['list_reviews with a negative age', 'list_reviews', { older_than_seconds: -5 }, /older_than_seconds must not be negative/],
+    ['list_reviews with an unknown filter', 'list_reviews', { colour: 'red' }, /colour/],
+    ['resolve_reviews without a filter', 'resolve_reviews', { action: 'abort' }, /Give at least one filter/],
+    ['resolve_reviews with answer', 'resolve_reviews', { action: 'answer', kind: 'question' }, /action must be one of "retry", "abort", "approve" or "reject"/],
+    ['resolve_reviews reject without a reason', 'resolve_reviews', { action: 'reject', kind: 'approval' }, /needs note/],
+    ['resolve_reviews approve on failures (the database\'s own 22023)', 'resolve_reviews', { action: 'approve', kind: 'failure' }, /does not apply to "failure" reviews.*SQLSTATE 22023/],
     ['cancel_task of an unknown task', 'cancel_task', { task_id: uuid }, /No task with id/],
     ['cancel_task with a non-UUID id', 'cancel_task', { task_id: 42 }, /task_id/],
     ['a tool that does not exist', 'delete_everything', {}, /delete_everything/],

@@ -33,14 +33,12 @@ describe('open reviews', () => {
     expect(review.error).toMatchObject({ category: 'model', provider: { status: 429 }, step: 2 });
     expect(review.parent).toMatchObject({ id: fanOut.rootId, title: 'Compare three vendors' });
     expect(review.aggregators).toEqual([
-      { id: fanOut.aggregatorId, title: 'Combine the vendor research', status: 'queued', total: 3, ended: 2, completed: 2 },
+      { id: fanOut.aggregatorId, title: 'Combine the vendor research', status: 'queued', total: 3, ended: 2, completed: 2, activated_by: null },
     ]);
   });
 
-  it('shows nothing to a signed-in user who is not an operator (RLS decides)', async () => {
-    const page = await listOpenReviews(app(), bob);
-    expect(page.items).toEqual([]);
-    expect(page.total).toBe(0);
+  it('refuses the queue to a signed-in user who is not an operator, and shows them no task (the database decides)', async () => {
+    await expect(listOpenReviews(app(), bob)).rejects.toMatchObject({ code: '42501' });
     expect(await getTaskDetail(app(), bob, fanOut.rootId)).toBeNull();
   });
 });
@@ -160,15 +158,20 @@ describe('task detail and overview', () => {
     expect(root?.group?.parent.id).toBe(fanOut.rootId);
     expect(root?.group?.children).toHaveLength(4);
     expect(await getTaskDetail(app(), ada, '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50')).toBeNull();
-    expect(root?.fanInResult).toBeNull();
+    // the run goes on (two children still pending) and has no answer yet
+    expect(root?.work).toMatchObject({ state: 'running', open_reviews: 1, answer: null });
   });
 
-  it("shows a fanned-out task's answer: the output of its completed aggregator", async () => {
+  it("shows a fanned-out task's answer: the output of its completed aggregator (the operator module's one rule)", async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Answer', complete: [0, 1, 2], fail: [] });
     await db.sql`select taskweave.claim_task(${fanOut.aggregatorId}, 'w')`;
     await db.sql`select taskweave.complete_task(${fanOut.aggregatorId}, 'w', '{"text": "the combined answer"}')`;
+    // the root's own planning is still pending: the run has not ended
+    expect((await getTaskDetail(app(), ada, fanOut.rootId))?.work).toMatchObject({ state: 'running', answer: null });
+    await db.sql`select taskweave.claim_task(${fanOut.rootId}, 'w')`;
+    await db.sql`select taskweave.complete_task(${fanOut.rootId}, 'w', '{"text": "planned"}')`;
     const root = await getTaskDetail(app(), ada, fanOut.rootId);
-    expect(root?.fanInResult).toMatchObject({ id: fanOut.aggregatorId, output: { text: 'the combined answer' } });
+    expect(root?.work).toMatchObject({ state: 'completed', open_reviews: 0, answer: { task_id: fanOut.aggregatorId, output: { text: 'the combined answer' } } });
   });
 
   it('counts tasks by status and lists recent roots', async () => {

@@ -134,6 +134,35 @@ describe('cancel', () => {
     await expect(late).rejects.toMatchObject({ code: 'TW001' });
   });
 
+  // issue 21 item 4: the count came from a read before cancel_task took its locks, so a task that
+  // completed in between was reported "Cancelled"; the message now uses what the cancel itself moved
+  it('says what the cancel itself did when the task completes while the cancel waits for its lock', async () => {
+    const fanOut = await seedFanOut(db.sql, { title: 'Cancel race', children: 1, complete: [], fail: [] });
+    const child = fanOut.childIds[0];
+    await db.sql`select taskweave.claim_task(${child}, 'racing-worker', 300)`;
+    const worker = db.client(1);
+    let completed!: () => void;
+    let release!: () => void;
+    const ran = new Promise<void>((resolve) => (completed = resolve));
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // the worker's completion holds the task's row, not yet committed
+    const working = worker.begin(async (tx) => {
+      await tx`select taskweave.complete_task(${child}, 'racing-worker', '{"text":"done"}')`;
+      completed();
+      await held;
+    });
+    await ran;
+    const cancelling = cancelFromForm({ viewer: async () => asOperator, sql: app, revalidate: vi.fn() }, form({ taskId: child }));
+    await expect
+      .poll(async () => (await db.sql<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0].n)
+      .toBeGreaterThan(0);
+    release();
+    await working;
+    expect(await cancelling).toMatchObject({ status: 'error', message: 'Nothing changed: “Research vendor 1” had already ended (completed).' });
+    expect(await statuses([child])).toEqual({ [child]: 'completed' });
+  });
+
   it('refuses visitors before the database, non-operators in the database, and bad input with words', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Not cancelled', complete: [], fail: [] });
     const sql = vi.fn(app);

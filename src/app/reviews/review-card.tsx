@@ -3,11 +3,13 @@ import Link from 'next/link';
 // prefetch them all again, loading the server for pages the operator mostly never opens.
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
+import { RunStateBadge } from '@/components/run-state';
 import { RunUsage } from '@/components/usage';
+import { KIND_LABELS } from '@/features/reviews/filters';
 import { describeProgress } from '@/features/reviews/messages';
 import type { OpenReview, ReviewError, Run } from '@/features/reviews/queries';
 import { formatAge, formatTimestamp, jsonToText } from '@/lib/format';
-import { ReviewActions } from './review-actions';
+import { ApprovalActions, FailureActions, InterruptedCallActions, QuestionAnswer } from './review-actions';
 
 export function ErrorDetails({ error, at }: { error: ReviewError | null; at?: string }) {
   const { category, message, provider, step, ...rest } = error ?? {};
@@ -70,11 +72,20 @@ export function ProgressBar({ done, total, label }: { done: number; total: numbe
   );
 }
 
+const kindTones = { failure: 'rose', approval: 'amber', question: 'violet', interrupted_call: 'slate' } as const;
+
 export function ReviewCard({ review }: { review: OpenReview }) {
-  const { task } = review;
+  const { task, request } = review;
   const headingId = `review-${review.id}`;
+  const tool = request.tool ?? 'the tool';
   return (
-    <article aria-labelledby={headingId} data-review-id={review.id} data-task-id={task.id} className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
+    <article
+      aria-labelledby={headingId}
+      data-review-id={review.id}
+      data-task-id={task.id}
+      data-kind={review.kind}
+      className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200"
+    >
       <header className="flex flex-wrap items-start gap-x-3 gap-y-1">
         <h2 id={headingId} className="min-w-0 flex-1 text-base font-semibold break-words">
           <Link prefetch={false} href={`/tasks/${task.id}`} className="hover:underline">
@@ -82,26 +93,97 @@ export function ReviewCard({ review }: { review: OpenReview }) {
           </Link>
         </h2>
         <div className="flex flex-wrap items-center gap-2">
+          <span data-testid="review-kind">
+            <Badge tone={kindTones[review.kind]}>{KIND_LABELS[review.kind]}</Badge>
+          </span>
           {review.error?.category === 'budget' ? <Badge tone="rose">budget stop</Badge> : null}
           {task.is_parallel_task ? <Badge tone="violet">parallel task</Badge> : null}
+          {task.agent ? <Badge>agent {task.agent}</Badge> : null}
           <StatusBadge status={task.status} />
-          <span className="text-xs text-slate-600">
-            attempt {task.attempt} of {task.max_attempts}
-          </span>
+          {review.kind === 'failure' ? (
+            <span className="text-xs text-slate-600">
+              attempt {task.attempt} of {task.max_attempts}
+            </span>
+          ) : (
+            <time dateTime={review.created_at} title={formatTimestamp(review.created_at)} className="text-xs text-slate-600">
+              waiting since {formatAge(review.created_at)}
+            </time>
+          )}
         </div>
       </header>
 
-      <section aria-label="Instructions" className="mt-3">
-        <CollapsibleText text={task.instructions} previewLines={3} previewChars={400} label="instructions" />
-      </section>
+      {review.kind === 'failure' ? (
+        <>
+          <section aria-label="Instructions" className="mt-3">
+            <CollapsibleText text={task.instructions} previewLines={3} previewChars={400} label="instructions" />
+          </section>
+          <section aria-label="Error" className="mt-3">
+            <ErrorDetails error={review.error} at={review.created_at} />
+          </section>
+          {review.error?.category === 'budget' ? <BudgetStop run={review.run} /> : null}
+        </>
+      ) : null}
 
-      <section aria-label="Error" className="mt-3">
-        <ErrorDetails error={review.error} at={review.created_at} />
-      </section>
+      {review.kind === 'approval' ? (
+        <section aria-label="Tool call awaiting approval" className="mt-3 space-y-2 rounded-md border border-amber-200 bg-amber-50/60 p-3 text-sm">
+          <p>
+            The agent wants to call <code className="font-semibold" data-testid="approval-tool">{tool}</code>. It waits for your approval before the call is made.
+          </p>
+          {request.reason ? (
+            <p data-testid="approval-reason">
+              <span className="font-medium">Reason:</span> {request.reason}
+            </p>
+          ) : null}
+          <div>
+            <p className="mb-0.5 text-xs font-medium text-slate-600">Arguments</p>
+            <CollapsibleText text={jsonToText(request.arguments ?? {})} previewLines={12} label="arguments" />
+          </div>
+        </section>
+      ) : null}
 
-      {review.error?.category === 'budget' ? <BudgetStop run={review.run} /> : null}
+      {review.kind === 'question' ? (
+        <section aria-label="Question" className="mt-3 rounded-md border border-violet-200 bg-violet-50/60 p-3 text-sm">
+          <p className="mb-1 text-xs font-semibold tracking-wide text-violet-900 uppercase">The agent asks</p>
+          <CollapsibleText text={request.question ?? ''} previewLines={10} label="question" />
+        </section>
+      ) : null}
 
-      <dl className="mt-3 grid gap-2 text-sm sm:grid-cols-2">
+      {review.kind === 'interrupted_call' ? (
+        <section aria-label="Interrupted call" className="mt-3 space-y-2 rounded-md border border-slate-300 bg-slate-50 p-3 text-sm">
+          <p>
+            A call of <code className="font-semibold">{tool}</code> started
+            {request.started_at ? (
+              <>
+                {' '}
+                at <time dateTime={request.started_at}>{formatTimestamp(request.started_at)}</time>
+              </>
+            ) : null}{' '}
+            and has no result: the run stopped in between, so the call may or may not have happened. The tool is not idempotent, so it is not
+            repeated without you.
+          </p>
+          <div>
+            <p className="mb-0.5 text-xs font-medium text-slate-600">Arguments</p>
+            <CollapsibleText text={jsonToText(request.arguments ?? {})} previewLines={12} label="arguments" />
+          </div>
+        </section>
+      ) : null}
+
+      <dl className="mt-3 grid gap-2 text-sm sm:grid-cols-3">
+        <div>
+          <dt className="text-xs font-medium tracking-wide text-slate-500 uppercase">Run</dt>
+          <dd className="mt-0.5 space-y-1">
+            {!review.root || review.root.id === task.id ? (
+              <span className="block text-slate-500">this task is the run&apos;s root</span>
+            ) : review.root.id === review.parent?.id ? (
+              <span className="block text-slate-600">started by its parent</span>
+            ) : (
+              <Link prefetch={false} href={`/tasks/${review.root.id}`} className="block text-indigo-700 hover:underline">
+                {review.root.title}
+              </Link>
+            )}
+            {review.run_state ? <RunStateBadge work={review.run_state} label="" /> : null}
+          </dd>
+        </div>
         <div>
           <dt className="text-xs font-medium tracking-wide text-slate-500 uppercase">Parent task</dt>
           <dd className="mt-0.5">
@@ -140,7 +222,22 @@ export function ReviewCard({ review }: { review: OpenReview }) {
       </dl>
 
       <div className="mt-4 border-t border-slate-100 pt-3">
-        <ReviewActions reviewId={review.id} taskTitle={task.title} aggregators={review.aggregators} />
+        {review.kind === 'approval' ? (
+          <ApprovalActions
+            reviewId={review.id}
+            taskTitle={task.title}
+            tool={tool}
+            args={request.arguments ?? {}}
+            inputSchema={review.input_schema}
+            aggregators={review.aggregators}
+          />
+        ) : review.kind === 'question' ? (
+          <QuestionAnswer reviewId={review.id} taskTitle={task.title} options={request.options ?? []} aggregators={review.aggregators} />
+        ) : review.kind === 'interrupted_call' ? (
+          <InterruptedCallActions reviewId={review.id} taskTitle={task.title} tool={tool} aggregators={review.aggregators} />
+        ) : (
+          <FailureActions reviewId={review.id} taskTitle={task.title} aggregators={review.aggregators} />
+        )}
       </div>
     </article>
   );

@@ -2,6 +2,7 @@
 // The sentences the MCP endpoint says too come from the one shared module.
 import { plural } from '../../lib/format';
 import { describeAlreadyResolved, type AggregatorSnapshot } from '../../../supabase/functions/_shared/review-words';
+import type { BulkAction } from '../../../supabase/functions/_shared/operator';
 import type { ReviewAction } from './schema';
 
 export { describeSuccess, type AggregatorSnapshot } from '../../../supabase/functions/_shared/review-words';
@@ -24,6 +25,22 @@ export function predictAbort(aggregator: AggregatorSnapshot): string {
     return `“${aggregator.title}” then starts with partial results: ${aggregator.completed} of ${aggregator.total} completed, this one missing.`;
   }
   return `“${aggregator.title}” is then cancelled too, because none of its dependencies completed.`;
+}
+
+const bulkDone: Record<BulkAction, string> = { retry: 'Retried', abort: 'Aborted', approve: 'Approved', reject: 'Rejected' };
+const bulkVerb: Record<BulkAction, string> = { retry: 'Retry', abort: 'Abort', approve: 'Approve', reject: 'Reject' };
+
+/** "Retry 312 reviews that match?" */
+export function describeBulkQuestion(action: BulkAction, count: number): string {
+  return `${bulkVerb[action]} ${plural(count, 'review')} that match${count === 1 ? 'es' : ''}?`;
+}
+
+/** What a bulk resolve did: "Retried 298 reviews. 2 were skipped: …". */
+export function describeBulk(action: BulkAction, outcome: { resolved: number; skipped: number }): string {
+  if (outcome.resolved === 0 && outcome.skipped === 0) return 'Nothing changed: no open review matches these filters any more.';
+  const head = outcome.resolved === 0 ? 'Nothing changed.' : `${bulkDone[action]} ${plural(outcome.resolved, 'review')}.`;
+  if (outcome.skipped === 0) return head;
+  return `${head} ${plural(outcome.skipped, 'review was', 'reviews were')} skipped: another operator was resolving ${outcome.skipped === 1 ? 'it' : 'them'} at the same moment, or ${outcome.skipped === 1 ? 'its task' : 'their tasks'} no longer waited.`;
 }
 
 export type FailureKind = 'already-resolved' | 'conflict' | 'not-found' | 'not-operator' | 'invalid' | 'unexpected' | 'signed-out';

@@ -2,6 +2,8 @@ import 'server-only';
 // Tasks as operators see them: one task with its run, fan-out group, transcript and history, and the
 // overview's counts. Reads only; every state change goes through the SQL API (service.ts). Rows are the
 // generated types' rows (`Tables<'tasks'>`), as the pool returns them.
+import { workStates, type TaskWork } from '../../../supabase/functions/_shared/operator';
+import { toolCallsOf, type ToolCallRow } from '../agents/queries';
 import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identity';
 import { ENDED_STATUSES, TASK_STATUSES, type TaskStatus, type Tables } from '../../lib/db/types';
 
@@ -27,8 +29,13 @@ export interface TaskDetail {
   messages: TaskMessage[];
   events: TaskEvent[];
   reviews: TaskReview[];
-  /** The run's answer when this task fanned out: the output of its most recently completed aggregator. */
-  fanInResult: Pick<Task, 'id' | 'title' | 'output' | 'completed_at'> | null;
+  /** The task's calls of registered tools (taskweave.tool_calls), oldest first, texts cut to a preview */
+  toolCalls: ToolCallRow[];
+  /**
+   * Where the work under this task stands (for a root: the run) and its answer once it completed: the
+   * operator module's one rule, taskweave.task_states, which MCP get_task reports too.
+   */
+  work: TaskWork | null;
   /** tasks.model_wait_until while it is in the future: the task waits for a model rate-limit slot */
   waitingForModelUntil: string | null;
   /** How many tasks Cancel would stop: this one and its descendants that have not ended. */
@@ -71,7 +78,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
     if (!task) return null;
 
     const groupParentId = task.parent_task_id ?? task.id;
-    const [runRows, parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, fanIn, cancellable] = await Promise.all([
+    const [runRows, parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, toolCalls, work, cancellable] = await Promise.all([
       tx<Run[]>`select * from taskweave.runs where root_task_id = ${task.root_task_id}`,
       task.parent_task_id ? tx<TaskNode[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.parent_task_id}` : [],
       task.root_task_id !== task.id && task.root_task_id !== task.parent_task_id
@@ -96,10 +103,8 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
           select * from taskweave.task_events where task_id = ${task.id} order by id desc limit ${TIMELINE_LIMIT + 1}
         ) e order by id`,
       tx<TaskReview[]>`select * from taskweave.human_reviews where task_id = ${task.id} order by created_at desc`,
-      tx<Pick<Task, 'id' | 'title' | 'output' | 'completed_at'>[]>`
-        select id, title, output, completed_at from taskweave.tasks
-        where parent_task_id = ${task.id} and status = 'completed' and cardinality(dependent_task_ids) > 0
-        order by completed_at desc nulls last limit 1`,
+      toolCallsOf(tx, task.id),
+      workStates(tx, [task.id]),
       countCancellable(tx, task.id),
     ]);
 
@@ -113,7 +118,8 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
       messages: messages.slice(-TIMELINE_LIMIT),
       events: events.slice(-TIMELINE_LIMIT),
       reviews,
-      fanInResult: fanIn[0] ?? null,
+      toolCalls,
+      work: work.get(task.id) ?? null,
       cancellable,
       waitingForModelUntil: task.model_wait_until && Date.parse(task.model_wait_until) > Date.now() ? task.model_wait_until : null,
       truncated: { messages: messages.length > TIMELINE_LIMIT, events: events.length > TIMELINE_LIMIT },
@@ -127,6 +133,8 @@ export interface RootTaskSummary extends Pick<Task, 'id' | 'title' | 'status' | 
   descendants: number;
   /** descendants by status */
   by_status: Partial<Record<TaskStatus, number>>;
+  /** where the run stands and its answer (the operator module's one rule) */
+  work: TaskWork | null;
 }
 
 export interface Overview {
@@ -142,7 +150,7 @@ export async function getOverview(sql: Sql, claims: Claims, recentLimit = 15): P
       tx<{ status: TaskStatus; n: number }[]>`select status, count(*)::int as n from taskweave.tasks group by status`,
       tx<{ open: number; oldest: string | null }[]>`
         select count(*)::int as open, min(created_at) as oldest from taskweave.human_reviews where status = 'open'`,
-      tx<(Omit<RootTaskSummary, 'descendants' | 'by_status'> & { by_status: RootTaskSummary['by_status'] | null })[]>`
+      tx<(Omit<RootTaskSummary, 'descendants' | 'by_status' | 'work'> & { by_status: RootTaskSummary['by_status'] | null })[]>`
         select r.id, r.title, r.status, r.created_at, r.usage,
                (select to_jsonb(run) from taskweave.runs run where run.root_task_id = r.id) as run,
                (select json_object_agg(s.status, s.n) from (
@@ -154,6 +162,7 @@ export async function getOverview(sql: Sql, claims: Claims, recentLimit = 15): P
         order by r.created_at desc
         limit ${recentLimit}`,
     ]);
+    const work = await workStates(tx, roots.map((r) => r.id));
     const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
     for (const row of statusRows) counts[row.status] = row.n;
     return {
@@ -162,7 +171,7 @@ export async function getOverview(sql: Sql, claims: Claims, recentLimit = 15): P
       oldestOpenReviewAt: reviews.oldest,
       recentRoots: roots.map((r) => {
         const byStatus = r.by_status ?? {};
-        return { ...r, by_status: byStatus, descendants: Object.values(byStatus).reduce((a, b) => a + (b ?? 0), 0) };
+        return { ...r, by_status: byStatus, descendants: Object.values(byStatus).reduce((a, b) => a + (b ?? 0), 0), work: work.get(r.id) ?? null };
       }),
     };
   });

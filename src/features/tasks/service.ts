@@ -1,46 +1,43 @@
 import 'server-only';
-// Cancelling a task: `taskweave.cancel_task` ends the task and every descendant that has not ended
-// (their open reviews resolve as abort, joins follow the join rule). This module calls it as the
-// viewer, words the result, and holds the body of the server action (actions.ts) with its
-// collaborators passed in, so tests run it against a real database as any viewer.
+// Cancelling a task: `taskweave.cancel_task_counted` ends the task and every descendant that has not
+// ended (their open reviews resolve as abort, joins follow the join rule) and says how many tasks it
+// moved, counted by the cancel itself under its locks. The operator module (shared with the MCP
+// endpoint) calls it; this module runs it as the viewer, words the result, and holds the body of the
+// server action (actions.ts) with its collaborators passed in, so tests run it against a real database.
+import { cancelTask as cancelThroughModule, failureKindOf, type CancelOutcome as ModuleCancelOutcome } from '../../../supabase/functions/_shared/operator';
 import type { Viewer } from '../../lib/auth/viewer';
 import { withClaims, type Claims, type Sql } from '../../lib/db/identity';
-import type { Tables } from '../../lib/db/types';
 import { plural } from '../../lib/format';
-import { countCancellable } from './queries';
 import { parseCancelForm, type CancelState, type CancelTaskInput } from './schema';
 
 export type CancelFailureKind = 'ended' | 'not-found' | 'not-operator' | 'invalid' | 'unexpected';
 
-export type CancelOutcome =
-  | { ok: true; task: Tables<'tasks'>; stopped: number }
-  | { ok: false; kind: CancelFailureKind; detail: string };
-
-const failureKinds: Record<string, CancelFailureKind> = {
-  '55000': 'ended',
-  P0002: 'not-found',
-  '42501': 'not-operator',
-  '22023': 'invalid',
-  '22P02': 'invalid',
-};
+export type CancelOutcome = ({ ok: true } & ModuleCancelOutcome) | { ok: false; kind: CancelFailureKind; detail: string };
 
 export async function cancelTask(sql: Sql, claims: Claims, input: CancelTaskInput): Promise<CancelOutcome> {
   try {
-    return await withClaims(sql, claims, async (tx) => {
-      // counted in the same transaction as the cancel, so the number is what this call stopped
-      const stopped = await countCancellable(tx, input.taskId);
-      const [task] = await tx<Tables<'tasks'>[]>`select * from taskweave.cancel_task(${input.taskId}::uuid, ${input.note ?? null})`;
-      return { ok: true as const, task, stopped };
-    });
+    const outcome = await cancelThroughModule((fn) => withClaims(sql, claims, fn), { taskId: input.taskId, note: input.note ?? null });
+    return { ok: true, ...outcome };
   } catch (error) {
-    const code = (error as { code?: string }).code ?? '';
-    return { ok: false, kind: failureKinds[code] ?? 'unexpected', detail: (error as Error).message ?? String(error) };
+    const kind = failureKindOf(error);
+    const detail = (error as Error).message ?? String(error);
+    return { ok: false, kind: kind === 'conflict' ? 'ended' : kind === 'already-resolved' ? 'unexpected' : kind, detail };
   }
 }
 
-export function describeCancel(title: string, stopped: number): string {
-  if (stopped <= 1) return `Cancelled “${title}”.`;
-  return `Cancelled “${title}”: ${plural(stopped, 'task')} stopped, this one and ${plural(stopped - 1, 'task')} under it.`;
+/** What a cancel did, from what it reports: the task's status after it, and how many tasks it moved. */
+export function describeCancel(task: { title: string; status: string }, stopped: number): { ok: boolean; message: string } {
+  if (task.status === 'cancelled' && stopped > 0) {
+    return {
+      ok: true,
+      message: stopped === 1 ? `Cancelled “${task.title}”.` : `Cancelled “${task.title}”: ${plural(stopped, 'task')} stopped, this one and ${plural(stopped - 1, 'task')} under it.`,
+    };
+  }
+  if (stopped > 0) {
+    return { ok: true, message: `“${task.title}” had already ${task.status === 'failed' ? 'failed' : 'completed'}; cancelled ${plural(stopped, 'task')} under it that had not ended.` };
+  }
+  // cancel_task returns a task that had already ended as it is: say so rather than "cancelled"
+  return { ok: false, message: `Nothing changed: “${task.title}” had already ended (${task.status}).` };
 }
 
 function describeCancelFailure(kind: CancelFailureKind | 'signed-out', detail: string): string {
@@ -87,9 +84,6 @@ export async function cancelFromForm(ctx: CancelContext, form: FormData): Promis
     return { status: 'error', message: describeCancelFailure(outcome.kind, outcome.detail), errors: {}, at };
   }
   ctx.revalidate(outcome.task.id);
-  // cancel_task returns a task that had already ended as it is: say so rather than "cancelled"
-  if (outcome.stopped === 0) {
-    return { status: 'error', message: `Nothing changed: “${outcome.task.title}” had already ended (${outcome.task.status}).`, errors: {}, at };
-  }
-  return { status: 'success', message: describeCancel(outcome.task.title, outcome.stopped), errors: {}, at };
+  const said = describeCancel(outcome.task, outcome.stopped);
+  return { status: said.ok ? 'success' : 'error', message: said.message, errors: {}, at };
 }

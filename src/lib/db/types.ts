@@ -20,16 +20,19 @@ export function hasEnded(status: TaskStatus): boolean {
   return (ENDED_STATUSES as readonly TaskStatus[]).includes(status);
 }
 
-/** tasks.usage and a run's counters: tokens summed over model steps. */
+/** tasks.usage and a run's counters: tokens summed over model steps, and their cost where a price is known. */
 export interface TokenUsage {
   input_tokens: number;
   output_tokens: number;
   model_steps: number;
+  /** US dollars at taskweave.model_prices; null when no step had a price (tasks.usage has no cost_usd) */
+  cost_usd: number | null;
 }
 
 /** tasks.usage as stored (jsonb, keys may be missing before the first model step). */
 export function tokenUsage(value: Json | null | undefined): TokenUsage {
   const o = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
   const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return { input_tokens: n(o.input_tokens), output_tokens: n(o.output_tokens), model_steps: n(o.model_steps) };
+  const cost = typeof o.cost_usd === 'number' ? o.cost_usd : typeof o.cost_usd === 'string' ? Number(o.cost_usd) : NaN;
+  return { input_tokens: n(o.input_tokens), output_tokens: n(o.output_tokens), model_steps: n(o.model_steps), cost_usd: Number.isFinite(cost) ? cost : null };
 }

@@ -10,7 +10,7 @@ export interface AggregatorSnapshot {
   completed: number;
 }
 
-export type ReviewAction = 'retry' | 'abort' | 'manual';
+export type ReviewAction = 'retry' | 'abort' | 'manual' | 'approve' | 'reject' | 'answer';
 
 const timeFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC', hourCycle: 'h23' });
 const dayFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
@@ -45,16 +45,25 @@ function aggregatorAfter(aggregator: AggregatorSnapshot): string {
 }
 
 export function describeSuccess(action: ReviewAction, task: { title: string; status: string }, aggregators: AggregatorSnapshot[]): string {
-  const head =
-    action === 'retry'
-      ? `Retried “${task.title}”: it is ${task.status} again and a worker will pick it up.`
-      : action === 'abort'
-        ? `Aborted “${task.title}”: it is ${task.status}.`
-        : `Saved your output for “${task.title}”: it is ${task.status}.`;
+  const head = {
+    retry: `Retried “${task.title}”: it is ${task.status} again and a worker will pick it up.`,
+    abort: `Aborted “${task.title}”: it is ${task.status}.`,
+    manual: `Saved your output for “${task.title}”: it is ${task.status}.`,
+    approve: `Approved the call of “${task.title}”: it is ${task.status} again and runs the call when a worker picks it up.`,
+    reject: `Rejected the call of “${task.title}”: it is ${task.status} again, and the model gets your reason instead of the tool's result.`,
+    answer: `Answered “${task.title}”: it is ${task.status} again, and the model gets your answer.`,
+  }[action];
   return [head, ...aggregators.map(aggregatorAfter)].join(' ');
 }
 
-const actionWords: Record<ReviewAction, string> = { retry: 'retried', abort: 'aborted', manual: 'given a manual output' };
+const actionWords: Record<ReviewAction, string> = {
+  retry: 'retried',
+  abort: 'aborted',
+  manual: 'given a manual output',
+  approve: 'approved',
+  reject: 'rejected',
+  answer: 'answered',
+};
 
 /** The web app's sentence for a review someone else resolved first. */
 export function describeAlreadyResolved(

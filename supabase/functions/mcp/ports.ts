@@ -1,6 +1,7 @@
 // What the endpoint's core needs from the outside, passed in by index.ts (and by tests): the database,
 // a clock, the stream of task changes, a logger. The core never reads the environment.
 import { changeWatch, type ChangeWatchOptions } from '../_shared/change-watch.ts';
+import type { Transact } from '../_shared/operator.ts';
 import type { Sql } from './store.ts';
 
 export interface Clock {
@@ -42,6 +43,8 @@ export interface McpDeps {
   webUrl: string;
   /** how often a wait re-reads the run even without a notification (a safety net, not the wake-up) */
   recheckMs?: number;
+  /** runs an operator write in one transaction as the caller (default: a transaction on `sql`) */
+  transact?: Transact;
 }
 
 /**

@@ -6,6 +6,7 @@
 // types are imported for a type check only.
 import { z } from 'zod';
 import type { Database } from '../_shared/database.types.ts';
+import { BULK_ACTIONS, REVIEW_ACTIONS, REVIEW_KINDS, WORK_STATES } from '../_shared/operator.ts';
 
 export const TASK_STATUSES = ['pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
@@ -17,7 +18,7 @@ void _statusesMatchTheDatabase;
 
 /** Upper bound of wait_for_task: under the hosted platform's request limits, with room for the answer. */
 export const MAX_WAIT_SECONDS = 50;
-export const REVIEW_ACTIONS = ['retry', 'abort', 'manual'] as const;
+export { BULK_ACTIONS, REVIEW_ACTIONS, REVIEW_KINDS } from '../_shared/operator.ts';
 // The web app's limits for an operator's input (src/features/reviews/schema.ts); tests/mcp checks they agree.
 export const MANUAL_OUTPUT_MAX_CHARS = 100_000;
 export const NOTE_MAX_CHARS = 2_000;
@@ -35,8 +36,9 @@ const UsageSchema = z
     input_tokens: z.number().int(),
     output_tokens: z.number().int(),
     model_steps: z.number().int(),
+    cost_usd: z.number().describe('US dollars of those model steps, at the prices in force when each was saved (0 when no price is set).'),
   })
-  .describe('Tokens the model read and wrote, summed over model steps.');
+  .describe('Tokens the model read and wrote, summed over model steps, and what they cost.');
 
 const TaskErrorSchema = z
   .looseObject({
@@ -54,7 +56,7 @@ const ProgressSchema = z
   })
   .describe("An aggregator's join progress.");
 
-const TaskKindSchema = z.enum(['root', 'task', 'parallel', 'aggregator']);
+const TaskKindSchema = z.enum(['root', 'parallel', 'aggregator']);
 
 const ChildSchema = z.object({
   id: z.string(),
@@ -69,11 +71,29 @@ const ChildSchema = z.object({
   progress: ProgressSchema.nullable(),
 });
 
+const ReviewKindSchema = z
+  .enum(REVIEW_KINDS)
+  .describe('failure: the task failed (retry, abort, manual); approval: a tool call waits (approve, reject); question: the agent asks (answer); interrupted_call: a call that may or may not have happened (retry, manual). abort fits every kind.');
+
+const ReviewRequestSchema = z
+  .looseObject({
+    tool_call_id: z.string().optional(),
+    tool: z.string().optional().describe('approval and interrupted_call: the tool the agent called.'),
+    arguments: z.record(z.string(), z.unknown()).optional().describe('approval and interrupted_call: the arguments of the call.'),
+    reason: z.string().optional().describe("approval: the agent's reason for the call."),
+    question: z.string().optional().describe('question: what the agent asks.'),
+    options: z.array(z.string()).optional().describe('question: the answers the agent offers (any other answer is allowed too).'),
+    started_at: z.string().optional().describe('interrupted_call: when the call started.'),
+  })
+  .describe('What the person is asked; empty for a failure.');
+
 const OpenReviewRefSchema = z.object({
   review_id: z.string(),
+  kind: ReviewKindSchema,
   task_id: z.string(),
   task_title: z.string(),
   error: TaskErrorSchema.nullable(),
+  request: ReviewRequestSchema,
 });
 
 const RunSchema = z
@@ -84,12 +104,13 @@ const RunSchema = z
     limits: z.object({
       max_tasks: z.number().int().nullable(),
       max_tokens: z.number().int().nullable(),
+      max_cost_usd: z.number().nullable().describe('US dollars the run may spend on model steps (null: no limit).'),
       deadline_at: z.string().nullable().describe('ISO time after which the run starts no new model step.'),
     }),
   })
   .describe('The whole run this task belongs to (everything under its root): usage against its limits.');
 
-export const RUN_STATES = ['running', 'needs_operator', 'completed', 'failed', 'cancelled'] as const;
+export const RUN_STATES = WORK_STATES;
 
 const TaskViewSchema = z.object({
   id: z.string(),
@@ -119,7 +140,9 @@ const TaskViewSchema = z.object({
     .object({ task_id: z.string(), title: z.string(), output: z.unknown() })
     .nullable()
     .describe("The result to read once state is completed: the final aggregator's output for a fanned-out task, else the task's own."),
-  open_reviews: z.array(OpenReviewRefSchema).describe('Failed tasks under this one that wait for an operator (resolve them with resolve_review).'),
+  open_reviews: z
+    .array(OpenReviewRefSchema)
+    .describe('Tasks under this one that wait for a person: a failure, a tool call to approve, a question (resolve them with resolve_review).'),
   run: RunSchema.nullable(),
   version: z.string().describe('Changes whenever a status or usage under this task changes; pass it to wait_for_task as changed_since.'),
 });
@@ -217,23 +240,56 @@ export const waitForTask = {
 
 const AggregatorRefSchema = ProgressSchema.extend({ id: z.string(), title: z.string(), status: TaskStatusSchema });
 
+const reviewFilterFields = {
+  kind: z
+    .union([ReviewKindSchema, z.array(ReviewKindSchema).min(1, 'kind must list at least one kind')], {
+      error: 'kind must be failure, approval, question or interrupted_call, or a list of them',
+    })
+    .optional()
+    .describe('Only reviews of this kind (or these kinds).'),
+  category: z.string().min(1).max(200).optional().describe("Only failures with this error category: model, tool, timeout, internal, budget or rate_limit."),
+  root_task_id: taskId('root_task_id').optional().describe('Only reviews in this run (the id create_task returned).'),
+  agent: z.string().min(1).max(200).optional().describe('Only tasks that run as this agent (its slug).'),
+  tool: z.string().min(1).max(200).optional().describe('Only approvals and interrupted calls of this tool (its slug).'),
+  older_than_seconds: z
+    .number({ error: 'older_than_seconds must be a number of seconds' })
+    .min(0, 'older_than_seconds must not be negative')
+    .max(315_360_000, 'older_than_seconds must be at most 315360000 (ten years)')
+    .optional()
+    .describe('Only reviews that have waited at least this long.'),
+  text: z
+    .string()
+    .max(500, 'text must be at most 500 characters')
+    .refine((t) => t.trim().length > 0, 'text must not be blank')
+    .optional()
+    .describe("Only reviews whose error message or question contains this text (case-insensitive)."),
+};
+
+export const REVIEW_FILTER_FIELDS = Object.keys(reviewFilterFields) as (keyof typeof reviewFilterFields)[];
+
 export const listReviews = {
   name: 'list_reviews',
   title: 'List open Taskweave reviews',
   description:
-    'List the reviews that wait for an operator, oldest first: each is a parallel task that failed for good, with its error, the task, ' +
-    'and the aggregators waiting on it. Resolve one with resolve_review. Paginated: pass next_cursor back as cursor for the next page.',
+    'List what waits for a person, oldest first. Each review has a kind: "failure" (a parallel task failed for good: its error), ' +
+    '"approval" (a tool call waits to be approved: the tool, its arguments and the agent\'s reason), "question" (the agent asks: the question ' +
+    'and its options) or "interrupted_call" (a call that may or may not have happened). With the task and the aggregators waiting on it. ' +
+    'Filter by kind, category, root_task_id, agent, tool, older_than_seconds or text; total counts every match. Resolve one with ' +
+    'resolve_review, or every match with resolve_reviews. Paginated: pass next_cursor back as cursor for the next page.',
   input: z.strictObject({
     limit: z.int({ error: 'limit must be a whole number from 1 to 100' }).min(1, 'limit must be at least 1').max(100, 'limit must be at most 100').default(20).describe('Reviews per page (1..100, default 20).'),
-    cursor: z.string().max(300).optional().describe('next_cursor from the previous page; omit it for the first page.'),
-    root_task_id: taskId('root_task_id').optional().describe('Only reviews in this run (the id create_task returned).'),
+    cursor: z.string().max(300).optional().describe('next_cursor from the previous page (with the same filters); omit it for the first page.'),
+    ...reviewFilterFields,
   }),
   output: z.object({
     reviews: z.array(
       z.object({
         review_id: z.string(),
+        kind: ReviewKindSchema,
         created_at: z.string(),
-        error: TaskErrorSchema.nullable(),
+        error: TaskErrorSchema.nullable().describe('A failure\'s error; null for the other kinds.'),
+        request: ReviewRequestSchema,
+        actions: z.array(z.enum(REVIEW_ACTIONS)).describe('The actions resolve_review takes for this review.'),
         task: z.object({
           id: z.string(),
           title: z.string(),
@@ -242,12 +298,13 @@ export const listReviews = {
           attempt: z.number().int(),
           max_attempts: z.number().int(),
           root_task_id: z.string(),
+          agent: z.string().nullable(),
           url: z.string(),
         }),
         aggregators: z.array(AggregatorRefSchema),
       }),
     ),
-    total: z.number().int().describe('Open reviews in all (within root_task_id when given).'),
+    total: z.number().int().describe('Open reviews that match the filters, all pages together.'),
     next_cursor: z.string().nullable().describe('Pass as cursor to read the next page; null on the last page.'),
   }),
 } as const;
@@ -256,32 +313,71 @@ export const resolveReview = {
   name: 'resolve_review',
   title: 'Resolve a Taskweave review',
   description:
-    'Decide an open review, as an operator would on the reviews page: "retry" runs the failed task again (fresh attempts); ' +
-    '"abort" cancels it (its aggregator goes on without it, or is cancelled when nothing completed); "manual" completes it with ' +
-    'manual_output, a result you write yourself, marked as written by a human. A review resolves once: a second call fails and says who resolved it.',
+    'Decide one open review, as an operator would on the reviews page. By kind: ' +
+    'failure: "retry" runs the task again (fresh attempts), "manual" completes it with manual_output, a result you write (marked as human-written; ' +
+    'what the task had started and not finished is cancelled); ' +
+    'approval: "approve" runs the call (pass arguments to change them first), "reject" refuses it: note is required and the model gets it as the reason; ' +
+    'question: "answer" with answer, which the model gets as the reply; ' +
+    'interrupted_call: "retry" makes the call again, "manual" gives manual_output as its result. ' +
+    '"abort", for every kind, cancels the task and everything under it (its aggregator goes on without it, or is cancelled when nothing completed). ' +
+    'The task resumes from where it stopped. A review resolves once: a second call fails and says who resolved it.',
   input: z.strictObject({
     review_id: z.uuid({ error: 'review_id must be a review id (a UUID from list_reviews or get_task open_reviews)' }),
-    action: z.enum(REVIEW_ACTIONS, { error: 'action must be one of "retry", "abort" or "manual"' }),
+    action: z.enum(REVIEW_ACTIONS, { error: 'action must be one of "retry", "abort", "manual", "approve", "reject" or "answer" (list_reviews says which fit each review)' }),
     manual_output: z
       .string({ error: 'manual_output must be a string (for a JSON value, send its text and set manual_format to "json")' })
       .optional()
-      .describe('With action "manual": the output the task should have produced.'),
+      .describe('With action "manual": the output the task should have produced (failure), or the result of the call (interrupted_call).'),
     manual_format: z
       .enum(['text', 'json'], { error: 'manual_format must be "text" or "json"' })
       .default('text')
       .describe('"text" (default) stores manual_output as a string; "json" parses it as a JSON value.'),
+    answer: z
+      .string({ error: 'answer must be a string: the reply the model gets' })
+      .max(MANUAL_OUTPUT_MAX_CHARS, `answer must be at most ${MANUAL_OUTPUT_MAX_CHARS} characters`)
+      .optional()
+      .describe('With action "answer": the reply, free text or one of the question\'s options.'),
+    arguments: z
+      .record(z.string(), z.unknown(), { error: 'arguments must be a JSON object: the arguments the call runs with' })
+      .optional()
+      .describe('With action "approve": run the call with these arguments instead of the requested ones (the edit is recorded).'),
     note: z
       .string()
       .max(NOTE_MAX_CHARS, `Keep the note under ${NOTE_MAX_CHARS.toLocaleString('en-US')} characters.`)
       .optional()
-      .describe('Optional reason, kept with the review.'),
+      .describe('With action "reject": the reason the model is given (required). Otherwise optional, kept with the review.'),
   }),
   output: z.object({
     review_id: z.string(),
+    kind: ReviewKindSchema,
     action: z.enum(REVIEW_ACTIONS),
     message: z.string().describe('What happened, in words.'),
     task: z.object({ id: z.string(), title: z.string(), status: TaskStatusSchema }),
     aggregators: z.array(AggregatorRefSchema),
+  }),
+} as const;
+
+export const resolveReviews = {
+  name: 'resolve_reviews',
+  title: 'Resolve every matching Taskweave review',
+  description:
+    'Decide every open review that matches the filters with one action, as "Select all that match" does on the reviews page: "retry" ' +
+    '(failures and interrupted calls), "abort" (every kind), "approve" or "reject" (approvals; reject needs note, the reason every model gets). ' +
+    'Only the kinds the action fits are touched. Give at least one filter (the same as list_reviews; call list_reviews first to see what matches). ' +
+    'Each review is resolved and recorded exactly as resolve_review would; a review someone resolves at the same moment is skipped, never decided twice.',
+  input: z.strictObject({
+    action: z.enum(BULK_ACTIONS, { error: 'action must be one of "retry", "abort", "approve" or "reject" (answer and manual need resolve_review, one review at a time)' }),
+    note: z
+      .string()
+      .max(NOTE_MAX_CHARS, `Keep the note under ${NOTE_MAX_CHARS.toLocaleString('en-US')} characters.`)
+      .optional()
+      .describe('With "reject": the reason every model is given (required). Otherwise optional, kept with each review.'),
+    ...reviewFilterFields,
+  }),
+  output: z.object({
+    resolved: z.number().int().describe('Reviews this call resolved.'),
+    skipped: z.number().int().describe('Reviews that matched but were taken by someone else at the same moment, or no longer waited.'),
+    message: z.string(),
   }),
 } as const;
 
@@ -304,7 +400,7 @@ export const cancelTask = {
   }),
 } as const;
 
-export const TOOLS = { createTask, getTask, waitForTask, listReviews, resolveReview, cancelTask } as const;
+export const TOOLS = { createTask, getTask, waitForTask, listReviews, resolveReview, resolveReviews, cancelTask } as const;
 export type ToolKey = keyof typeof TOOLS;
 export type ToolName = (typeof TOOLS)[ToolKey]['name'];
 export type ToolInput<K extends ToolKey> = z.input<(typeof TOOLS)[K]['input']>;

@@ -1,14 +1,16 @@
-// The six tools: each parses its arguments with the shared schema (the SDK does, before the handler
+// The seven tools: each parses its arguments with the shared schema (the SDK does, before the handler
 // runs), calls the SQL API or reads, and answers with structured content checked against the output
 // schema. Every refusal is a tool error (isError) whose text tells the model what to change.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { McpDeps } from './ports.ts';
-import { MANUAL_OUTPUT_MAX_CHARS, TOOLS, type ToolArgs, type ToolKey, type ToolOutput } from './schemas.ts';
+import { MANUAL_OUTPUT_MAX_CHARS, REVIEW_FILTER_FIELDS, TOOLS, type ToolArgs, type ToolKey, type ToolOutput } from './schemas.ts';
 import * as store from './store.ts';
 import { buildTaskView, taskUrl } from './view.ts';
-import { describeAlreadyResolved, describeConflict, describeSuccess, parseManualOutput } from '../_shared/review-words.ts';
+import { describeAlreadyResolved, describeConflict, describeSuccess, parseManualOutput, plural } from '../_shared/review-words.ts';
+import { decodeKeysetCursor } from '../_shared/keyset-cursor.ts';
+import * as operator from '../_shared/operator.ts';
 
 /** A refusal the model can act on: becomes `isError: true` with this text. */
 export class ToolError extends Error {}
@@ -34,33 +36,13 @@ const fail = (message: string): CallToolResult => ({ content: [{ type: 'text', t
 
 const notFound = (id: string) => new ToolError(`No task with id ${id}. Use the task_id that create_task returned (or one from get_task's children).`);
 
-function encodeCursor(at: string, id: string): string {
-  return btoa(JSON.stringify([at, id])).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-function decodeCursor(raw: string): { at: string; id: string } | undefined {
-  try {
-    const padded = raw.replaceAll('-', '+').replaceAll('_', '/');
-    const [at, id] = JSON.parse(atob(padded + '='.repeat((4 - (padded.length % 4)) % 4))) as [unknown, unknown];
-    if (
-      typeof at === 'string' &&
-      /^\d{4}-\d{2}-\d{2}[ T][0-9:.]+([+-]\d{2}(:?\d{2})?|Z)$/.test(at) &&
-      typeof id === 'string' &&
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
-    ) {
-      return { at, id };
-    }
-  } catch {
-    // falls through
-  }
-  return undefined;
-}
-
 type Handler<K extends ToolKey> = (args: ToolArgs<K>, signal: AbortSignal) => Promise<CallToolResult>;
 
 export function registerTools(server: McpServer, deps: McpDeps, requestSignal?: AbortSignal): void {
   const { sql, logger, webUrl } = deps;
   const recheckMs = deps.recheckMs ?? 5_000;
+  // the operator module's writes run in transactions this opens (one per bulk batch)
+  const transact: operator.Transact = deps.transact ?? ((fn) => sql.begin((tx) => fn(tx)) as never);
 
   function register<K extends ToolKey>(key: K, handler: Handler<K>) {
     const tool = TOOLS[key];
@@ -143,86 +125,103 @@ export function registerTools(server: McpServer, deps: McpDeps, requestSignal?: 
     }
   });
 
+  /** The filter fields of list_reviews and resolve_reviews, as the operator module takes them. */
+  const filterOf = (args: { [K in (typeof REVIEW_FILTER_FIELDS)[number]]?: unknown }): operator.ReviewFilter => {
+    const filter: Record<string, unknown> = {};
+    for (const key of REVIEW_FILTER_FIELDS) if (args[key] !== undefined) filter[key] = key === 'text' ? String(args[key]).trim() : args[key];
+    return filter as operator.ReviewFilter;
+  };
+
   register('listReviews', async (args) => {
-    let after: { at: string; id: string } | undefined;
+    let after: operator.ReviewItem['cursor'] | undefined;
     if (args.cursor !== undefined && args.cursor !== '') {
-      after = decodeCursor(args.cursor);
+      after = decodeKeysetCursor(args.cursor);
       if (!after) throw new ToolError('cursor is not one list_reviews gave out: pass next_cursor from the previous page unchanged, or omit cursor to start at the first page.');
     }
-    const page = await store.listOpenReviews(sql, { after, limit: args.limit, rootTaskId: args.root_task_id });
-    const aggregators = await store.loadAggregatorsOf(sql, page.rows.map((r) => r.task_id));
-    const last = page.rows.at(-1);
+    const page = await operator.listReviews(sql, { filter: filterOf(args), after, limit: args.limit });
     const out: ToolOutput<'listReviews'> = {
-      reviews: page.rows.map((r) => ({
+      reviews: page.items.map((r) => ({
         review_id: r.id,
-        created_at: new Date(r.created_at).toISOString(),
+        kind: r.kind,
+        created_at: r.created_at,
         error: r.error ? { ...r.error, category: typeof r.error.category === 'string' ? r.error.category : null, message: String(r.error.message ?? '') } : null,
+        request: r.request,
+        actions: [...operator.ACTIONS_BY_KIND[r.kind]],
         task: {
-          id: r.task_id,
-          title: r.title,
-          instructions: r.instructions,
-          status: r.task_status,
-          attempt: r.attempt,
-          max_attempts: r.max_attempts,
-          root_task_id: r.root_task_id,
-          url: taskUrl(webUrl, r.task_id),
+          id: r.task.id,
+          title: r.task.title,
+          instructions: r.task.instructions,
+          status: r.task.status,
+          attempt: r.task.attempt,
+          max_attempts: r.task.max_attempts,
+          root_task_id: r.task.root_task_id,
+          agent: r.task.agent,
+          url: taskUrl(webUrl, r.task.id),
         },
-        aggregators: aggregators
-          .filter((a) => a.dependent_task_ids.includes(r.task_id))
-          .map((a) => ({ id: a.id, title: a.title, status: a.status, total: a.total, ended: a.ended, completed: a.completed, activated_by: a.activated_by ?? null })),
+        aggregators: r.aggregators,
       })),
       total: page.total,
-      next_cursor: page.hasMore && last ? encodeCursor(last.cursor_at, last.id) : null,
+      next_cursor: page.next ?? null,
     };
     return ok('listReviews', `${out.reviews.length} of ${page.total} open review(s)${out.next_cursor ? '; more with next_cursor' : ''}.`, out);
   });
 
   register('resolveReview', async (args) => {
-    if (args.action !== 'manual' && args.manual_output !== undefined) {
-      throw new ToolError(`manual_output is only for action "manual" (action was "${args.action}"): drop it, or use action "manual".`);
-    }
-    let manualOutput: unknown;
+    const misplaced = (field: string, action: string) =>
+      new ToolError(`${field} is only for action "${action}" (action was "${args.action}"): drop it, or use action "${action}".`);
+    if (args.manual_output !== undefined && args.action !== 'manual') throw misplaced('manual_output', 'manual');
+    if (args.answer !== undefined && args.action !== 'answer') throw misplaced('answer', 'answer');
+    if (args.arguments !== undefined && args.action !== 'approve') throw misplaced('arguments', 'approve');
+    let manualOutput: operator.ResolveRequest['manualOutput'];
     if (args.action === 'manual') {
-      if (args.manual_output === undefined) throw new ToolError('action "manual" needs manual_output: the output the task should have produced.');
+      if (args.manual_output === undefined) throw new ToolError('action "manual" needs manual_output: the output the task should have produced, or the result of the interrupted call.');
       const parsed = parseManualOutput(args.manual_output, args.manual_format, MANUAL_OUTPUT_MAX_CHARS);
       if (!parsed.ok) throw new ToolError(parsed.error.replace('choose "Text"', 'set manual_format to "text"'));
-      manualOutput = parsed.value;
+      manualOutput = parsed.value as operator.ResolveRequest['manualOutput'];
+    } else if (args.action === 'answer') {
+      if (args.answer === undefined || args.answer.trim() === '') throw new ToolError('action "answer" needs answer: the reply the model gets (free text or one of the options).');
+      manualOutput = { answer: args.answer };
+    } else if (args.action === 'approve' && args.arguments !== undefined) {
+      manualOutput = { arguments: args.arguments as Record<string, operator.ReviewRequest[string]> };
     }
     const note = args.note?.trim() ? args.note.trim() : null;
-    let result: Awaited<ReturnType<typeof store.resolveReview>>;
-    try {
-      result = await store.resolveReview(sql, { reviewId: args.review_id, action: args.action, manualOutput, note });
-    } catch (error) {
-      const code = sqlState(error);
-      const detail = (error as Error).message;
-      if (code === 'P0002') throw new ToolError(`No open review with id ${args.review_id}. list_reviews shows the open ones. (${detail})`);
-      if (code === 'TW002' || code === 'TW003' || code === '55000') {
-        const row = await store.reviewState(sql, args.review_id).catch(() => undefined);
-        if (row && row.status === 'resolved') {
-          throw new ToolError(
-            `${describeAlreadyResolved({ action: row.action, resolvedBy: row.resolved_by, resolvedAt: row.resolved_at, taskTitle: row.title })} (${detail})`,
-          );
-        }
-        throw new ToolError(describeConflict(detail));
+    if (args.action === 'reject' && !note) throw new ToolError('action "reject" needs note: the reason the model is given instead of the tool\'s result.');
+
+    const outcome = await operator.resolveReview(transact, { reviewId: args.review_id, action: args.action, manualOutput, note });
+    if (!outcome.ok) {
+      if (outcome.kind === 'not-found') throw new ToolError(`No open review with id ${args.review_id}. list_reviews shows the open ones. (${outcome.detail})`);
+      if (outcome.kind === 'already-resolved') {
+        throw new ToolError(`${describeAlreadyResolved(outcome.resolved)} (${outcome.detail})`);
       }
-      throw error;
+      if (outcome.kind === 'conflict') throw new ToolError(describeConflict(outcome.detail));
+      throw Object.assign(new Error(outcome.detail), { code: outcome.code });
     }
-    const { review, task, aggregators } = result;
+    const { review, task, aggregators } = outcome;
     const message = describeSuccess(review.action, task, aggregators);
-    return ok('resolveReview', message, {
-      review_id: review.id,
-      action: review.action,
-      message,
-      task,
-      aggregators: aggregators.map((a) => ({ id: a.id, title: a.title, status: a.status, total: a.total, ended: a.ended, completed: a.completed, activated_by: a.activated_by ?? null })),
-    });
+    return ok('resolveReview', message, { review_id: review.id, kind: review.kind, action: review.action, message, task, aggregators });
+  });
+
+  register('resolveReviews', async (args) => {
+    const filter = filterOf(args);
+    if (Object.keys(filter).length === 0) {
+      throw new ToolError(`Give at least one filter (${REVIEW_FILTER_FIELDS.join(', ')}), so a bulk action never reaches further than meant; list_reviews shows what a filter matches.`);
+    }
+    const note = args.note?.trim() ? args.note.trim() : null;
+    if (args.action === 'reject' && !note) throw new ToolError('action "reject" needs note: the reason every model is given instead of the tool\'s result.');
+    const { resolved, skipped } = await operator.resolveReviews(transact, { filter, action: args.action, note });
+    const done = { retry: 'retried', abort: 'aborted', approve: 'approved', reject: 'rejected' }[args.action];
+    const message =
+      resolved + skipped === 0
+        ? `Nothing matched: no open review fits these filters and action "${args.action}".`
+        : `${plural(resolved, 'review')} ${done}${skipped ? `; ${plural(skipped, 'review')} skipped (resolved by someone else at the same moment, or no longer waiting)` : ''}.`;
+    return ok('resolveReviews', message, { resolved, skipped, message });
   });
 
   register('cancelTask', async (args) => {
     const note = args.note?.trim() ? args.note.trim() : null;
-    let result: Awaited<ReturnType<typeof store.cancelTask>>;
+    let result: operator.CancelOutcome;
     try {
-      result = await store.cancelTask(sql, args.task_id, note);
+      result = await operator.cancelTask(transact, { taskId: args.task_id, note });
     } catch (error) {
       if (sqlState(error) === 'P0002') throw notFound(args.task_id);
       throw error;

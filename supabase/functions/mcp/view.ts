@@ -1,18 +1,19 @@
-// A task as get_task and wait_for_task show it, built from rows. Pure apart from the reads it asks the
-// store for, so the rules (when a piece of work counts as ended, what its answer is) live in one place.
-import type { RunState, TaskStatus, TaskView, Usage } from './schemas.ts';
+// A task as get_task and wait_for_task show it, built from rows. Where its work stands and what its
+// answer is come from the operator module's workStates (SQL taskweave.task_states), the rule the web
+// app's run pages use too.
+import { openReviewsOf, workStates } from '../_shared/operator.ts';
+import type { TaskView, Usage } from './schemas.ts';
 import * as store from './store.ts';
 import type { Sql, TaskRow } from './store.ts';
 
-const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 const MAX_CHILDREN = 200;
 
 export const taskUrl = (webUrl: string, id: string) => `${webUrl.replace(/\/+$/, '')}/tasks/${id}`;
 
-export function kindOf(t: Pick<TaskRow, 'parent_task_id' | 'dependent_task_ids' | 'is_parallel_task'>): 'root' | 'task' | 'parallel' | 'aggregator' {
+/** Every task but a root is made by create_parallel_task or create_aggregator_task. */
+export function kindOf(t: Pick<TaskRow, 'parent_task_id' | 'dependent_task_ids'>): 'root' | 'parallel' | 'aggregator' {
   if (!t.parent_task_id) return 'root';
-  if (t.dependent_task_ids?.length) return 'aggregator';
-  return t.is_parallel_task ? 'parallel' : 'task';
+  return t.dependent_task_ids?.length ? 'aggregator' : 'parallel';
 }
 
 const count = (v: unknown): number => {
@@ -21,7 +22,7 @@ const count = (v: unknown): number => {
 };
 
 export function usageOf(raw: Record<string, unknown> | null | undefined): Usage {
-  return { input_tokens: count(raw?.input_tokens), output_tokens: count(raw?.output_tokens), model_steps: count(raw?.model_steps) };
+  return { input_tokens: count(raw?.input_tokens), output_tokens: count(raw?.output_tokens), model_steps: count(raw?.model_steps), cost_usd: count(raw?.cost_usd) };
 }
 
 export function errorOf(raw: Record<string, unknown> | null | undefined): { category: string | null; message: string; [k: string]: unknown } | null {
@@ -30,36 +31,6 @@ export function errorOf(raw: Record<string, unknown> | null | undefined): { cate
 }
 
 const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
-
-/**
- * Where a task and everything under it stand. Running while anything can still move; needs_operator
- * when what is left waits on a review (a queued aggregator waits on its dependencies, unless a join
- * deadline will start it); once all of it
- * has ended, the outcome of its answer: the last aggregator it started (followed down, since an
- * aggregator may fan out again), else the task itself.
- */
-export function stateOf(task: TaskRow, subtree: TaskRow[]): { state: RunState; final: TaskRow } {
-  const open = subtree.filter((t) => !TERMINAL.has(t.status));
-  const waiting = open.filter((t) => t.status === 'needs_human_review');
-  // a queued aggregator moves on its own only when it has a join deadline (wait_seconds)
-  const moving = open.filter((t) => t.status !== 'needs_human_review' && (t.status !== 'queued' || t.wait_until != null));
-  const final = finalOf(task, subtree);
-  if (waiting.length && moving.length === 0) return { state: 'needs_operator', final };
-  if (open.length) return { state: 'running', final };
-  if (task.status !== 'completed') return { state: task.status as RunState, final: task };
-  return { state: final.status as RunState, final };
-}
-
-function finalOf(task: TaskRow, subtree: TaskRow[]): TaskRow {
-  let current = task;
-  for (let guard = 0; guard < 100; guard++) {
-    const aggregators = subtree.filter((t) => t.parent_task_id === current.id && t.dependent_task_ids?.length);
-    const last = aggregators.at(-1); // subtree is ordered by created_at, id
-    if (!last) return current;
-    current = last;
-  }
-  return current;
-}
 
 /** A short fingerprint of every status and usage under the task: equal views have equal versions. */
 export async function versionOf(subtree: TaskRow[]): Promise<string> {
@@ -82,17 +53,16 @@ export async function buildTaskView(sql: Sql, webUrl: string, taskId: string): P
 
   const aggregatorIds = [task, ...shownChildren].filter((t) => t.dependent_task_ids?.length).map((t) => t.id);
   const waitingIds = subtree.filter((t) => t.status === 'needs_human_review').map((t) => t.id);
-  const [progressRows, reviews, run] = await Promise.all([
+  const [progressRows, reviews, run, states] = await Promise.all([
     store.loadProgress(sql, aggregatorIds),
-    store.openReviewsFor(sql, waitingIds),
+    openReviewsOf(sql, waitingIds),
     store.loadRun(sql, task.root_task_id),
+    workStates(sql, [task.id]),
   ]);
   const progress = new Map(progressRows.map((p) => [p.id, { total: p.total, ended: p.ended, completed: p.completed, activated_by: p.activated_by ?? null }]));
-  const { state, final } = stateOf(task, subtree);
-  const answer =
-    state === 'completed' && final.status === 'completed'
-      ? { task_id: final.id, title: final.title, output: final.id === task.id ? task.output : await store.loadOutput(sql, final.id) }
-      : null;
+  const work = states.get(task.id);
+  if (!work) return undefined; // gone between the reads
+  const { state, answer } = work;
   const titles = new Map(subtree.map((t) => [t.id, t.title]));
 
   return {
@@ -126,15 +96,23 @@ export async function buildTaskView(sql: Sql, webUrl: string, taskId: string): P
     children_total: children.length,
     state,
     answer,
-    open_reviews: reviews.map((r) => ({ review_id: r.id, task_id: r.task_id, task_title: titles.get(r.task_id) ?? '', error: errorOf(r.error) })),
+    open_reviews: reviews.map((r) => ({
+      review_id: r.id,
+      kind: r.kind,
+      task_id: r.task_id,
+      task_title: titles.get(r.task_id) ?? '',
+      error: errorOf(r.error),
+      request: r.request,
+    })),
     run: run
       ? {
           root_task_id: run.root_task_id,
           task_count: count(run.task_count),
-          usage: { input_tokens: count(run.input_tokens), output_tokens: count(run.output_tokens), model_steps: count(run.model_steps) },
+          usage: { input_tokens: count(run.input_tokens), output_tokens: count(run.output_tokens), model_steps: count(run.model_steps), cost_usd: count(run.cost_usd) },
           limits: {
             max_tasks: run.max_tasks == null ? null : count(run.max_tasks),
             max_tokens: run.max_tokens == null ? null : count(run.max_tokens),
+            max_cost_usd: run.max_cost_usd == null ? null : count(run.max_cost_usd),
             deadline_at: iso(run.deadline_at),
           },
         }

@@ -4,6 +4,9 @@ import { notFound } from 'next/navigation';
 import { z } from 'zod';
 import { CollapsibleText } from '@/components/collapsible-text';
 import { Badge, StatusBadge } from '@/components/status-badge';
+import { ToolCallList } from '@/components/tool-calls';
+import { RunStateBadge, RunStatePanel } from '@/components/run-state';
+import { TaskOutput } from '@/components/task-output';
 import { RunUsage, TaskTokens } from '@/components/usage';
 import { getTaskDetail, type TaskDetail, type TaskNode } from '@/features/tasks/queries';
 import { requireOperator } from '@/lib/auth/viewer';
@@ -43,6 +46,7 @@ export default async function TaskPage({ params }: { params: Params }) {
             {task.title}
           </h1>
           <StatusBadge status={task.status} />
+          {detail.work && task.id === task.root_task_id ? <RunStateBadge work={detail.work} /> : null}
           {task.is_parallel_task ? <Badge tone="violet">parallel task</Badge> : null}
           {task.dependent_task_ids.length > 0 ? <Badge>aggregator of {task.dependent_task_ids.length}</Badge> : null}
           {/* always mounted, so the result of a cancel is still shown once the task has ended */}
@@ -51,6 +55,15 @@ export default async function TaskPage({ params }: { params: Params }) {
           </div>
         </div>
         <dl className="flex flex-wrap gap-x-6 gap-y-1 text-sm text-slate-600">
+          <Meta label="Agent">
+            {task.agent ? (
+              <Link prefetch={false} href={`/agents#agent-${task.agent}`} className="text-indigo-700 hover:underline" data-testid="task-agent">
+                {task.agent}
+              </Link>
+            ) : (
+              <span data-testid="task-agent">the environment&apos;s model</span>
+            )}
+          </Meta>
           <Meta label="Attempt">
             {task.attempt} of {task.max_attempts}
           </Meta>
@@ -111,19 +124,13 @@ export default async function TaskPage({ params }: { params: Params }) {
         </div>
       ) : null}
 
-      {detail.fanInResult ? (
-        <Section title="Result of the fan-in">
-          <p className="mb-2 text-sm text-slate-600">
-            From the aggregator{' '}
-            <Link href={`/tasks/${detail.fanInResult.id}`} className="font-medium text-indigo-700 underline">
-              {detail.fanInResult.title}
-            </Link>
-            {detail.fanInResult.completed_at ? `, completed ${formatTimestamp(detail.fanInResult.completed_at)}` : ''}
-          </p>
-          <div data-testid="fan-in-result">
-            <Output output={detail.fanInResult.output} />
-          </div>
-        </Section>
+      {detail.work && (task.id === task.root_task_id || detail.work.answer?.task_id !== task.id) && (task.id === task.root_task_id || detail.children.length > 0) ? (
+        <RunStatePanel
+          rootId={task.root_task_id}
+          work={detail.work}
+          title={task.id === task.root_task_id ? 'This run' : 'The work under this task'}
+          answerTestId="fan-in-result"
+        />
       ) : null}
 
       {detail.group ? (
@@ -146,7 +153,7 @@ export default async function TaskPage({ params }: { params: Params }) {
           <CollapsibleText text={jsonToText(task.input)} label="input" />
         </Section>
         <Section title="Output">
-          <Output output={task.output} />
+          <TaskOutput output={task.output} />
         </Section>
         {task.last_error ? (
           <Section title="Last error">
@@ -154,6 +161,10 @@ export default async function TaskPage({ params }: { params: Params }) {
           </Section>
         ) : null}
       </div>
+
+      <Section title="Tool calls">
+        <ToolCallList calls={detail.toolCalls} empty="This task called no registered tool." />
+      </Section>
 
       <Section title="Transcript">
         <Transcript messages={detail.messages} truncated={detail.truncated.messages} />
@@ -222,30 +233,6 @@ export default async function TaskPage({ params }: { params: Params }) {
 function nodeOf(detail: TaskDetail): TaskNode {
   const t = detail.task;
   return { id: t.id, title: t.title, status: t.status, is_parallel_task: t.is_parallel_task, dependent_task_ids: t.dependent_task_ids, attempt: t.attempt, child_count: detail.children.length };
-}
-
-function Output({ output }: { output: unknown }) {
-  if (output === null || output === undefined) return <p className="text-sm text-slate-500">No output yet.</p>;
-  const manual = output && typeof output === 'object' && (output as Record<string, unknown>).source === 'manual' ? (output as Record<string, unknown>) : null;
-  return (
-    <div className="space-y-2" data-testid="task-output">
-      {manual ? (
-        <p className="text-xs text-slate-600">
-          <Badge tone="amber">written by an operator</Badge> {String(manual.resolved_by ?? '')}
-          {manual.resolved_at ? ` at ${formatTimestamp(String(manual.resolved_at))}` : ''}
-        </p>
-      ) : null}
-      <CollapsibleText text={outputText(manual ? manual.value : output)} label="output" />
-    </div>
-  );
-}
-
-/** A model's answer ({"text": ...}) reads as its text; anything else as JSON. */
-function outputText(value: unknown): string {
-  if (value && typeof value === 'object' && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string') {
-    return (value as { text: string }).text;
-  }
-  return jsonToText(value);
 }
 
 function Breadcrumbs({ detail }: { detail: TaskDetail }) {
