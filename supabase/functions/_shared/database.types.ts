@@ -206,7 +206,7 @@ isOneToOne: false
           }
           Functions: {
             "append_task_message":
-{ Args: { "p_content": Json,"p_role": string,"p_task_id": string,"p_usage"?: Json,"p_worker": string }; Returns: {
+{ Args: { "p_content": Json,"p_model"?: string,"p_role": string,"p_task_id": string,"p_usage"?: Json,"p_worker": string }; Returns: {
               "content": NonNullable<Json>,
 "created_at": string,
 "id": number,
@@ -222,8 +222,29 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "begin_model_step":
-{ Args: { "p_model": string,"p_task_id": string,"p_worker": string }; Returns: Json
+{ Args: { "p_model": string,"p_prompt_tokens"?: number,"p_task_id": string,"p_worker": string }; Returns: Json
                            },
+"call_sql_tool":
+{ Args: { "p_task_id": string,"p_tool_call_id": string,"p_worker": string }; Returns: {
+              "arguments": NonNullable<Json>,
+"duration_ms": number | null,
+"ended_at": string | null,
+"error": string | null,
+"id": number,
+"result": Json | null,
+"started_at": string,
+"status": string,
+"task_id": string,
+"tool_call_id": string,
+"tool_name": string,
+"tool_slug": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tool_calls"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "cancel_task":
 { Args: { "p_note"?: string,"p_task_id": string }; Returns: {
               "activated_by": string | null,
@@ -448,7 +469,7 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "create_parallel_task":
-{ Args: { "p_input"?: Json,"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_worker"?: string }; Returns: {
+{ Args: { "p_agent"?: string,"p_input"?: Json,"p_instructions": string,"p_parent_task_id": string,"p_title": string,"p_tool_call_id"?: string,"p_worker"?: string }; Returns: {
               "activated_by": string | null,
 "agent": string | null,
 "attempt": number,
@@ -491,7 +512,7 @@ isOneToOne: false
         isSetofReturn: false
       } },
 "create_task":
-{ Args: { "p_input"?: Json,"p_instructions": string,"p_limits"?: Json,"p_title": string }; Returns: {
+{ Args: { "p_agent"?: string,"p_input"?: Json,"p_instructions": string,"p_limits"?: Json,"p_title": string }; Returns: {
               "activated_by": string | null,
 "agent": string | null,
 "attempt": number,
@@ -530,6 +551,44 @@ isOneToOne: false
                           SetofOptions: {
         from: "*"
         to: "tasks"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"delete_agent":
+{ Args: { "p_slug": string }; Returns: {
+              "created_at": string,
+"description": string,
+"instructions": string,
+"max_output_tokens": number | null,
+"model": string | null,
+"name": string,
+"slug": string,
+"temperature": number | null,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "agents"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"delete_tool":
+{ Args: { "p_slug": string }; Returns: {
+              "config": NonNullable<Json>,
+"created_at": string,
+"description": string,
+"idempotent": boolean,
+"kind": string,
+"max_output_bytes": number,
+"requires_approval": boolean,
+"secrets": (string)[],
+"slug": string,
+"timeout_seconds": number,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tools"
         isOneToOne: true
         isSetofReturn: false
       } },
@@ -579,6 +638,27 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"finish_tool_call":
+{ Args: { "p_error"?: string,"p_result": Json,"p_task_id": string,"p_tool_call_id": string,"p_worker": string }; Returns: {
+              "arguments": NonNullable<Json>,
+"duration_ms": number | null,
+"ended_at": string | null,
+"error": string | null,
+"id": number,
+"result": Json | null,
+"started_at": string,
+"status": string,
+"task_id": string,
+"tool_call_id": string,
+"tool_name": string,
+"tool_slug": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tool_calls"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "get_dependency_results":
 { Args: { "p_task_id": string }; Returns: {
               "activated_by": string | null,
@@ -625,6 +705,27 @@ isOneToOne: false
 "get_settings":
 { Args: Record<PropertyKey, never>; Returns: Json
                            },
+"get_tool_call_review":
+{ Args: { "p_task_id": string,"p_tool_call_id": string }; Returns: {
+              "action": string | null,
+"created_at": string,
+"error": NonNullable<Json>,
+"id": string,
+"kind": string,
+"manual_output": Json | null,
+"note": string | null,
+"request": NonNullable<Json>,
+"resolved_at": string | null,
+"resolved_by": string | null,
+"status": string,
+"task_id": string
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "human_reviews"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -735,6 +836,27 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"request_human":
+{ Args: { "p_kind": string,"p_request": Json,"p_task_id": string,"p_worker": string }; Returns: {
+              "action": string | null,
+"created_at": string,
+"error": NonNullable<Json>,
+"id": string,
+"kind": string,
+"manual_output": Json | null,
+"note": string | null,
+"request": NonNullable<Json>,
+"resolved_at": string | null,
+"resolved_by": string | null,
+"status": string,
+"task_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "human_reviews"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "resolve_review":
 { Args: { "p_action": string,"p_manual_output"?: Json,"p_note"?: string,"p_review_id": string }; Returns: {
               "action": string | null,
@@ -762,6 +884,19 @@ isOneToOne: false
 "set_model_limits":
 { Args: { "p_model": string,"p_requests_per_minute": number,"p_tokens_per_minute"?: number }; Returns: undefined
                            },
+"set_model_price":
+{ Args: { "p_input_per_million": number,"p_model": string,"p_output_per_million": number }; Returns: {
+              "input_per_million": number,
+"model": string,
+"output_per_million": number,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "model_prices"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "set_run_limits":
 { Args: { "p_limits": Json,"p_root_task_id": string }; Returns: {
               "activated_by": string | null,
@@ -808,14 +943,73 @@ isOneToOne: false
 "set_settings":
 { Args: { "p_settings": Json }; Returns: Json
                            },
+"start_tool_call":
+{ Args: { "p_arguments": Json,"p_task_id": string,"p_tool_call_id": string,"p_tool_name": string,"p_tool_slug": string,"p_worker": string }; Returns: {
+              "arguments": NonNullable<Json>,
+"duration_ms": number | null,
+"ended_at": string | null,
+"error": string | null,
+"id": number,
+"result": Json | null,
+"started_at": string,
+"status": string,
+"task_id": string,
+"tool_call_id": string,
+"tool_name": string,
+"tool_slug": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tool_calls"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "task_states":
 { Args: { "p_task_ids": (string)[] }; Returns: {
               "answer_task_id": string,"open_reviews": number,"state": string,"task_id": string
             }[]
-                           }
+                           },
+"upsert_agent":
+{ Args: { "p_definition": Json,"p_slug": string }; Returns: {
+              "created_at": string,
+"description": string,
+"instructions": string,
+"max_output_tokens": number | null,
+"model": string | null,
+"name": string,
+"slug": string,
+"temperature": number | null,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "agents"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"upsert_tool":
+{ Args: { "p_definition": Json,"p_slug": string }; Returns: {
+              "config": NonNullable<Json>,
+"created_at": string,
+"description": string,
+"idempotent": boolean,
+"kind": string,
+"max_output_bytes": number,
+"requires_approval": boolean,
+"secrets": (string)[],
+"slug": string,
+"timeout_seconds": number,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "tools"
+        isOneToOne: true
+        isSetofReturn: false
+      } }
           }
           Enums: {
-            "task_status": "pending"|"queued"|"running"|"needs_human_review"|"completed"|"failed"|"cancelled"
+            "model_provider": "openai"|"anthropic"|"demo","task_status": "pending"|"queued"|"running"|"needs_human_review"|"completed"|"failed"|"cancelled"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -931,7 +1125,7 @@ export type CompositeTypes<
 export const Constants = {
   "taskweave": {
           Enums: {
-            "task_status": ["pending", "queued", "running", "needs_human_review", "completed", "failed", "cancelled"]
+            "model_provider": ["openai", "anthropic", "demo"],"task_status": ["pending", "queued", "running", "needs_human_review", "completed", "failed", "cancelled"]
           }
         }
 } as const
