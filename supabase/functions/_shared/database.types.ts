@@ -141,14 +141,14 @@ isOneToOne: false
                   ]
                 },"tasks": {
                   Row: {
-                    "activated_by": string | null,"agent": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
+                    "activated_by": string | null,"agent": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_shards": number,"join_shards": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_shards"?: number,"join_shards"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Update: {
-                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_shards"?: number,"join_shards"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Relationships: [
                     {
@@ -240,8 +240,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -283,8 +283,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -326,8 +326,51 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
+"last_error": Json | null,
+"lease_expires_at": string | null,
+"leased_by": string | null,
+"max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
+"output": Json | null,
+"parent_task_id": string | null,
+"root_task_id": string,
+"run_after": string,
+"running_slot": number | null,
+"started_at": string | null,
+"status": Database["taskweave"]['Enums']["task_status"],
+"title": string,
+"tool_call_id": string | null,
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "tasks"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
+"complete_and_claim":
+{ Args: { "p_lease_seconds"?: number,"p_output": Json,"p_task_id": string,"p_worker": string }; Returns: {
+              "activated_by": string | null,
+"agent": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
+"completed_at": string | null,
+"created_at": string,
+"dependent_task_ids": (string)[],
+"depth": number,
+"id": string,
+"idle_releases": number,
+"input": NonNullable<Json>,
+"instructions": string,
+"is_parallel_task": boolean,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -369,8 +412,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -412,8 +455,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -455,8 +498,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -498,8 +541,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -541,8 +584,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -584,8 +627,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -627,8 +670,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -670,8 +713,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -737,8 +780,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
