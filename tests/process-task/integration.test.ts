@@ -100,7 +100,7 @@ describe('result injection against the SQL API', () => {
     const r = await claimed((await root('Fan out')).id);
     const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
     const [a, b, c] = [await mk('long'), await mk('manual'), await mk('aborted')];
-    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join')`;
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${[a, b, c]}::uuid[], 'Join', 'combine', 'tc_join')`;
     expect(aggRow.status).toBe('queued');
 
     await finish(a, 'L'.repeat(10_000));
@@ -148,7 +148,7 @@ describe('an aggregator activated early', () => {
     const r = await claimed((await root('Quorum')).id);
     const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
     const [a, b, c] = [await mk('fast'), await mk('slow 1'), await mk('slow 2')];
-    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([a, b, c])}::uuid[], 'Join', 'combine', 'tc_join', null, 1, null)`;
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${[a, b, c]}::uuid[], 'Join', 'combine', 'tc_join', null, 1, null)`;
     expect(aggRow.status).toBe('queued');
     await finish(a, 'the fast answer');
     const aggregator = await waitFor('aggregator pending', async () => {
@@ -178,7 +178,7 @@ describe('an aggregator activated by its wait deadline', () => {
     const r = await claimed((await root('Deadline')).id);
     const mk = async (title: string) => ((await db.sql`select * from taskweave.create_parallel_task(${r.id}, ${title}, 'x', '{}'::jsonb, ${'tc_' + title})`)[0].id as string);
     const [done, busy] = [await mk('done'), await mk('busy')];
-    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${db.sql.array([done, busy])}::uuid[], 'Join', 'combine', 'tc_join', null, null, 1)`;
+    const [aggRow] = await db.sql`select * from taskweave.create_aggregator_task(${r.id}, ${[done, busy]}::uuid[], 'Join', 'combine', 'tc_join', null, null, 1)`;
     await finish(done, 'in time');
     await claimed(busy, 'slow-worker');
     await waitFor('the join deadline', async () => (await db.sql`select wait_until <= now() as passed from taskweave.tasks where id = ${aggRow.id}`)[0].passed, 5_000, 50);
