@@ -333,11 +333,13 @@ grant delete, insert, select, update on taskweave.tools to service_role;
 create table taskweave_private.aggregator_dependencies (
   dependency_task_id uuid not null,
   aggregator_task_id uuid not null,
+  shard smallint not null,
   constraint aggregator_dependencies_aggregator_task_id_fkey FOREIGN KEY (aggregator_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE,
   constraint aggregator_dependencies_dependency_task_id_fkey FOREIGN KEY (dependency_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE,
   constraint aggregator_dependencies_pkey PRIMARY KEY (dependency_task_id, aggregator_task_id)
 );
 comment on table taskweave_private.aggregator_dependencies is 'Which aggregators wait for a task, one row per dependency that was open when the aggregator was made. The fan-in trigger looks a dependency up here by primary key; looking it up in tasks.dependent_task_ids would read the aggregator''s whole array.';
+comment on column taskweave_private.aggregator_dependencies.shard is 'Which counter shard of the aggregator this dependency counts down (aggregator_join_counters.shard), fixed when the aggregator is made: abs(hashtextextended(dependency id, 0)) % join_shards; 0 for a quorum aggregator.';
 CREATE INDEX aggregator_dependencies_aggregator_idx ON taskweave_private.aggregator_dependencies USING btree (aggregator_task_id);
 alter table taskweave_private.aggregator_dependencies enable row level security;
 grant delete, insert, select, update on taskweave_private.aggregator_dependencies to service_role;
@@ -559,7 +561,7 @@ begin
   -- aggregators that wait for this task (primary key lookup); usually exactly one. In id order: two
   -- completions that both feed the same two aggregators must lock their rows in the same order
   for v_agg in
-    select a.id, a.join_shards, a.min_completed, a.wait_until
+    select a.id, d.shard, a.min_completed, a.wait_until
       from taskweave_private.aggregator_dependencies d
       join taskweave.tasks a on a.id = d.aggregator_task_id
      where d.dependency_task_id = new.id and a.status = 'queued'
@@ -568,7 +570,7 @@ begin
     update taskweave_private.aggregator_join_counters
        set remaining = remaining - 1,
            completed = completed + (new.status = 'completed')::integer
-     where aggregator_task_id = v_agg.id and shard = taskweave_private.join_shard(new.id, v_agg.join_shards)
+     where aggregator_task_id = v_agg.id and shard = v_agg.shard
      returning remaining, completed into v_remaining, v_completed;
 
     if v_agg.min_completed is not null then
@@ -594,7 +596,7 @@ begin
   return null;
 end;
 $function$;
-comment on function taskweave.check_aggregator_dependencies() is 'Fan-in: when a parallel task ends (completed or cancelled), counts it down on each aggregator waiting for it and activates the aggregator when the join rule holds (all ended, or its quorum completed). O(1) per ending dependency: one shared advisory lock on the run, one primary-key lookup and one counter row (sharded for plain aggregators; the aggregator row only when a shard empties); exactly one activation even when dependencies end in concurrent transactions. A dependency in needs_human_review does not count as ended.';
+comment on function taskweave.check_aggregator_dependencies() is 'Fan-in: when a parallel task ends (completed or cancelled), counts it down on each aggregator waiting for it and activates the aggregator when the join rule holds (all ended, or its quorum completed). O(1) per ending dependency: one shared advisory lock on the run, one primary-key lookup (which names the shard) and one counter row (sharded for plain aggregators; the aggregator row only when a shard empties); exactly one activation even when dependencies end in concurrent transactions. A dependency in needs_human_review does not count as ended.';
 
 CREATE OR REPLACE FUNCTION taskweave.claim_task(p_task_id uuid, p_worker text, p_lease_seconds integer DEFAULT 300)
  RETURNS taskweave.tasks
@@ -788,6 +790,7 @@ declare
   v_open integer;
   v_shards smallint;
   v_open_shards integer;
+  v_shard_of smallint[];
   v_rank integer;
   v_outcome text;
   v_id uuid := gen_random_uuid();
@@ -884,13 +887,12 @@ begin
     -- commit), and about eight dependencies per shard so few completions reach the aggregator row itself
     v_shards := least(128, greatest(1, v_open / 8))::smallint;
   end if;
-  if v_outcome is null and p_min_completed is null then
-    select count(distinct taskweave_private.join_shard(d.id, v_shards))::integer into v_open_shards from unnest(v_open_ids) d(id);
-  elsif v_outcome is null then
-    v_open_shards := 1;
-  else
-    v_open_shards := 0;
-  end if;
+  -- each open dependency's shard, in v_open_ids' order: the one place the hash is written
+  select coalesce(array_agg((abs(hashtextextended(d.id::text, 0)) % v_shards)::smallint order by d.ord), '{}')
+    into v_shard_of
+    from unnest(v_open_ids) with ordinality d(id, ord);
+  v_open_shards := case when v_outcome is not null then 0
+                        else (select count(distinct s)::integer from unnest(v_shard_of) s) end;
 
   insert into taskweave.tasks (id, parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
                                dependent_task_ids, min_completed, wait_until, activated_by, join_shards, join_open_shards,
@@ -903,8 +905,8 @@ begin
   returning * into v_task;
 
   if v_open > 0 then
-    insert into taskweave_private.aggregator_dependencies (dependency_task_id, aggregator_task_id)
-    select d.id, v_id from unnest(v_open_ids) d(id);
+    insert into taskweave_private.aggregator_dependencies (dependency_task_id, aggregator_task_id, shard)
+    select d.id, v_id, d.shard from unnest(v_open_ids, v_shard_of) d(id, shard);
   end if;
 
   if v_outcome is null then
@@ -913,9 +915,9 @@ begin
       values (v_id, 0, v_open, v_completed);
     else
       insert into taskweave_private.aggregator_join_counters (aggregator_task_id, shard, remaining, completed)
-      select v_id, taskweave_private.join_shard(d.id, v_shards), count(*)::integer, 0
-        from unnest(v_open_ids) d(id)
-       group by 2;
+      select v_id, s, count(*)::integer, 0
+        from unnest(v_shard_of) s
+       group by s;
       if v_completed > 0 then
         insert into taskweave_private.aggregator_join_counters (aggregator_task_id, shard, remaining, completed)
         values (v_id, -1, 0, v_completed);
@@ -1703,17 +1705,6 @@ AS $function$
 $function$;
 comment on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) is 'The join rule, written once: dependencies (none open), quorum (p_min_completed completed) or deadline (p_wait_until passed); null while the aggregator must keep waiting.';
 grant execute on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) to service_role;
-
-CREATE OR REPLACE FUNCTION taskweave_private.join_shard(p_task_id uuid, p_shards smallint)
- RETURNS smallint
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
- SET search_path TO ''
-AS $function$
-  select (pg_catalog.abs(pg_catalog.hashtextextended(p_task_id::text, 0)) % greatest(p_shards, 1))::smallint
-$function$;
-comment on function taskweave_private.join_shard(p_task_id uuid, p_shards smallint) is 'Which counter shard of an aggregator a dependency decrements (a hash of its id, modulo the aggregator''s join_shards).';
-grant execute on function taskweave_private.join_shard(p_task_id uuid, p_shards smallint) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
  RETURNS bigint

@@ -12,10 +12,11 @@
 --    - one pass over the dependencies finds what is wrong with them and counts them; the rows that wait
 --      for them and the counter shards are written from the open ones without reading tasks again, and
 --      the aggregator row is written once, with its open shard count.
--- 2. "slot" meant five things. The fan-in's counter rows are shards: taskweave_private.join_shard,
---    tasks.join_shards, tasks.join_open_shards, aggregator_join_counters.shard. (A slot is a place under the
---    running cap, tasks.running_slot.) The hash that picks a dependency's shard is unchanged, so
---    aggregators waiting across this migration count down as before.
+-- 2. "slot" meant five things. The fan-in's counter rows are shards: tasks.join_shards,
+--    tasks.join_open_shards, aggregator_join_counters.shard, and aggregator_dependencies.shard, where each
+--    dependency's shard is now stored when the aggregator is made, so the trigger no longer hashes. (A slot
+--    is a place under the running cap, tasks.running_slot.) The hash is unchanged, so aggregators waiting
+--    across this migration count down as before.
 
 alter table taskweave.tasks rename column join_slots to join_shards;
 alter table taskweave.tasks rename column join_open_slots to join_open_shards;
@@ -32,19 +33,19 @@ comment on table taskweave_private.aggregator_join_counters is
   'the dependencies that had already completed when the aggregator was created. A quorum aggregator has one shard, which '
   'counts completions too.';
 
-create function taskweave_private.join_shard(p_task_id uuid, p_shards smallint)
-returns smallint
-language sql
-immutable
-parallel safe
-set search_path = ''
-as $$
-  select (pg_catalog.abs(pg_catalog.hashtextextended(p_task_id::text, 0)) % greatest(p_shards, 1))::smallint
-$$;
-comment on function taskweave_private.join_shard(uuid, smallint) is
-  'Which counter shard of an aggregator a dependency decrements (a hash of its id, modulo the aggregator''s join_shards).';
-revoke all on function taskweave_private.join_shard(uuid, smallint) from public, anon, authenticated;
-grant execute on function taskweave_private.join_shard(uuid, smallint) to service_role;
+-- Each dependency's shard is written once, when the aggregator is made, beside the row the trigger already
+-- reads: the trigger hashes nothing (a hashing function with a fixed search_path, as the Security Advisor
+-- wants, cannot be inlined, and cost a function call per ending dependency). Rows of aggregators made
+-- before this migration get the shard the old hash gave them.
+alter table taskweave_private.aggregator_dependencies add column shard smallint not null default 0;
+update taskweave_private.aggregator_dependencies d
+   set shard = taskweave_private.join_slot(d.dependency_task_id, a.join_shards)
+  from taskweave.tasks a
+ where a.id = d.aggregator_task_id;
+alter table taskweave_private.aggregator_dependencies alter column shard drop default;
+comment on column taskweave_private.aggregator_dependencies.shard is
+  'Which counter shard of the aggregator this dependency counts down (aggregator_join_counters.shard), fixed when the '
+  'aggregator is made: abs(hashtextextended(dependency id, 0)) % join_shards; 0 for a quorum aggregator.';
 
 create function taskweave_private.fan_in_lock_key(p_root_task_id uuid)
 returns integer
@@ -80,7 +81,7 @@ begin
   -- aggregators that wait for this task (primary key lookup); usually exactly one. In id order: two
   -- completions that both feed the same two aggregators must lock their rows in the same order
   for v_agg in
-    select a.id, a.join_shards, a.min_completed, a.wait_until
+    select a.id, d.shard, a.min_completed, a.wait_until
       from taskweave_private.aggregator_dependencies d
       join taskweave.tasks a on a.id = d.aggregator_task_id
      where d.dependency_task_id = new.id and a.status = 'queued'
@@ -89,7 +90,7 @@ begin
     update taskweave_private.aggregator_join_counters
        set remaining = remaining - 1,
            completed = completed + (new.status = 'completed')::integer
-     where aggregator_task_id = v_agg.id and shard = taskweave_private.join_shard(new.id, v_agg.join_shards)
+     where aggregator_task_id = v_agg.id and shard = v_agg.shard
      returning remaining, completed into v_remaining, v_completed;
 
     if v_agg.min_completed is not null then
@@ -118,7 +119,7 @@ $$;
 comment on function taskweave.check_aggregator_dependencies() is
   'Fan-in: when a parallel task ends (completed or cancelled), counts it down on each aggregator waiting for it and activates '
   'the aggregator when the join rule holds (all ended, or its quorum completed). O(1) per ending dependency: one shared '
-  'advisory lock on the run, one primary-key lookup and one counter row (sharded for plain aggregators; the aggregator row '
+  'advisory lock on the run, one primary-key lookup (which names the shard) and one counter row (sharded for plain aggregators; the aggregator row '
   'only when a shard empties); exactly one activation even when dependencies end in concurrent transactions. A dependency '
   'in needs_human_review does not count as ended.';
 
@@ -151,6 +152,7 @@ declare
   v_open integer;
   v_shards smallint;
   v_open_shards integer;
+  v_shard_of smallint[];
   v_rank integer;
   v_outcome text;
   v_id uuid := gen_random_uuid();
@@ -247,13 +249,12 @@ begin
     -- commit), and about eight dependencies per shard so few completions reach the aggregator row itself
     v_shards := least(128, greatest(1, v_open / 8))::smallint;
   end if;
-  if v_outcome is null and p_min_completed is null then
-    select count(distinct taskweave_private.join_shard(d.id, v_shards))::integer into v_open_shards from unnest(v_open_ids) d(id);
-  elsif v_outcome is null then
-    v_open_shards := 1;
-  else
-    v_open_shards := 0;
-  end if;
+  -- each open dependency's shard, in v_open_ids' order: the one place the hash is written
+  select coalesce(array_agg((abs(hashtextextended(d.id::text, 0)) % v_shards)::smallint order by d.ord), '{}')
+    into v_shard_of
+    from unnest(v_open_ids) with ordinality d(id, ord);
+  v_open_shards := case when v_outcome is not null then 0
+                        else (select count(distinct s)::integer from unnest(v_shard_of) s) end;
 
   insert into taskweave.tasks (id, parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
                                dependent_task_ids, min_completed, wait_until, activated_by, join_shards, join_open_shards,
@@ -266,8 +267,8 @@ begin
   returning * into v_task;
 
   if v_open > 0 then
-    insert into taskweave_private.aggregator_dependencies (dependency_task_id, aggregator_task_id)
-    select d.id, v_id from unnest(v_open_ids) d(id);
+    insert into taskweave_private.aggregator_dependencies (dependency_task_id, aggregator_task_id, shard)
+    select d.id, v_id, d.shard from unnest(v_open_ids, v_shard_of) d(id, shard);
   end if;
 
   if v_outcome is null then
@@ -276,9 +277,9 @@ begin
       values (v_id, 0, v_open, v_completed);
     else
       insert into taskweave_private.aggregator_join_counters (aggregator_task_id, shard, remaining, completed)
-      select v_id, taskweave_private.join_shard(d.id, v_shards), count(*)::integer, 0
-        from unnest(v_open_ids) d(id)
-       group by 2;
+      select v_id, s, count(*)::integer, 0
+        from unnest(v_shard_of) s
+       group by s;
       if v_completed > 0 then
         insert into taskweave_private.aggregator_join_counters (aggregator_task_id, shard, remaining, completed)
         values (v_id, -1, 0, v_completed);
@@ -301,6 +302,6 @@ comment on function taskweave.create_aggregator_task(uuid, uuid[], text, text, t
 revoke all on function taskweave.create_aggregator_task(uuid, uuid[], text, text, text, text, integer, integer) from public, anon, authenticated;
 grant execute on function taskweave.create_aggregator_task(uuid, uuid[], text, text, text, text, integer, integer) to service_role;
 
--- replaced by the run's fan-in lock above, and by join_shard
+-- replaced by the run's fan-in lock above, and by aggregator_dependencies.shard
 drop function taskweave_private.lock_dependencies_for_share(uuid[]);
 drop function taskweave_private.join_slot(uuid, smallint);
