@@ -92,10 +92,8 @@ interface Result {
 async function runFanOut(serverUrl: string, template: string, width: number): Promise<Result> {
   const db = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench_dispatch');
   const admin = adminClient(db.url);
-  await admin.unsafe(`alter database ${db.name} set taskweave.max_running = ${CAP}`);
-  // the root's children: the N parallel tasks and the aggregator
-  await admin.unsafe(`alter database ${db.name} set taskweave.max_children_per_task = ${Math.max(100, width + 10)}`);
-  await admin.unsafe(`alter database ${db.name} set taskweave.default_max_tasks = ${width + 100}`);
+  // the root's children are the N parallel tasks and the aggregator
+  await admin`select taskweave.set_settings(${admin.json({ max_running: CAP, max_children_per_task: Math.max(100, width + 10), default_max_tasks: width + 100 })})`;
   await admin.end({ timeout: 2 });
   const sql = postgres(db.url, { max: 2, onnotice: () => {} }) as Sql;
   const sampler = postgres(db.url, { max: 1, onnotice: () => {} }) as Sql;

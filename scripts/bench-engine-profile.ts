@@ -38,7 +38,15 @@ end $$;`;
 
 const VARIANTS: Record<string, string> = {
   baseline: '',
-  'max_running = 0': 'alter database :db set taskweave.max_running = 0',
+  'max_running = 0': `select taskweave.set_settings('{"max_running": 0}')`,
+  'settings read from a Postgres parameter (as in 0.2.0), not the settings table': `
+    create or replace function taskweave_private.setting_int(p_name text, p_default integer) returns integer language sql stable as $f$
+      select coalesce(nullif(pg_catalog.current_setting('taskweave.' || p_name, true), '')::pg_catalog.int4, p_default) $f$;`,
+  'no search_path on the hot-path functions (as before the Security Advisor fix)': [
+    'guard_task_transition()', 'is_due(taskweave.task_status, timestamptz, timestamptz)', 'current_actor(text)', 'set_actor(text)',
+    'require_lease(taskweave.tasks, uuid, text)', 'validate_worker(text)', 'validate_seconds(text, integer, integer, integer)',
+    'join_slot(uuid, smallint)', 'join_outcome(integer, integer, integer, timestamptz)', 'take_running_slots(integer)',
+  ].map((f) => `alter function taskweave_private.${f} reset search_path;`).join('\n'),
   'a task_changed watcher is listening (every transition notifies, as in 0.2.0)':
     "insert into taskweave_private.change_watchers (watcher, expires_at) values ('bench-profile', now() + interval '1 hour')",
   'claim_tasks planned per call (plan_cache_mode auto, as in 0.2.0)':

@@ -186,9 +186,9 @@ async function taskweaveDatabase(queued: number, maxRunning: number | null) {
   }
   const db = await cloneOf(source, 'taskweave_bench_engine');
   if (maxRunning !== null) {
-    const admin = adminClient(serverUrl);
+    const admin = adminClient(db.url);
     try {
-      await admin.unsafe(`alter database ${db.name} set taskweave.max_running = ${maxRunning}`);
+      await admin`select taskweave.set_settings(${admin.json({ max_running: maxRunning })})`;
     } finally {
       await admin.end({ timeout: 2 });
     }

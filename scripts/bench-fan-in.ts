@@ -276,12 +276,9 @@ async function main() {
   const database = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench');
   const admin = connect(database.url, 4);
   try {
-    await admin.unsafe(`alter database ${database.name} set taskweave.max_children_per_task = 100000`);
-    await admin.unsafe(`alter database ${database.name} set taskweave.max_aggregator_dependencies = 100000`);
-    // every dependency is claimed up front, so the running cap (100 by default) is off here
-    await admin.unsafe(`alter database ${database.name} set taskweave.max_running = 0`);
-    // and a run may hold the widest fan-in (default_max_tasks is 1,000)
-    await admin.unsafe(`alter database ${database.name} set taskweave.default_max_tasks = 0`);
+    // every dependency is claimed up front, so the running cap (100 by default) is off here, and a run may
+    // hold the widest fan-in (default_max_tasks is 1,000)
+    await admin`select taskweave.set_settings(${admin.json({ max_children_per_task: 100000, max_aggregator_dependencies: 100000, max_running: 0, default_max_tasks: 0 })})`;
     await admin.end();
     const admin2 = connect(database.url, 4);
     await admin2.unsafe(seedSchema);

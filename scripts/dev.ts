@@ -1,27 +1,35 @@
 // npm run dev — the whole local stack in one command, with no Docker and no keys:
-//   database (embedded Postgres, or DATABASE_URL) -> migrations (+ seed when the database is new)
-//   -> process-task under Deno -> dispatcher -> Next.js web app.
+//   database (embedded Postgres, or DATABASE_URL, or a `supabase start` stack's) -> migrations (+ seed when
+//   the database is new) -> process-task and mcp under Deno -> dispatcher -> Next.js web app.
+// Next to a running `supabase start` stack (its API gateway holds 54321, its Postgres 54322) it uses that
+// stack's database and serves our functions on a free port, which it prints and writes to the endpoint file
+// (<data dir>/functions.json) where `npm run task` and `npm run dispatcher` find it.
 // Ctrl-C stops everything it started (and the embedded database, if it started it), in reverse order.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import {
   FUNCTIONS_PORT,
+  LOCAL_DB_URL,
   WEB_PORT,
   databaseUrl,
   redactUrl,
   repoRoot,
   usesEmbeddedDatabase,
 } from './lib/local-config.ts';
+import { removeEndpointFile, writeEndpointFile } from './lib/function-endpoint.ts';
+import { isSupabaseStackDatabase, supabaseGatewayAt } from './lib/supabase-stack.ts';
 import { prepareDevDatabase, summarizeObjects, UnsafeDatabaseError } from './lib/existing-database.ts';
-import { LocalDatabaseError, startLocalPostgres, stopLocalPostgres } from './lib/local-postgres.ts';
-import { DEFAULT_LOCAL_SECRET, startFunctionServer, type FunctionServer } from './lib/function-server.ts';
+import { LocalDatabaseError, probeLocalPort, startLocalPostgres, stopLocalPostgres } from './lib/local-postgres.ts';
+import { DEFAULT_LOCAL_SECRET, freePort, startFunctionServer, type FunctionServer } from './lib/function-server.ts';
 import { startDispatcher, type Dispatcher } from './lib/dispatcher.ts';
 
 const started = performance.now();
-const functionsPort = Number(process.env.FUNCTIONS_PORT || FUNCTIONS_PORT);
+let functionsPort = Number(process.env.FUNCTIONS_PORT || FUNCTIONS_PORT);
 const webPort = Number(process.env.WEB_PORT || process.env.PORT || WEB_PORT);
-const dbUrl = databaseUrl();
+let dbUrl = databaseUrl();
+/** the embedded server is ours to start; a `supabase start` stack found on its port is not */
+let embedded = usesEmbeddedDatabase();
 const secret = process.env.PROCESS_TASK_SECRET || DEFAULT_LOCAL_SECRET;
 
 const colors = { dev: 36, db: 34, fn: 35, dispatch: 33, web: 32 } as const;
@@ -85,6 +93,7 @@ async function shutdown(code: number) {
     log('dispatch', 'stopped');
   }
   if (functionServer) {
+    removeEndpointFile();
     await functionServer.stop().catch(() => {});
     log('fn', 'stopped');
   }
@@ -99,6 +108,24 @@ process.on('SIGTERM', () => void shutdown(0));
 
 async function main() {
   log('dev', `starting Taskweave (${process.platform}, node ${process.version})`);
+  // a `supabase start` stack's Postgres on the local database port: use it, never start (or stop) our own there
+  if (embedded) {
+    const probe = await probeLocalPort();
+    if (probe.kind === 'postgres' && (await isSupabaseStackDatabase(LOCAL_DB_URL).catch(() => false))) {
+      embedded = false;
+      dbUrl = LOCAL_DB_URL;
+      log('db', `a \`supabase start\` stack's Postgres holds ${new URL(LOCAL_DB_URL).host}: using its database (set DATABASE_URL to choose another)`);
+    }
+  }
+  if (!(await portIsFree(functionsPort))) {
+    // the stack's API gateway (Kong) holds 54321 and routes /functions/v1 to its own edge runtime, not to ours
+    const gateway = await supabaseGatewayAt(functionsPort);
+    if (gateway) {
+      const taken = functionsPort;
+      functionsPort = await freePort();
+      log('fn', `a \`supabase start\` stack's API gateway holds port ${taken} (${gateway}): serving our functions on port ${functionsPort} instead`);
+    }
+  }
   for (const [name, port] of [['process-task', functionsPort], ['web app', webPort]] as const) {
     if (!(await portIsFree(port))) {
       throw new StartupError(
@@ -109,7 +136,7 @@ async function main() {
   }
 
   // 1. database
-  if (usesEmbeddedDatabase()) {
+  if (embedded) {
     const outcome = await startLocalPostgres((line) => log('db', line));
     startedDatabase = outcome === 'started';
     log('db', `${outcome === 'started' ? 'started' : 'already running (left running on exit)'}: ${redactUrl(dbUrl)} (${elapsed()})`);
@@ -117,7 +144,7 @@ async function main() {
     log('db', `using DATABASE_URL ${redactUrl(dbUrl)}`);
   }
   // a database with anything in it is only migrated; only an empty one gets a reset and the demo seed
-  const prepared = await prepareDevDatabase(dbUrl, { embedded: usesEmbeddedDatabase(), log: (line) => log('db', line) });
+  const prepared = await prepareDevDatabase(dbUrl, { embedded, log: (line) => log('db', line) });
   for (const line of prepared.bootstrapped) log('db', `bootstrap: ${line}`);
   if (prepared.action === 'reset') {
     log('db', `migrated and seeded (${elapsed()})`);
@@ -136,7 +163,8 @@ async function main() {
     env: { LLM_PROVIDER: model.provider, TASKWEAVE_WEB_URL: process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${webPort}` },
     onLog: (line) => log('fn', line),
   });
-  log('fn', `ready: ${functionServer.url} (${elapsed()})`);
+  const file = writeEndpointFile({ processTask: functionServer.url, mcp: functionServer.urls.mcp, pid: process.pid, publishedKey: secret === DEFAULT_LOCAL_SECRET });
+  log('fn', `ready: ${functionServer.url} (${elapsed()}); npm run task and npm run dispatcher find it through ${path.relative(repoRoot, file) || file}`);
 
   // 3. dispatcher
   dispatcher = await startDispatcher({
@@ -186,7 +214,7 @@ async function main() {
   log('dev', `Taskweave is ready in ${elapsed()}`);
   log('dev', `  reviews      ${webUrl}/reviews`);
   log('dev', `  overview     ${webUrl}/`);
-  log('dev', `  process-task ${functionServer.url}  (Authorization: Bearer ${secret === DEFAULT_LOCAL_SECRET ? DEFAULT_LOCAL_SECRET : '<PROCESS_TASK_SECRET>'})`);
+  log('dev', `  process-task ${functionServer.url}  (Authorization: Bearer ${secret === DEFAULT_LOCAL_SECRET ? '<the local default key: README → Configuration>' : '$PROCESS_TASK_SECRET'})`);
   if (functionServer.urls.mcp) log('dev', `  mcp          ${functionServer.urls.mcp}  (MCP over streamable HTTP, the same bearer key)`);
   log('dev', `  database     ${redactUrl(dbUrl)}`);
   log('dev', `  model        ${model.provider}`);

@@ -11,14 +11,15 @@
 // Options: --title, --topics (comma-separated), --input (JSON object), --max-tasks N, --max-tokens N,
 // --deadline S (seconds; 90s, 15m, 2h also work), --no-follow, --timeout <seconds>, --note (with --cancel),
 // --database-url <url> (no endpoint: the same tools run in this process against that database).
-// Env: TASKWEAVE_MCP_URL (default http://127.0.0.1:54321/functions/v1/mcp), TASKWEAVE_MCP_KEY or
-// PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (the bearer key), TASKWEAVE_WEB_URL.
+// Env: TASKWEAVE_MCP_URL (default: the endpoint a running `npm run dev` or functions:serve wrote in the data
+// dir, else http://127.0.0.1:54321/functions/v1/mcp), TASKWEAVE_MCP_KEY or PROCESS_TASK_SECRET or
+// SUPABASE_SERVICE_ROLE_KEY (the bearer key; unset, a loopback endpoint is tried with the local default key
+// and then the `supabase start` stack's local secret key), TASKWEAVE_WEB_URL.
 // Exit codes: 0 completed (or cancelled with --cancel), 1 failed or cancelled, 2 bad usage, 3 waiting for
 // an operator, 4 timed out, 5 the endpoint cannot be reached or refused the key.
 import { WEB_PORT } from './lib/local-config.ts';
-import { DEFAULT_LOCAL_SECRET } from './lib/function-server.ts';
+import { candidateKeys, mcpEndpoint } from './lib/function-endpoint.ts';
 import {
-  DEFAULT_MCP_URL,
   MAX_WAIT_SECONDS,
   TaskweaveClient,
   TaskweaveConnectionError,
@@ -198,10 +199,19 @@ async function connect(args: Args): Promise<{ client: TaskweaveClient; where: st
     const { connectInProcess } = await import('../src/client/in-process.ts');
     return connectInProcess(args.databaseUrl, webUrl());
   }
-  const url = process.env.TASKWEAVE_MCP_URL || DEFAULT_MCP_URL;
-  const secret = process.env.TASKWEAVE_MCP_KEY || process.env.PROCESS_TASK_SECRET || process.env.SUPABASE_SERVICE_ROLE_KEY || DEFAULT_LOCAL_SECRET;
-  const client = await TaskweaveClient.connect({ url, secret, clientName: 'npm-run-task' });
-  return { client, where: url, close: () => client.close() };
+  const { url } = mcpEndpoint();
+  const keys = candidateKeys(url, process.env.TASKWEAVE_MCP_KEY || process.env.PROCESS_TASK_SECRET || process.env.SUPABASE_SERVICE_ROLE_KEY);
+  if (keys.length === 0) throw new TaskweaveConnectionError('unauthorized', `${url} is not on this machine and no key is set`);
+  for (const [i, secret] of keys.entries()) {
+    try {
+      const client = await TaskweaveClient.connect({ url, secret, clientName: 'npm-run-task' });
+      return { client, where: url, close: () => client.close() };
+    } catch (error) {
+      // without a key of the user's, the next published local key (ours, then `supabase functions serve`'s)
+      if (!(error instanceof TaskweaveConnectionError && error.reason === 'unauthorized') || i === keys.length - 1) throw error;
+    }
+  }
+  throw new Error('unreachable');
 }
 
 const webUrl = () => (process.env.TASKWEAVE_WEB_URL || `http://127.0.0.1:${process.env.WEB_PORT || WEB_PORT}`).replace(/\/+$/, '');

@@ -373,9 +373,20 @@ create table taskweave_private.dispatch_requests (
   sent_at timestamp with time zone default now() not null,
   constraint dispatch_requests_pkey PRIMARY KEY (request_id)
 );
-comment on table taskweave_private.dispatch_requests is 'Hosted dispatch: pg_net requests sent to process-task; one without a response in net._http_response is in flight.';
+comment on table taskweave_private.dispatch_requests is 'Hosted dispatch: every pg_net request sent to process-task in the last hour (the tick trims older ones), to report the failed responses among them (taskweave.hosted_dispatch_status).';
 alter table taskweave_private.dispatch_requests enable row level security;
 grant delete, insert, select, update on taskweave_private.dispatch_requests to service_role;
+
+create table taskweave_private.dispatch_slots (
+  slot integer not null,
+  request_id bigint,
+  sent_at timestamp with time zone,
+  constraint dispatch_slots_pkey PRIMARY KEY (slot),
+  constraint dispatch_slots_slot_positive CHECK (slot > 0)
+);
+comment on table taskweave_private.dispatch_slots is 'Hosted dispatch: one row per invocation allowed in flight (slots 1..max_running are used). A slot is free when it never sent, its request has a response in net._http_response, or it is older than the function''s wall-clock limit (160 s).';
+alter table taskweave_private.dispatch_slots enable row level security;
+grant delete, insert, select, update on taskweave_private.dispatch_slots to service_role;
 
 create table taskweave_private.model_limits (
   model text not null,
@@ -416,6 +427,25 @@ create table taskweave_private.pending_cancellations (
 comment on table taskweave_private.pending_cancellations is 'Dependencies an early join (quorum, deadline) must cancel but could not lock at that moment (a worker was mid-call on them); taskweave_private.sweep() cancels them. Cancelling them inline would wait on rows whose holders wait on our counter row.';
 alter table taskweave_private.pending_cancellations enable row level security;
 grant delete, insert, select, update on taskweave_private.pending_cancellations to service_role;
+
+create table taskweave_private.settings (
+  name text not null,
+  value integer not null,
+  default_value integer not null,
+  min_value integer not null,
+  max_value integer not null,
+  description text not null,
+  updated_at timestamp with time zone default now() not null,
+  updated_by text,
+  constraint settings_name_format CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'::text),
+  constraint settings_pkey PRIMARY KEY (name),
+  constraint settings_range CHECK (min_value <= default_value AND default_value <= max_value),
+  constraint settings_value_in_range CHECK (value >= min_value AND value <= max_value)
+);
+comment on table taskweave_private.settings is 'Taskweave''s settings, one row per setting: the value in force, its default and allowed range. Changed only through taskweave.set_settings (operators); read by taskweave_private.setting_int on the engine''s paths.';
+comment on column taskweave_private.settings.value is 'The value in force (the default until an operator sets it).';
+comment on column taskweave_private.settings.updated_by is 'The operator who last set it (null: never set, or copied from a 0.2.0 database parameter).';
+alter table taskweave_private.settings enable row level security;
 
 -- ---------------------------------------------------------------------------------------------
 -- functions and procedures
@@ -996,6 +1026,29 @@ $function$;
 comment on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb) is 'A new root task, pending, and its run. p_limits bounds the whole run: {"max_tasks", "max_tokens", "deadline_seconds"}, each optional (absent: the database default taskweave.default_<key>; null: no limit). Raises 22023 for an empty title, a non-object input or bad limits.';
 grant execute on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.enable_hosted_dispatch()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_missing record;
+begin
+  perform taskweave_private.require_operator('enable hosted dispatch');
+  select * into v_missing from taskweave_private.hosted_dispatch_problems() limit 1;
+  if found then
+    raise exception 'hosted dispatch cannot start: %', v_missing.problem
+      using errcode = '55000', hint = 'Fix: ' || v_missing.fix || '. Then call taskweave.enable_hosted_dispatch() again.';
+  end if;
+  perform taskweave_private.schedule_hosted_tick();
+  return taskweave_private.hosted_dispatch_report();
+end;
+$function$;
+comment on function taskweave.enable_hosted_dispatch() is 'Operators: schedules the hosted tick (pg_cron, every 5 seconds) and returns taskweave.hosted_dispatch_status(). Raises 55000 naming what is missing (pg_net, pg_cron, Vault, the Vault secret process_task_url or process_task_secret) with the fix in the hint. Idempotent.';
+grant execute on function taskweave.enable_hosted_dispatch() to authenticated;
+grant execute on function taskweave.enable_hosted_dispatch() to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave.fail_task(p_task_id uuid, p_worker text, p_error jsonb, p_retryable boolean DEFAULT true)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
@@ -1033,19 +1086,70 @@ grant execute on function taskweave.fail_task(p_task_id uuid, p_worker text, p_e
 
 CREATE OR REPLACE FUNCTION taskweave.get_dependency_results(p_task_id uuid)
  RETURNS SETOF taskweave.tasks
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
-  select t.*
-  from taskweave.tasks a
-  cross join lateral unnest(a.dependent_task_ids) with ordinality as d(id, ord)
-  join taskweave.tasks t on t.id = d.id
-  where a.id = p_task_id
-  order by d.ord
+declare
+  v_per_output integer := taskweave_private.setting_int('dependency_output_chars', 16384);
+  v_total integer := taskweave_private.setting_int('dependency_total_chars', 262144);
+  v_ids uuid[];
+  v_lengths integer[];
+  v_keep integer[];
+  v_position integer;
+  v_left integer;
+  v_remaining bigint;
+  v_row taskweave.tasks;
+  v_index integer := 0;
+begin
+  select array_agg(t.id order by d.ord), array_agg(coalesce(length(taskweave_private.output_text(t.output)), 0) order by d.ord)
+    into v_ids, v_lengths
+    from taskweave.tasks a
+   cross join lateral unnest(a.dependent_task_ids) with ordinality as d(id, ord)
+    join taskweave.tasks t on t.id = d.id
+   where a.id = p_task_id;
+  if v_ids is null then
+    return;
+  end if;
+  -- each output's share of the total: smallest first, so what a short output leaves flows to the longer ones
+  v_keep := array_fill(0, array[array_length(v_ids, 1)]);
+  v_left := array_length(v_ids, 1);
+  v_remaining := v_total;
+  for v_position in select u.n from unnest(v_lengths) with ordinality u(len, n) order by u.len, u.n loop
+    v_keep[v_position] := least(v_per_output, v_remaining / v_left, v_lengths[v_position]);
+    v_remaining := v_remaining - v_keep[v_position];
+    v_left := v_left - 1;
+  end loop;
+  for v_row in
+    select t.* from unnest(v_ids) with ordinality u(id, n) join taskweave.tasks t on t.id = u.id order by u.n
+  loop
+    v_index := v_index + 1;
+    v_row.output := taskweave_private.cut_output(v_row.output, v_keep[v_index]);
+    v_row.instructions := left(v_row.instructions, v_per_output);
+    if length(v_row.input::text) > v_per_output then
+      v_row.input := jsonb_build_object('cut', jsonb_build_object('original_chars', length(v_row.input::text), 'kept_chars', 0));
+    end if;
+    return next v_row;
+  end loop;
+end;
 $function$;
-comment on function taskweave.get_dependency_results(p_task_id uuid) is 'An aggregator''s dependencies in the order it listed them, with status, output and cancel_reason, for its LLM context.';
+comment on function taskweave.get_dependency_results(p_task_id uuid) is 'An aggregator''s dependencies in the order it listed them, with status, output and cancel_reason, for its LLM context; capped: each output at most the setting dependency_output_chars (16384) characters and all together at most dependency_total_chars (262144), a cut output marked "cut": {"original_chars", "kept_chars"}; instructions cut to dependency_output_chars, an input longer than that replaced by {"cut": …}.';
 grant execute on function taskweave.get_dependency_results(p_task_id uuid) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.get_settings()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.require_operator('read settings');
+  return taskweave_private.effective_settings();
+end;
+$function$;
+comment on function taskweave.get_settings() is 'Operators: every Taskweave setting in force, as {"max_running": 100, …} (the names and ranges are in taskweave.set_settings).';
+grant execute on function taskweave.get_settings() to authenticated;
+grant execute on function taskweave.get_settings() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.heartbeat_task(p_task_id uuid, p_worker text, p_lease_seconds integer DEFAULT 300)
  RETURNS taskweave.tasks
@@ -1065,6 +1169,21 @@ end;
 $function$;
 comment on function taskweave.heartbeat_task(p_task_id uuid, p_worker text, p_lease_seconds integer) is 'Extends the lease of a running task the worker holds; raises TW001 for a worker that no longer holds it (expired, reclaimed, cancelled).';
 grant execute on function taskweave.heartbeat_task(p_task_id uuid, p_worker text, p_lease_seconds integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.hosted_dispatch_status()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.require_operator('read the hosted dispatch status');
+  return taskweave_private.hosted_dispatch_report();
+end;
+$function$;
+comment on function taskweave.hosted_dispatch_status() is 'Operators: {"ready", "extensions": {pg_net, pg_cron}, "cron_job", "vault_secrets": [{name, present}], "last_tick", "in_flight", "max_running", "recent_failures": [...], "problems": [{problem, fix}]}. Never returns a secret''s value.';
+grant execute on function taskweave.hosted_dispatch_status() to authenticated;
+grant execute on function taskweave.hosted_dispatch_status() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.release_task(p_task_id uuid, p_worker text, p_delay_seconds integer DEFAULT 0, p_rate_limited boolean DEFAULT false)
  RETURNS taskweave.tasks
@@ -1235,6 +1354,54 @@ $function$;
 comment on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) is 'Operators and service_role: replaces the given limits of a run (keys as in create_task; null removes a limit; absent keys stay), e.g. to raise a budget and go on with a Retry. Recorded in task_events as limits_changed.';
 grant execute on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) to authenticated;
 grant execute on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.set_settings(p_settings jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_key text;
+  v_value jsonb;
+  v_setting taskweave_private.settings;
+  v_number numeric;
+  v_known text;
+begin
+  perform taskweave_private.require_operator('change settings');
+  if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
+    raise exception 'p_settings must be a JSON object such as {"max_running": 20} (got %)', coalesce(p_settings::text, 'null')
+      using errcode = '22023';
+  end if;
+  -- every key is checked before any is written: a bad one changes nothing
+  for v_key, v_value in select e.key, e.value from jsonb_each(p_settings) e order by e.key loop
+    select * into v_setting from taskweave_private.settings s where s.name = v_key;
+    if not found then
+      select string_agg(s.name, ', ' order by s.name) into v_known from taskweave_private.settings s;
+      raise exception 'unknown setting "%"; the settings are %', v_key, v_known using errcode = '22023';
+    end if;
+    continue when jsonb_typeof(v_value) = 'null'; -- null: back to the default
+    if jsonb_typeof(v_value) <> 'number' then
+      raise exception 'setting "%" must be a whole number from % to % (got %)', v_key, v_setting.min_value, v_setting.max_value, v_value
+        using errcode = '22023';
+    end if;
+    v_number := v_value::text::numeric;
+    if v_number <> trunc(v_number) or v_number < v_setting.min_value or v_number > v_setting.max_value then
+      raise exception 'setting "%" must be a whole number from % to % (got %)', v_key, v_setting.min_value, v_setting.max_value, v_value
+        using errcode = '22023';
+    end if;
+  end loop;
+  update taskweave_private.settings s
+     set value = case when jsonb_typeof(p_settings -> s.name) = 'null' then s.default_value else (p_settings ->> s.name)::integer end,
+         updated_at = now(),
+         updated_by = taskweave_private.operator_name()
+   where p_settings ? s.name;
+  return taskweave_private.effective_settings();
+end;
+$function$;
+comment on function taskweave.set_settings(p_settings jsonb) is 'Operators: merges {"name": value, …} into the settings and returns every setting in force. A value is a whole number in the setting''s range, or null for its default. An unknown name or a bad value raises 22023 naming it and changes nothing. Settings: max_running, max_aggregator_dependencies, max_children_per_task, max_depth, retry_base_seconds, retry_max_seconds, default_max_attempts, default_max_tasks, default_max_tokens, default_deadline_seconds, max_idle_releases, dependency_output_chars, dependency_total_chars.';
+grant execute on function taskweave.set_settings(p_settings jsonb) to authenticated;
+grant execute on function taskweave.set_settings(p_settings jsonb) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.activate_aggregator(p_aggregator_id uuid, p_outcome text, p_completed bigint)
  RETURNS boolean
@@ -1413,6 +1580,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.current_actor(p_fallback text DEFAU
  RETURNS text
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO ''
 AS $function$
 declare
   v_actor text := nullif(current_setting('taskweave.actor', true), '');
@@ -1431,6 +1599,45 @@ $function$;
 comment on function taskweave_private.current_actor(p_fallback text) is 'Who is acting in this transaction, for task_events: the worker or operator the SQL API recorded, else the JWT email or subject, else the role.';
 grant execute on function taskweave_private.current_actor(p_fallback text) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.cut_output(p_output jsonb, p_keep integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_text text := taskweave_private.output_text(p_output);
+  v_cut jsonb;
+begin
+  if v_text is null or length(v_text) <= p_keep then
+    return p_output;
+  end if;
+  v_cut := jsonb_build_object('original_chars', length(v_text), 'kept_chars', greatest(p_keep, 0));
+  return case
+    when p_output ->> 'source' = 'model' and jsonb_typeof(p_output -> 'text') = 'string' then
+      p_output || jsonb_build_object('text', left(v_text, greatest(p_keep, 0)), 'cut', v_cut)
+    when p_output ->> 'source' = 'manual' and p_output ? 'value' then
+      p_output || jsonb_build_object('value', left(v_text, greatest(p_keep, 0)), 'cut', v_cut)
+    else jsonb_build_object('text', left(v_text, greatest(p_keep, 0)), 'cut', v_cut)
+  end;
+end;
+$function$;
+comment on function taskweave_private.cut_output(p_output jsonb, p_keep integer) is 'p_output with its text cut to p_keep characters and "cut": {"original_chars", "kept_chars"} added; unchanged when it fits.';
+grant execute on function taskweave_private.cut_output(p_output jsonb, p_keep integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.dispatch_answered_sql(p_request text, p_sent_at text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select format('(%s <= now() - interval ''160 seconds''', p_sent_at)
+      || case when to_regclass('net._http_response') is not null
+              then format(' or exists (select 1 from net._http_response x where x.id = %s))', p_request)
+              else ')' end
+$function$;
+comment on function taskweave_private.dispatch_answered_sql(p_request text, p_sent_at text) is 'The SQL condition "this pg_net request is no longer in flight" over the given request id and sent-at expressions.';
+
 CREATE OR REPLACE FUNCTION taskweave_private.dispatch_in_flight()
  RETURNS integer
  LANGUAGE plpgsql
@@ -1439,16 +1646,9 @@ AS $function$
 declare
   v_count integer;
 begin
-  -- answered (pg_net keeps responses in net._http_response) or older than the function's wall-clock
-  -- limit: no longer in flight
-  if to_regclass('net._http_response') is not null then
-    execute 'delete from taskweave_private.dispatch_requests r
-              where r.sent_at <= now() - interval ''160 seconds''
-                 or exists (select 1 from net._http_response x where x.id = r.request_id)';
-  else
-    delete from taskweave_private.dispatch_requests where sent_at <= now() - interval '160 seconds';
-  end if;
-  select count(*) into v_count from taskweave_private.dispatch_requests;
+  execute format('select count(*)::integer from taskweave_private.dispatch_requests r where not %s',
+                 taskweave_private.dispatch_answered_sql('r.request_id', 'r.sent_at'))
+    into v_count;
   return v_count;
 end;
 $function$;
@@ -1461,14 +1661,25 @@ CREATE OR REPLACE FUNCTION taskweave_private.dispatch_ready_task()
  SET search_path TO ''
 AS $function$
 begin
-  -- due now: invoke for this task; a backoff (run_after later) is picked up by the sweep when due
+  -- due now: one invocation in claim mode, so claim_tasks chooses (cap, fairness); a backoff (run_after
+  -- later) is picked up by the tick when due
   if new.run_after <= now() and to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is not null then
-    perform taskweave_private.invoke_process_task(jsonb_build_object('task_id', new.id));
+    perform taskweave_private.invoke_process_task('{"max_tasks": 1}'::jsonb);
   end if;
   return null;
 end;
 $function$;
-comment on function taskweave_private.dispatch_ready_task() is 'Invokes process-task for a task that just became pending and is due (hosted dispatch).';
+comment on function taskweave_private.dispatch_ready_task() is 'Invokes process-task in claim mode ({"max_tasks": 1}) when a task becomes pending and due (hosted dispatch).';
+
+CREATE OR REPLACE FUNCTION taskweave_private.effective_settings()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select coalesce(jsonb_object_agg(s.name, s.value order by s.name), '{}'::jsonb) from taskweave_private.settings s
+$function$;
+comment on function taskweave_private.effective_settings() is 'Every setting in force, as {"name": value}.';
 
 CREATE OR REPLACE FUNCTION taskweave_private.escalate_failure(p_task taskweave.tasks, p_error jsonb)
  RETURNS taskweave.tasks
@@ -1508,6 +1719,7 @@ grant execute on function taskweave_private.fan_in_lock_key(p_root_task_id uuid)
 CREATE OR REPLACE FUNCTION taskweave_private.guard_task_transition()
  RETURNS trigger
  LANGUAGE plpgsql
+ SET search_path TO ''
 AS $function$
 declare
   v_detail jsonb;
@@ -1604,6 +1816,128 @@ $function$;
 comment on function taskweave_private.guard_task_transition() is 'The one place a task moves (BEFORE INSERT OR UPDATE OF status on tasks): rejects a move not in next_statuses() (55000), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor, and the reason of a cancel), notifies task_changed while a watcher listens, and task_ready when the task became pending.';
 grant execute on function taskweave_private.guard_task_transition() to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_problems()
+ RETURNS TABLE(problem text, fix text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_secret text;
+  v_present boolean;
+begin
+  if to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+    problem := 'pg_net is not enabled: Postgres cannot invoke process-task';
+    fix := 'Dashboard -> Database -> Extensions -> enable pg_net (or run: create extension pg_net;)';
+    return next;
+  end if;
+  if to_regprocedure('cron.schedule(text, text, text)') is null then
+    problem := 'pg_cron is not enabled: retries after backoff, expired leases, join deadlines and waiting tasks are never picked up';
+    fix := 'Dashboard -> Integrations -> Cron (or Database -> Extensions) -> enable pg_cron (or run: create extension pg_cron;)';
+    return next;
+  end if;
+  if to_regclass('vault.secrets') is null and to_regclass('vault.decrypted_secrets') is null then
+    problem := 'Vault is not available: the process-task URL and key cannot be stored';
+    fix := 'Dashboard -> Integrations -> Vault -> enable it (or run: create extension supabase_vault;)';
+    return next;
+  else
+    foreach v_secret in array array['process_task_url', 'process_task_secret'] loop
+      if to_regclass('vault.secrets') is not null then
+        execute 'select exists (select 1 from vault.secrets where name = $1)' into v_present using v_secret;
+      else
+        execute 'select exists (select 1 from vault.decrypted_secrets where name = $1)' into v_present using v_secret;
+      end if;
+      if not v_present then
+        problem := format('the Vault secret %s is missing', v_secret);
+        fix := case v_secret
+          when 'process_task_url' then
+            'Dashboard -> Integrations -> Vault -> Add new secret named process_task_url with https://<project-ref>.supabase.co/functions/v1/process-task '
+            '(or run: select vault.create_secret(''https://<project-ref>.supabase.co/functions/v1/process-task'', ''process_task_url'');)'
+          else
+            'Dashboard -> Integrations -> Vault -> Add new secret named process_task_secret with the PROCESS_TASK_SECRET you set on the function '
+            '(or run: select vault.create_secret(''<PROCESS_TASK_SECRET>'', ''process_task_secret'');)'
+          end;
+        return next;
+      end if;
+    end loop;
+  end if;
+end;
+$function$;
+comment on function taskweave_private.hosted_dispatch_problems() is 'What hosted dispatch lacks (pg_net, pg_cron, Vault, its two secrets), each with the step that fixes it; no row when nothing.';
+
+CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_report()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_job jsonb;
+  v_last_tick jsonb;
+  v_failures jsonb := '[]'::jsonb;
+  v_secrets jsonb := '[]'::jsonb;
+  v_secret text;
+  v_present boolean;
+begin
+  if to_regclass('cron.job') is not null then
+    execute $q$select to_jsonb(j) - 'command' - 'nodename' - 'nodeport' - 'database'
+                 from cron.job j where j.jobname = 'taskweave-hosted-tick'$q$ into v_job;
+    if v_job is not null and to_regclass('cron.job_run_details') is not null then
+      execute $q$select jsonb_build_object('status', d.status, 'started_at', d.start_time, 'ended_at', d.end_time,
+                                             'message', d.return_message)
+                   from cron.job_run_details d where d.jobid = ($1 ->> 'jobid')::bigint
+                  order by d.start_time desc nulls last limit 1$q$ into v_last_tick using v_job;
+    end if;
+  end if;
+  if to_regclass('net._http_response') is not null then
+    -- pg_net's response columns differ between versions: read them from the row as json
+    execute $q$select coalesce(jsonb_agg(f order by (f ->> 'request_id')::bigint desc), '[]'::jsonb) from (
+                 select jsonb_build_object('request_id', r.request_id, 'sent_at', r.sent_at,
+                                           'status_code', x -> 'status_code', 'timed_out', x -> 'timed_out',
+                                           'error', x ->> 'error_msg', 'body', left(x ->> 'content', 500),
+                                           'at', coalesce(x ->> 'created', r.sent_at::text)) as f
+                   from taskweave_private.dispatch_requests r
+                   join lateral (select to_jsonb(h) as x from net._http_response h where h.id = r.request_id) h on true
+                  where coalesce((x ->> 'status_code')::integer, 0) not between 200 and 299
+                     or x ->> 'error_msg' is not null or coalesce((x ->> 'timed_out')::boolean, false)
+                  order by r.request_id desc limit 10) failures$q$ into v_failures;
+  end if;
+  foreach v_secret in array array['process_task_url', 'process_task_secret'] loop
+    v_present := false;
+    if to_regclass('vault.secrets') is not null then
+      execute 'select exists (select 1 from vault.secrets where name = $1)' into v_present using v_secret;
+    elsif to_regclass('vault.decrypted_secrets') is not null then
+      execute 'select exists (select 1 from vault.decrypted_secrets where name = $1)' into v_present using v_secret;
+    end if;
+    v_secrets := v_secrets || jsonb_build_object('name', v_secret, 'present', v_present);
+  end loop;
+  return jsonb_build_object(
+    'ready', not exists (select 1 from taskweave_private.hosted_dispatch_problems()) and coalesce((v_job ->> 'active')::boolean, false),
+    'extensions', jsonb_build_object(
+      'pg_net', jsonb_build_object(
+        'enabled', to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is not null,
+        'version', (select e.extversion from pg_catalog.pg_extension e where e.extname = 'pg_net'),
+        'available', exists (select 1 from pg_catalog.pg_available_extensions a where a.name = 'pg_net')),
+      'pg_cron', jsonb_build_object(
+        'enabled', to_regprocedure('cron.schedule(text, text, text)') is not null,
+        'version', (select e.extversion from pg_catalog.pg_extension e where e.extname = 'pg_cron'),
+        'available', exists (select 1 from pg_catalog.pg_available_extensions a where a.name = 'pg_cron'))),
+    'cron_job', v_job,
+    'vault_secrets', v_secrets,
+    'last_tick', v_last_tick,
+    'in_flight', taskweave_private.dispatch_in_flight(),
+    'max_running', taskweave_private.setting_int('max_running', 100),
+    'recent_failures', coalesce(v_failures, '[]'::jsonb),
+    'problems', (select coalesce(jsonb_agg(jsonb_build_object('problem', p.problem, 'fix', p.fix)), '[]'::jsonb)
+                   from taskweave_private.hosted_dispatch_problems() p)
+      || case when v_job is null and to_regprocedure('cron.schedule(text, text, text)') is not null
+              then jsonb_build_array(jsonb_build_object('problem', 'the tick is not scheduled',
+                                                        'fix', 'run: select taskweave.enable_hosted_dispatch();'))
+              else '[]'::jsonb end);
+end;
+$function$;
+comment on function taskweave_private.hosted_dispatch_report() is 'The body of taskweave.hosted_dispatch_status, without the operator check.';
+
 CREATE OR REPLACE FUNCTION taskweave_private.hosted_tick()
  RETURNS void
  LANGUAGE plpgsql
@@ -1613,9 +1947,21 @@ AS $function$
 begin
   perform taskweave_private.sweep();
   perform taskweave_private.sweep_due_tasks();
+  -- the tick's own history: about 17,000 cron rows and as many requests a day otherwise
+  delete from taskweave_private.dispatch_requests where sent_at < now() - interval '1 hour';
+  if to_regclass('cron.job_run_details') is not null then
+    begin
+      execute $q$
+        delete from cron.job_run_details d
+         using cron.job j
+         where j.jobid = d.jobid and j.jobname = 'taskweave-hosted-tick' and d.end_time < now() - interval '1 hour'$q$;
+    exception when insufficient_privilege then
+      null; -- a cron schema we may not trim: the tick still does its work
+    end;
+  end if;
 end;
 $function$;
-comment on function taskweave_private.hosted_tick() is 'What pg_cron runs every 5 seconds when hosted: join deadlines and leftover cancellations, then due tasks.';
+comment on function taskweave_private.hosted_tick() is 'What pg_cron runs every 5 seconds when hosted: join deadlines and leftover cancellations, then due tasks; then it trims its own history (cron.job_run_details of taskweave-hosted-tick and dispatch_requests older than an hour).';
 
 CREATE OR REPLACE FUNCTION taskweave_private.invoke_process_task(p_body jsonb)
  RETURNS bigint
@@ -1627,31 +1973,45 @@ declare
   v_url text;
   v_secret text;
   v_request_id bigint;
+  v_slot integer;
   v_cap integer := taskweave_private.setting_int('max_running', 100);
 begin
   select e.url, e.secret into v_url, v_secret from taskweave_private.process_task_endpoint() e;
   if v_url is null or v_secret is null then
     return null; -- not configured: local stacks use `npm run dispatcher`
   end if;
-  -- one sender at a time counts what is in flight, so the cap holds across concurrent transactions
-  perform pg_advisory_xact_lock(hashtextextended('taskweave.dispatch', 0));
-  if v_cap > 0 and taskweave_private.dispatch_in_flight() >= v_cap then
-    return null; -- full: the sweep sends it when an invocation has answered
+  if v_cap > 0 then
+    -- a free place under the cap; SKIP LOCKED passes the places other open transactions are taking
+    execute format(
+      'select s.slot from taskweave_private.dispatch_slots s
+        where s.slot <= $1 and (s.request_id is null or %s)
+        order by s.slot
+        limit 1
+        for update skip locked',
+      taskweave_private.dispatch_answered_sql('s.request_id', 's.sent_at'))
+      into v_slot using v_cap;
+    if v_slot is null then
+      return null; -- full: the tick sends it when an invocation has answered
+    end if;
   end if;
   -- pg_net sends after commit, so a rolled-back transition never invokes the function
   execute 'select net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := $4)'
     into v_request_id
     using v_url, p_body, jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || v_secret), 150000;
+  if v_slot is not null then
+    update taskweave_private.dispatch_slots set request_id = v_request_id, sent_at = now() where slot = v_slot;
+  end if;
   insert into taskweave_private.dispatch_requests (request_id) values (v_request_id) on conflict do nothing;
   return v_request_id;
 end;
 $function$;
-comment on function taskweave_private.invoke_process_task(p_body jsonb) is 'POSTs p_body to process-task through pg_net (after commit), unless taskweave.max_running invocations are already in flight. Returns the pg_net request id, or null when not configured or full.';
+comment on function taskweave_private.invoke_process_task(p_body jsonb) is 'POSTs p_body to process-task through pg_net (after commit), unless max_running invocations are already in flight. Returns the pg_net request id, or null when not configured or full.';
 
 CREATE OR REPLACE FUNCTION taskweave_private.is_due(p_status taskweave.task_status, p_run_after timestamp with time zone, p_lease_expires_at timestamp with time zone)
  RETURNS boolean
  LANGUAGE sql
  STABLE
+ SET search_path TO ''
 AS $function$
   select (p_status = 'pending' and p_run_after <= now())
       or (p_status = 'running' and p_lease_expires_at <= now())
@@ -1695,6 +2055,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.join_outcome(p_open integer, p_comp
  RETURNS text
  LANGUAGE sql
  STABLE
+ SET search_path TO ''
 AS $function$
   -- the join rule: every dependency ended, or a quorum completed, or the wait is over; null keeps waiting
   select case
@@ -1790,6 +2151,24 @@ $function$;
 comment on function taskweave_private.operator_name() is 'The operator acting now, for resolved_by and task_events: JWT email, else subject, else the role.';
 grant execute on function taskweave_private.operator_name() to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.output_text(p_output jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select case
+    when p_output is null or jsonb_typeof(p_output) = 'null' then null
+    when p_output ->> 'source' = 'model' and jsonb_typeof(p_output -> 'text') = 'string' then p_output ->> 'text'
+    when p_output ->> 'source' = 'manual' and p_output ? 'value' then
+      case when jsonb_typeof(p_output -> 'value') = 'string' then p_output ->> 'value' else (p_output -> 'value')::text end
+    when jsonb_typeof(p_output) = 'string' then p_output #>> '{}'
+    else p_output::text
+  end
+$function$;
+comment on function taskweave_private.output_text(p_output jsonb) is 'The text a task output stands for: a model output''s text, a manual output''s value, else the JSON itself.';
+grant execute on function taskweave_private.output_text(p_output jsonb) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.process_task_endpoint()
  RETURNS TABLE(url text, secret text)
  LANGUAGE plpgsql
@@ -1812,6 +2191,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.require_lease(p_task taskweave.task
  RETURNS void
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO ''
 AS $function$
 begin
   if p_task.id is null then
@@ -1882,6 +2262,7 @@ comment on function taskweave_private.schedule_hosted_tick() is 'Schedules taskw
 CREATE OR REPLACE FUNCTION taskweave_private.set_actor(p_actor text)
  RETURNS void
  LANGUAGE plpgsql
+ SET search_path TO ''
 AS $function$
 begin
   perform pg_catalog.set_config('taskweave.actor', coalesce(p_actor, ''), true);
@@ -1892,12 +2273,19 @@ grant execute on function taskweave_private.set_actor(p_actor text) to service_r
 
 CREATE OR REPLACE FUNCTION taskweave_private.setting_int(p_name text, p_default integer)
  RETURNS integer
- LANGUAGE sql
- STABLE
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
 AS $function$
-  select coalesce(nullif(pg_catalog.current_setting('taskweave.' || p_name, true), '')::pg_catalog.int4, p_default)
+declare
+  v_value integer;
+begin
+  -- plpgsql keeps this primary-key lookup's plan for the session: it is read on every claim
+  select s.value into v_value from taskweave_private.settings s where s.name = p_name;
+  return coalesce(v_value, p_default);
+end;
 $function$;
-comment on function taskweave_private.setting_int(p_name text, p_default integer) is 'A Taskweave limit from the GUC taskweave.<name> (set per database or session), else the default. Names and defaults: max_running (100; 0 = no cap), max_aggregator_dependencies (10000), max_children_per_task (100), max_depth (5), retry_base_seconds (10), retry_max_seconds (600), default_max_attempts (3), default_max_tasks (1000), default_max_tokens (2000000), default_deadline_seconds (86400), max_idle_releases (3).';
+comment on function taskweave_private.setting_int(p_name text, p_default integer) is 'A Taskweave setting from taskweave_private.settings (set with taskweave.set_settings), or p_default for a name it does not hold. Postgres parameters (taskweave.*) are not read: no session can change a limit for itself.';
 grant execute on function taskweave_private.setting_int(p_name text, p_default integer) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.sweep(p_limit integer DEFAULT 500)
@@ -1968,6 +2356,21 @@ begin
 end;
 $function$;
 comment on function taskweave_private.sweep_due_tasks(p_max_invocations integer) is 'Invokes process-task in claim mode ({"max_tasks": 5}) enough times for the due tasks, at most p_max_invocations and never past the in-flight cap. Returns how many invocations it sent.';
+
+CREATE OR REPLACE FUNCTION taskweave_private.sync_dispatch_slots()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  -- slots above a lowered cap stay, unused (slot <= max_running is tested when one is taken)
+  insert into taskweave_private.dispatch_slots (slot)
+  select g from generate_series(1, new.value) g
+  on conflict (slot) do nothing;
+  return null;
+end;
+$function$;
+comment on function taskweave_private.sync_dispatch_slots() is 'Keeps a dispatch slot row for every place under max_running.';
 
 CREATE OR REPLACE FUNCTION taskweave_private.take_model_slot(p_model text, p_task_id uuid)
  RETURNS integer
@@ -2194,6 +2597,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.validate_seconds(p_name text, p_val
  RETURNS void
  LANGUAGE plpgsql
  IMMUTABLE
+ SET search_path TO ''
 AS $function$
 begin
   if p_value is null or p_value < p_min or p_value > p_max then
@@ -2240,6 +2644,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.validate_worker(p_worker text)
  RETURNS void
  LANGUAGE plpgsql
  IMMUTABLE
+ SET search_path TO ''
 AS $function$
 begin
   if p_worker is null or pg_catalog.char_length(pg_catalog.btrim(p_worker)) = 0 or pg_catalog.char_length(p_worker) > 200 then
@@ -2277,3 +2682,4 @@ CREATE TRIGGER human_reviews_notify AFTER INSERT OR UPDATE OF status ON taskweav
 CREATE TRIGGER tasks_check_aggregator_dependencies AFTER UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) AND old.status IS DISTINCT FROM new.status AND new.is_parallel_task) EXECUTE FUNCTION taskweave.check_aggregator_dependencies();
 CREATE TRIGGER tasks_dispatch_ready AFTER INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN (new.status = 'pending'::taskweave.task_status) EXECUTE FUNCTION taskweave_private.dispatch_ready_task();
 CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
+CREATE TRIGGER settings_sync_dispatch_slots AFTER INSERT OR UPDATE OF value ON taskweave_private.settings FOR EACH ROW WHEN (new.name = 'max_running'::text) EXECUTE FUNCTION taskweave_private.sync_dispatch_slots();

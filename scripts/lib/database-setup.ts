@@ -65,17 +65,29 @@ export async function runSupabaseCli(args: string[], url: string): Promise<strin
   return `${stdout}${stderr}`;
 }
 
-/** Like runSupabaseCli, with the streams apart: the CLI prints its target and notices on stderr. */
-export async function runSupabaseCliStreams(args: string[], url: string): Promise<{ stdout: string; stderr: string }> {
+/**
+ * The port the CLI is told its own database has (SUPABASE_DB_PORT): any valid port but the URL's. Ours
+ * (TASKWEAVE_DB_PORT) unless the URL is on it; then 10000 above, or below where above would pass 65535
+ * (the CLI rejects such a port: "Invalid SUPABASE_DB_PORT").
+ */
+export function cliDatabasePort(urlPort: number, localPort = LOCAL_DB_PORT): number {
+  if (urlPort !== localPort) return localPort;
+  return urlPort + 10_000 <= 65_535 ? urlPort + 10_000 : urlPort - 10_000;
+}
+
+/** The environment in which the CLI talks to `url` directly (see runSupabaseCli). */
+export function supabaseCliEnv(url: string): NodeJS.ProcessEnv {
   const { hostname, port } = new URL(url);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SUPABASE_DB_PORT: String(Number(port || 5432) === LOCAL_DB_PORT ? LOCAL_DB_PORT + 10_000 : LOCAL_DB_PORT),
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, SUPABASE_DB_PORT: String(cliDatabasePort(Number(port || 5432))) };
   // a loopback server has no TLS; say so instead of letting the CLI try and warn
   if (/^(127\.|localhost$|\[?::1\]?$)/.test(hostname) && !process.env.PGSSLMODE) env.PGSSLMODE = 'disable';
+  return env;
+}
+
+/** Like runSupabaseCli, with the streams apart: the CLI prints its target and notices on stderr. */
+export async function runSupabaseCliStreams(args: string[], url: string): Promise<{ stdout: string; stderr: string }> {
   try {
-    return await run(supabaseBin, args, { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 });
+    return await run(supabaseBin, args, { cwd: repoRoot, env: supabaseCliEnv(url), maxBuffer: 64 * 1024 * 1024 });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`supabase ${args[0]} ${args[1] ?? ''} failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);

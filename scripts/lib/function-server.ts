@@ -9,20 +9,22 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { FUNCTIONS_PORT, repoRoot } from './local-config.ts';
+import { denoBinary, denoEnv, type DenoLine } from './deno-binaries.ts';
+import { PUBLISHED_LOCAL_SECRET } from '../../supabase/functions/_shared/bearer.ts';
 
 export const FUNCTIONS_DIR = path.join(repoRoot, 'supabase', 'functions');
 export const FUNCTION_ENTRY = path.join(FUNCTIONS_DIR, 'process-task', 'index.ts');
 export const FUNCTION_NAMES = ['process-task', 'mcp'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
-export const DEFAULT_LOCAL_SECRET = 'taskweave-local-process-task-secret';
-const denoBin = path.join(repoRoot, 'node_modules', '.bin', 'deno');
+/** The key local servers use when PROCESS_TASK_SECRET is not set; published, so loopback only (see functions-serve.ts). */
+export const DEFAULT_LOCAL_SECRET = PUBLISHED_LOCAL_SECRET;
 
 export interface FunctionServerOptions {
   databaseUrl: string;
   port?: number; // 0 = a free port
   host?: string;
-  /** PROCESS_TASK_SECRET; callers send it as the bearer key */
-  secret?: string;
+  /** PROCESS_TASK_SECRET; callers send it as the bearer key. null: none (the functions then take the keys of `env`, as under `supabase functions serve`) */
+  secret?: string | null;
   /** extra env for the function: LLM_PROVIDER, OPENAI_BASE_URL, PROCESS_TASK_* knobs … */
   env?: Record<string, string | undefined>;
   onLog?: (line: string) => void;
@@ -34,6 +36,8 @@ export interface FunctionServerOptions {
   functionsDir?: string;
   /** DENO_DIR for Deno's cache of npm packages (default: Deno's own) */
   denoDir?: string;
+  /** which Deno runs the functions: `current` (default) or `edge`, the 2.1 line of Supabase's edge runtime */
+  deno?: DenoLine;
 }
 
 export interface FunctionServer {
@@ -41,11 +45,33 @@ export interface FunctionServer {
   /** every served function's URL, e.g. urls.mcp = …/functions/v1/mcp */
   readonly urls: Partial<Record<FunctionName, string>>;
   readonly port: number;
+  /** the key the servers were given ('' when none: they take the keys of their env) */
   readonly secret: string;
   /** process-task's Deno process (the first served function's when process-task is not served) */
   readonly process: ChildProcess;
   readonly processes: Partial<Record<FunctionName, ChildProcess>>;
   stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const isLoopbackHost = (host: string) => {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || h === 'localhost';
+};
+
+/**
+ * The key to serve with. PROCESS_TASK_SECRET when set; else the published local key, but only on a loopback
+ * host: anyone who can reach another interface (0.0.0.0, a LAN address) could read that key in this repo.
+ */
+export function serveSecret(host: string, secret: string | undefined): { secret: string; published: boolean } | { refused: string } {
+  const published = !secret || secret === DEFAULT_LOCAL_SECRET;
+  if (published && !isLoopbackHost(host)) {
+    return {
+      refused:
+        `FUNCTIONS_HOST=${host} serves other machines, and ${secret ? 'PROCESS_TASK_SECRET is' : 'without PROCESS_TASK_SECRET the functions would take'} ` +
+        'the published local key, which anyone can read. Set PROCESS_TASK_SECRET to a long random string (e.g. `openssl rand -hex 32`), or serve on 127.0.0.1.',
+    };
+  }
+  return { secret: secret || DEFAULT_LOCAL_SECRET, published };
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -62,7 +88,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export async function startFunctionServer(options: FunctionServerOptions): Promise<FunctionServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port === 0 ? await freePort(host) : (options.port ?? FUNCTIONS_PORT);
-  const secret = options.secret ?? DEFAULT_LOCAL_SECRET;
+  const secret = options.secret === null ? '' : (options.secret ?? DEFAULT_LOCAL_SECRET);
   const names = options.functions ?? FUNCTION_NAMES;
   const started: Started[] = [];
   try {
@@ -103,17 +129,20 @@ async function startDeno(name: FunctionName, options: FunctionServerOptions, sec
   const entry = path.join(options.functionsDir ?? FUNCTIONS_DIR, name, 'index.ts');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v;
-  Object.assign(env, {
-    SUPABASE_DB_URL: options.databaseUrl,
-    PROCESS_TASK_SECRET: secret,
+  const line = options.deno ?? 'current';
+  Object.assign(env, denoEnv(line, env as NodeJS.ProcessEnv), {
+    // the name a user sets (hosted secrets may not start with SUPABASE_); it wins over an inherited SUPABASE_DB_URL
+    TASKWEAVE_DB_URL: options.databaseUrl,
     FUNCTIONS_PORT: String(port),
     FUNCTIONS_HOST: host,
     NO_COLOR: '1',
   });
+  if (secret) env.PROCESS_TASK_SECRET = secret;
+  else delete env.PROCESS_TASK_SECRET;
   env.LLM_PROVIDER ??= 'demo';
   if (options.denoDir) env.DENO_DIR = options.denoDir;
   const child = spawn(
-    denoBin,
+    denoBinary(line),
     ['run', '--frozen', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', '--no-prompt', entry],
     { cwd: path.dirname(entry), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );

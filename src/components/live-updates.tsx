@@ -20,6 +20,8 @@ const FALLBACK_POLL_MS = 10_000;
 export function LiveUpdates({ viewerName }: { viewerName: string }) {
   const router = useRouter();
   const [connection, setConnection] = useState<Connection>('connecting');
+  // why the feed is not live, as the server said (its ping did not come back, or it cannot LISTEN)
+  const [why, setWhy] = useState<string | null>(null);
   const [notices, setNotices] = useState<Notice[]>([]);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   // One refresh in flight at a time: changes that arrive meanwhile mark the page stale, and exactly
@@ -76,14 +78,24 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
       if (everConnected || catchUp) scheduleRefresh();
       everConnected = true;
     });
-    // without a live feed (LISTEN refused, e.g. behind a transaction pooler) fall back to polling
+    // without a live feed that proves itself (LISTEN refused, or accepted and silent, as through a
+    // transaction pooler: the server's own ping did not come back) fall back to polling, and say so
     let poll: ReturnType<typeof setInterval> | null = null;
     const startPolling = () => {
       setConnection('unavailable');
       source.close();
       poll ??= setInterval(scheduleRefresh, FALLBACK_POLL_MS);
     };
-    source.addEventListener('unavailable', startPolling);
+    source.addEventListener('unavailable', (event) => {
+      try {
+        const reason = (JSON.parse((event as MessageEvent<string>).data) as { reason?: unknown }).reason;
+        if (typeof reason === 'string') setWhy(reason);
+      } catch {
+        // no reason given: the words below still say the page is not live
+      }
+      startPolling();
+      scheduleRefresh(); // what changed while the server found out is shown now, not in 10 s
+    });
     source.addEventListener('task_changed', scheduleRefresh);
     source.addEventListener('task_ready', scheduleRefresh);
     source.addEventListener('review_changed', (event) => {
@@ -118,10 +130,14 @@ export function LiveUpdates({ viewerName }: { viewerName: string }) {
   }, [router, viewerName, startRefresh]);
 
   const dot = { connecting: 'bg-slate-400', live: 'bg-emerald-500', reconnecting: 'bg-amber-500', unavailable: 'bg-rose-500' }[connection];
-  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Refreshing every 10 s' }[connection];
+  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', unavailable: 'Not live: refreshing every 10 s' }[connection];
+  const title =
+    connection === 'unavailable'
+      ? `Live updates are off${why ? `: ${why}` : ''}. The page refreshes itself every 10 s instead.`
+      : 'Pages update as tasks and reviews change';
   return (
     <>
-      <span className="inline-flex items-center gap-1.5 text-xs text-slate-600" data-live={connection} title="Pages update as tasks and reviews change">
+      <span className="inline-flex items-center gap-1.5 text-xs text-slate-600" data-live={connection} title={title}>
         <span className={`h-2 w-2 rounded-full ${dot}`} aria-hidden />
         {words}
       </span>

@@ -1,18 +1,38 @@
 // `npm run dev` as a newcomer runs it: a child process on a fresh database, driven through the demo to
 // its end via the function and the SQL API, then Ctrl-C (SIGINT to its process group) leaves nothing behind.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { withDatabase } from '../../scripts/lib/local-config.ts';
 import { freePort, DEFAULT_LOCAL_SECRET } from '../../scripts/lib/function-server.ts';
-import { connect, type Sql } from '../helpers/database.ts';
+import { endpointFile } from '../../scripts/lib/function-endpoint.ts';
+import { connect, useTestDatabase, type Sql } from '../helpers/database.ts';
 
 const serverUrl = inject('serverUrl');
 const dbName = `taskweave_dev_${crypto.randomBytes(4).toString('hex')}`;
 let sql: Sql | undefined;
 let child: ChildProcess | undefined;
 
+const stackDb = useTestDatabase();
+const stackDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskweave-dev-stack-'));
+let gateway: http.Server | undefined;
+const others: ChildProcess[] = [];
+
 afterAll(async () => {
+  for (const other of others) {
+    try {
+      process.kill(-other.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await new Promise<void>((resolve) => (gateway ? gateway.close(() => resolve()) : resolve()));
+  fs.rmSync(stackDataDir, { recursive: true, force: true });
   if (child?.pid && child.exitCode === null) {
     try {
       process.kill(-child.pid, 'SIGKILL');
@@ -153,5 +173,85 @@ describe('npm run dev', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(output).toContain('fn      │ stopped');
     expect(output).toContain('web     │ stopped');
+  }, 420_000);
+});
+
+/** A stand-in for a `supabase start` stack's API gateway: Kong, as it answers a route it does not know. */
+async function startFakeKong(): Promise<{ port: number; requests: string[] }> {
+  const requests: string[] = [];
+  gateway = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    req.resume();
+    res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8', Server: 'kong/2.8.1' });
+    res.end(JSON.stringify({ message: 'no Route matched with those values' }));
+  });
+  const port = await new Promise<number>((resolve) => gateway!.listen(0, '127.0.0.1', () => resolve((gateway!.address() as { port: number }).port)));
+  return { port, requests };
+}
+
+describe('npm run dev next to a running `supabase start` stack', () => {
+  it('serves the functions on a free port beside the stack’s gateway, and npm run task and the dispatcher find them', async () => {
+    const kong = await startFakeKong();
+    const webPort = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: stackDb.url,
+      FUNCTIONS_PORT: String(kong.port), // the port the stack's gateway holds (54321 for a real one)
+      WEB_PORT: String(webPort),
+      TASKWEAVE_DATA_DIR: stackDataDir,
+      LLM_PROVIDER: '',
+      OPENAI_API_KEY: '',
+      OPENAI_BASE_URL: '',
+      ANTHROPIC_API_KEY: '',
+      NO_COLOR: '1',
+    };
+    delete env.PROCESS_TASK_SECRET;
+    delete env.TASKWEAVE_MCP_URL;
+    delete env.FUNCTIONS_URL;
+    let output = '';
+    const dev = spawn('npm', ['run', 'dev'], { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+    others.push(dev);
+    dev.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    dev.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<string>((resolve) => dev.once('exit', (code, signal) => resolve(`${code}/${signal}`)));
+    await waitFor('the ready line', async () => /Taskweave is ready in/.test(output) || (dev.exitCode !== null ? Promise.reject(new Error(`npm run dev exited early:\n${output}`)) : undefined), 240_000);
+
+    const moved = /API gateway holds port (\d+) \(kong\/2\.8\.1\): serving our functions on port (\d+) instead/.exec(output);
+    expect(moved, output).not.toBeNull();
+    expect(Number(moved![1])).toBe(kong.port);
+    const ours = Number(moved![2]);
+    expect(ours).not.toBe(kong.port);
+    expect(output).toContain(`process-task http://127.0.0.1:${ours}/functions/v1/process-task`);
+    expect(output).not.toContain(DEFAULT_LOCAL_SECRET);
+    expect(JSON.parse(fs.readFileSync(endpointFile(stackDataDir), 'utf8'))).toMatchObject({
+      processTask: `http://127.0.0.1:${ours}/functions/v1/process-task`,
+      mcp: `http://127.0.0.1:${ours}/functions/v1/mcp`,
+    });
+
+    // npm run task, with no URL and no key set, reaches our endpoint, not the gateway; dev's dispatcher runs the task
+    const task = await promisify(execFile)('npm', ['run', 'task', '--', '--no-follow', '--topics', 'Alpha,Beta', 'Compare two things'], { cwd: process.cwd(), env });
+    expect(task.stdout).toContain(`via http://127.0.0.1:${ours}/functions/v1/mcp`);
+    const rootId = /created root task ([0-9a-f-]{36})/.exec(task.stdout)![1];
+    await waitFor('the run to complete', async () => {
+      const [row] = await stackDb.sql<{ status: string }[]>`select status from taskweave.tasks where id = ${rootId}`;
+      return row?.status === 'completed';
+    }, 90_000);
+
+    // so does a separate npm run dispatcher, with the key the functions accept
+    let dispatcherOutput = '';
+    const dispatcher = spawn('npm', ['run', 'dispatcher'], { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+    others.push(dispatcher);
+    dispatcher.stdout!.on('data', (c: Buffer) => (dispatcherOutput += c.toString()));
+    dispatcher.stderr!.on('data', (c: Buffer) => (dispatcherOutput += c.toString()));
+    await waitFor('the dispatcher to start', async () => dispatcherOutput.includes('dispatcher: listening'), 60_000);
+    expect(dispatcherOutput).toContain(`invoking http://127.0.0.1:${ours}/functions/v1/process-task (from the running npm run dev / functions:serve)`);
+    process.kill(-dispatcher.pid!, 'SIGINT');
+
+    // the gateway was only asked who it is
+    expect(kong.requests.every((r) => r === 'GET /')).toBe(true);
+
+    process.kill(-dev.pid!, 'SIGINT');
+    expect(['0/null', 'null/SIGINT', '130/null']).toContain(await exited);
+    expect(fs.existsSync(endpointFile(stackDataDir))).toBe(false);
   }, 420_000);
 });

@@ -4,6 +4,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createDatabaseFromTemplate } from '../../scripts/lib/database-setup.ts';
 
+export { setSettings, withSettings } from './tasks.ts';
+
 export type Sql = postgres.Sql<Record<string, unknown>>;
 
 export interface TestDatabase {
@@ -20,10 +22,10 @@ export function connect(url: string, max = 4): Sql {
 }
 
 /**
- * settings: database-level Taskweave settings for this file's database, e.g. { max_running: 0 } for files
- * that keep hundreds of tasks running at once and are not about the cap.
+ * settings: Taskweave settings for this file's database (taskweave.set_settings), e.g. { max_running: 0 } for
+ * files that keep hundreds of tasks running at once and are not about the cap.
  */
-export function useTestDatabase(options: { settings?: Record<string, string | number> } = {}): TestDatabase {
+export function useTestDatabase(options: { settings?: Record<string, number> } = {}): TestDatabase {
   let db: Awaited<ReturnType<typeof createDatabaseFromTemplate>> | undefined;
   let sql: Sql | undefined;
   const clients: Sql[] = [];
@@ -31,10 +33,11 @@ export function useTestDatabase(options: { settings?: Record<string, string | nu
     db = await createDatabaseFromTemplate(inject('serverUrl'), inject('templateDatabase'));
     if (options.settings) {
       const admin = connect(db.url, 1);
-      for (const [name, value] of Object.entries(options.settings)) {
-        await admin.unsafe(`alter database ${db.name} set taskweave.${name} = '${Number(value)}'`);
+      try {
+        await admin`select taskweave.set_settings(${admin.json(options.settings)})`;
+      } finally {
+        await admin.end({ timeout: 2 });
       }
-      await admin.end({ timeout: 2 });
     }
     sql = connect(db.url, 8);
   });
@@ -83,3 +86,4 @@ export async function asIdentity<T>(sql: Sql, identity: Identity, fn: (tx: postg
     return fn(tx);
   })) as T;
 }
+

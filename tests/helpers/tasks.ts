@@ -1,4 +1,5 @@
 // Small builders over the SQL API for tests and benchmarks: they call the real functions, nothing else.
+import type postgres from 'postgres';
 import type { Sql } from './database.ts';
 
 export interface TaskRow {
@@ -39,15 +40,13 @@ export async function createAggregator(sql: Sql, parentId: string, deps: string[
 /** A root with n parallel children and one aggregator over them (the children limit is lifted for this). */
 export async function createFanOut(sql: Sql, n: number, title = 'fan-out') {
   const root = await createRoot(sql, title);
-  const children = (await sql.begin(async (tx) => {
-    await tx.unsafe(`set local taskweave.max_children_per_task = ${n + 10}`);
+  const children = (await withSettings(sql, { max_children_per_task: n + 10 }, async (tx) => {
     return tx<TaskRow[]>`
       select t.* from generate_series(1, ${n}::int) as i
       cross join lateral taskweave.create_parallel_task(${root.id}, ${title} || ' part ' || i, 'do part ' || i) as t
       order by i`;
   })) as unknown as TaskRow[];
-  const aggregator = (await sql.begin(async (tx) => {
-    await tx.unsafe(`set local taskweave.max_children_per_task = ${n + 10}`);
+  const aggregator = (await withSettings(sql, { max_children_per_task: n + 10 }, async (tx) => {
     return createAggregator(tx as unknown as Sql, root.id, children.map((c) => c.id), `${title} summary`);
   })) as unknown as TaskRow;
   return { root, children, aggregator };
@@ -103,4 +102,24 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code: stri
     return { code: e.code ?? '', message: e.message };
   }
   throw new Error('expected the call to be rejected, but it succeeded');
+}
+
+/** Sets Taskweave settings with taskweave.set_settings (a value of null puts the default back); returns them all. */
+export async function setSettings(sql: Sql | postgres.TransactionSql, settings: Record<string, number | null>): Promise<Record<string, number>> {
+  const [row] = await (sql as Sql)`select taskweave.set_settings(${(sql as Sql).json(settings)}) as settings`;
+  return row.settings as Record<string, number>;
+}
+
+/**
+ * Runs fn in one transaction with the given settings, and puts the previous values back before it commits:
+ * no other transaction ever sees them (what `set local` did while settings were Postgres parameters).
+ */
+export async function withSettings<T>(sql: Sql, settings: Record<string, number>, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    const [{ before }] = await (tx as unknown as Sql)<{ before: Record<string, number> }[]>`select taskweave.get_settings() as before`;
+    await setSettings(tx, settings);
+    const result = await fn(tx);
+    await setSettings(tx, Object.fromEntries(Object.keys(settings).map((name) => [name, before[name]])));
+    return result;
+  })) as T;
 }

@@ -5,13 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/lib/local-config.ts';
+import { denoBinary } from '../../scripts/lib/deno-binaries.ts';
 
 const run = promisify(execFile);
 
 describe('mcp under Deno', () => {
   it('passes deno check with the pinned import map and the frozen lock', async () => {
     const cwd = path.join(repoRoot, 'supabase', 'functions', 'mcp');
-    const { stdout, stderr } = await run(path.join(repoRoot, 'node_modules', '.bin', 'deno'), ['check', '--frozen', 'index.ts', 'schemas.ts'], {
+    const { stdout, stderr } = await run(denoBinary('current'), ['check', '--frozen', 'index.ts', 'schemas.ts'], {
       cwd,
       env: { ...process.env, NO_COLOR: '1' },
     });

@@ -2,7 +2,7 @@
 // when, resuming, tool errors the model can correct, SQL's limits as tool errors, retries, the budget,
 // a lost lease and a cancel.
 import { describe, expect, it } from 'vitest';
-import { serviceRole, asIdentity, useTestDatabase } from '../helpers/database.ts';
+import { serviceRole, asIdentity, setSettings, useTestDatabase } from '../helpers/database.ts';
 import { unansweredToolCalls } from '../../supabase/functions/process-task/agent-loop.ts';
 import { processDueTasks, processTaskById } from '../../supabase/functions/process-task/processor.ts';
 import { apiError, call, createChild, createRoot, harness, messagesOf, say, statusOf, toolOutputs } from './loop-support.ts';
@@ -112,9 +112,8 @@ describe('agent loop', () => {
   });
 
   it('reports SQL’s children and depth limits (not a TypeScript copy) as tool errors', async () => {
-    // a session setting on this one connection stands in for `alter database … set`
     const sql = db.client(1);
-    await sql`select set_config('taskweave.max_children_per_task', '2', false)`;
+    await setSettings(sql, { max_children_per_task: 2 });
     const { deps } = harness(sql, (_, i) =>
       i === 0 ? call(...[1, 2, 3].map((n) => ({ id: `c${n}`, name: 'create_parallel_task', input: { title: `T${n}`, instructions: 'x' } }))) : say('ok'),
     );
@@ -124,13 +123,14 @@ describe('agent loop', () => {
     expect(outputs.map((o) => o.type)).toEqual(['json', 'json', 'error-text']);
     expect(outputs[2].value).toMatch(/^create_parallel_task was rejected: .*2/);
 
-    await sql`select set_config('taskweave.max_depth', '0', false)`;
+    await setSettings(sql, { max_depth: 0 });
     const deep = harness(sql, (_, i) => (i === 0 ? call({ id: 'd1', name: 'create_parallel_task', input: { title: 'deeper', instructions: 'x' } }) : say('ok')));
     const other = await createRoot(sql);
     await processTaskById(other.id, deep.deps);
     const [out] = toolOutputs(await messagesOf(sql, other.id));
     expect(out).toEqual({ type: 'error-text', value: expect.stringMatching(/^create_parallel_task was rejected: .*dep/) });
     expect(await sql`select id from taskweave.tasks where parent_task_id = ${other.id}`).toHaveLength(0);
+    await setSettings(sql, { max_children_per_task: null, max_depth: null });
   });
 
   it('a tool call id reused with other arguments is a tool error (TW006), the same arguments return the same child', async () => {

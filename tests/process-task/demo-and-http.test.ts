@@ -2,7 +2,7 @@
 // aggregator), the provider factory, and the HTTP handler over a real store.
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { asIdentity, operator, useTestDatabase } from '../helpers/database.ts';
+import { asIdentity, operator, setSettings, useTestDatabase } from '../helpers/database.ts';
 import { createModelProvider, ConfigError } from '../../supabase/functions/process-task/models.ts';
 import { estimateTokens } from '../../supabase/functions/process-task/demo-model.ts';
 import { createHandler } from '../../supabase/functions/process-task/http-handler.ts';
@@ -149,7 +149,7 @@ describe('HTTP handler', () => {
 
   it('answers 409 running_cap_reached when the running cap (taskweave.max_running) is full, and changes nothing', async () => {
     const sql = db.client(1);
-    await sql`select set_config('taskweave.max_running', '1', false)`;
+    await setSettings(sql, { max_running: 1 });
     await db.sql`update taskweave.tasks set run_after = now() + interval '1 day' where status = 'pending'`;
     const holder = await createRoot(sql, 'holds the only slot');
     await sql`select taskweave.claim_task(${holder.id}, 'holder', 60)`;
@@ -160,6 +160,7 @@ describe('HTTP handler', () => {
     expect((await res.json()).error).toMatchObject({ code: 'running_cap_reached', message: expect.stringMatching(/max_running|running/) });
     expect(await statusOf(sql, waiting.id)).toMatchObject({ status: 'pending', attempt: 0 });
     await sql`select taskweave.release_task(${holder.id}, 'holder', 0)`;
+    await setSettings(sql, { max_running: null });
   });
 
   it('compares keys in constant time over the longer length', () => {

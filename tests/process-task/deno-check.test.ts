@@ -5,13 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/lib/local-config.ts';
+import { denoBinary } from '../../scripts/lib/deno-binaries.ts';
 
 const run = promisify(execFile);
 
 describe('process-task under Deno', () => {
   it('passes deno check with the pinned import map', async () => {
     const cwd = path.join(repoRoot, 'supabase', 'functions', 'process-task');
-    const { stdout, stderr } = await run(path.join(repoRoot, 'node_modules', '.bin', 'deno'), ['check', '--frozen', 'index.ts'], {
+    const { stdout, stderr } = await run(denoBinary('current'), ['check', '--frozen', 'index.ts'], {
       cwd,
       env: { ...process.env, NO_COLOR: '1' },
     });

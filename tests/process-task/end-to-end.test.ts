@@ -2,10 +2,10 @@
 // model: root -> 3 parallel tasks + aggregator -> one parallel task fails until it needs review ->
 // an operator resolves it by hand -> the aggregator runs with all three results -> done.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asIdentity, operator, useTestDatabase } from '../helpers/database.ts';
+import { asIdentity, operator, setSettings, useTestDatabase } from '../helpers/database.ts';
 import { startDispatcher, type Dispatcher } from '../../scripts/lib/dispatcher.ts';
 import { messageText, startFakeOpenAI, taskOf, toolResultsOf, type ChatRequest, type FakeOpenAI } from './fake-openai-server.ts';
-import { databaseName, startFunction, waitFor } from './support.ts';
+import { startFunction, waitFor } from './support.ts';
 
 const db = useTestDatabase();
 let fake: FakeOpenAI;
@@ -16,7 +16,7 @@ const TOPICS = ['Alpha', 'Beta', 'Gamma'];
 
 beforeAll(async () => {
   // retries without backoff, so the failing task reaches review in seconds
-  await db.sql.unsafe(`alter database ${databaseName(db.url)} set taskweave.retry_base_seconds = 0`);
+  await setSettings(db.sql, { retry_base_seconds: 0 });
   fake = await startFakeOpenAI((req) => {
     const task = taskOf(req);
     const results = toolResultsOf(req);

@@ -4,9 +4,9 @@
 // request after it commits; a model slower than the budget escalates after SQL's bound on releases;
 // a provider's 429s never use an attempt and never open a review.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asIdentity, operator, serviceRole, useTestDatabase } from '../helpers/database.ts';
+import { asIdentity, operator, serviceRole, setSettings, useTestDatabase } from '../helpers/database.ts';
 import { rateLimited, startFakeOpenAI, taskOf, toolResultsOf, type ChatRequest, type FakeOpenAI, type ScriptedReply } from './fake-openai-server.ts';
-import { databaseName, post, startFunction, waitFor } from './support.ts';
+import { post, startFunction, waitFor } from './support.ts';
 
 const db = useTestDatabase();
 let fake: FakeOpenAI;
@@ -55,7 +55,7 @@ function reply(req: ChatRequest): ScriptedReply {
 }
 
 beforeAll(async () => {
-  await db.sql.unsafe(`alter database ${databaseName(db.url)} set taskweave.max_idle_releases = ${MAX_IDLE_RELEASES}`);
+  await setSettings(db.sql, { max_idle_releases: MAX_IDLE_RELEASES });
   fake = await startFakeOpenAI(reply);
   const env = {
     LLM_PROVIDER: 'openai',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/database.ts';
+import { setSettings, useTestDatabase } from '../helpers/database.ts';
 import { createAggregator, createParallel, createRoot, finish, getTask, rejection } from '../helpers/tasks.ts';
 
 const db = useTestDatabase();
@@ -78,9 +78,10 @@ describe('create_parallel_task', () => {
 
   it('enforces the children-per-task and depth limits with clear errors', async () => {
     const root = await createRoot(db.sql);
-    // limits are GUCs: set for one session here (alter database ... set in production)
+    // a session parameter is no setting: only set_settings changes a limit
     const limited = db.client(1);
-    await limited`set taskweave.max_children_per_task = 2`;
+    await limited`set taskweave.max_children_per_task = 1`;
+    await setSettings(db.sql, { max_children_per_task: 2 });
     await createParallel(limited, root.id, 'a');
     await createParallel(limited, root.id, 'b');
     expect(await rejection(createParallel(limited, root.id, 'c'))).toEqual({
@@ -89,13 +90,14 @@ describe('create_parallel_task', () => {
     });
     const deepRoot = await createRoot(db.sql);
     const level1 = await createParallel(db.sql, deepRoot.id, 'l1');
-    await limited`set taskweave.max_depth = 1`;
+    await setSettings(db.sql, { max_depth: 1 });
     expect(await rejection(createParallel(limited, level1.id, 'l2'))).toEqual({
       code: '22023',
       message: `nesting too deep: task ${level1.id} is at depth 1, and tasks may nest at most 1 levels; do this work in the task itself`,
     });
     const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from taskweave.tasks where parent_task_id in (${root.id}, ${level1.id})`;
     expect(row.n).toBe(2);
+    await setSettings(db.sql, { max_children_per_task: null, max_depth: null });
   });
 });
 
@@ -151,12 +153,12 @@ describe('create_aggregator_task', () => {
       code: '22023',
       message: 'p_dependent_task_ids must not contain null',
     });
-    const limited = db.client(1);
-    await limited`set taskweave.max_aggregator_dependencies = 1`;
-    expect(await rejection(createAggregator(limited, root.id, [a.id, foreign.id]))).toEqual({
+    await setSettings(db.sql, { max_aggregator_dependencies: 1 });
+    expect(await rejection(createAggregator(db.sql, root.id, [a.id, foreign.id]))).toEqual({
       code: '22023',
       message: 'an aggregator may wait for at most 1 tasks (got 2)',
     });
+    await setSettings(db.sql, { max_aggregator_dependencies: null });
     expect(await taskCount()).toBe(before);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/database.ts';
+import { setSettings, useTestDatabase } from '../helpers/database.ts';
 import { claim, complete, createParallel, createRoot, fail, getTask, rejection, type TaskRow } from '../helpers/tasks.ts';
 
 // hundreds of tasks run at once here; the running cap has its own tests
@@ -138,7 +138,7 @@ describe('fail_task', () => {
   it('retries with exponential backoff while attempts remain', async () => {
     const root = await createRoot(db.sql);
     const c = db.client(1);
-    await c`set taskweave.retry_base_seconds = 10`;
+    await setSettings(db.sql, { retry_base_seconds: 10 });
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 2; attempt++) {
       await db.sql`update taskweave.tasks set run_after = now() where id = ${root.id}`;

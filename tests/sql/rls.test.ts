@@ -76,7 +76,9 @@ describe('row level security', () => {
       expect(row.anon_exec, `${row.proname} executable by anon`).toBe(false);
       expect(row.config, `${row.proname} pins search_path`).toContain('search_path=""');
       expect(row.prosecdef, `${row.proname} security definer`).toBe(
-        ['resolve_review', 'cancel_task', 'set_run_limits', 'set_model_limits'].includes(String(row.proname)),
+        ['resolve_review', 'cancel_task', 'set_run_limits', 'set_model_limits', 'set_settings', 'get_settings', 'enable_hosted_dispatch', 'hosted_dispatch_status'].includes(
+          String(row.proname),
+        ),
       );
     }
   });

@@ -1,7 +1,7 @@
 // Run control in SQL: the state machine's guard, run limits and usage, cancel, quorum and deadline joins,
 // the release-loop bound, and the worker check on the creating calls. Real Postgres, many connections.
 import { describe, expect, it } from 'vitest';
-import { asIdentity, operator, plainUser, useTestDatabase, type Sql } from '../helpers/database.ts';
+import { asIdentity, operator, plainUser, useTestDatabase, withSettings, type Sql } from '../helpers/database.ts';
 import {
   activationCount,
   claim,
@@ -293,8 +293,7 @@ describe('joins that do not wait forever', () => {
     await Promise.all(clients.map((c) => c`select 1`));
     for (let rep = 0; rep < 10; rep++) {
       const root = await createRoot(db.sql, `quorum ${rep}`);
-      const children = (await db.sql.begin(async (tx) => {
-        await tx.unsafe('set local taskweave.max_children_per_task = 100');
+      const children = (await withSettings(db.sql, { max_children_per_task: 100 }, async (tx) => {
         return tx`select t.id from generate_series(1, ${N}::int) i cross join lateral taskweave.create_parallel_task(${root.id}, 'p' || i, 'x') t order by i`;
       })) as unknown as { id: string }[];
       const [agg] = await db.sql`select * from taskweave.create_aggregator_task(${root.id}, ${children.map((c) => c.id)}::uuid[], 'q', 'x', null, null, 25)`;

@@ -1,7 +1,7 @@
 // Parallel at scale, in SQL: the running cap under concurrent claims, run-fair claiming, shared model
 // rate-limit slots, and hosted dispatch counting the invocations it has in flight.
 import { afterEach, describe, expect, it } from 'vitest';
-import { useTestDatabase, type Sql } from '../helpers/database.ts';
+import { setSettings, useTestDatabase, withSettings, type Sql } from '../helpers/database.ts';
 import { claim, createRoot, rejection } from '../helpers/tasks.ts';
 
 const CAP = 10;
@@ -84,10 +84,11 @@ describe('the running cap (taskweave.max_running)', () => {
     try {
       // started while the cap was off: no slots, but they are running
       await db.sql`select taskweave.create_task('u' || i, 'x') from generate_series(1, ${CAP + 8}) i`;
-      await session`set taskweave.max_running = 0`;
+      await setSettings(db.sql, { max_running: 0 });
       const uncapped = await session<{ id: string; running_slot: number | null }[]>`select id, running_slot from taskweave.claim_tasks('w', ${CAP + 2})`;
       expect(uncapped).toHaveLength(CAP + 2);
       expect(uncapped.every((r) => r.running_slot === null)).toBe(true);
+      await setSettings(db.sql, { max_running: CAP });
       // the cap is back: nothing starts while 12 run under a cap of 10
       expect(await db.sql`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(0);
       await completeAll(uncapped.slice(0, 3).map((r) => r.id));
@@ -95,7 +96,7 @@ describe('the running cap (taskweave.max_running)', () => {
       expect(await db.sql`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(1);
       expect(await running(db.sql)).toBe(CAP);
       // lowered to 3 while 10 run: nothing starts until fewer than 3 run
-      await session`set taskweave.max_running = 3`;
+      await setSettings(db.sql, { max_running: 3 });
       expect(await session`select id from taskweave.claim_tasks('w', 5)`).toHaveLength(0);
       const busy = await db.sql<{ id: string }[]>`select id from taskweave.tasks where status = 'running' order by id`;
       await completeAll(busy.slice(0, busy.length - 2).map((r) => r.id));
@@ -106,6 +107,7 @@ describe('the running cap (taskweave.max_running)', () => {
       expect(more[0].running_slot).toBeLessThanOrEqual(3);
       expect(await running(db.sql)).toBe(3);
     } finally {
+      await setSettings(db.sql, { max_running: CAP });
       await session.end({ timeout: 2 });
     }
   });
@@ -185,8 +187,7 @@ describe('fair claiming across runs', () => {
   it('a new run starts before the rest of a wide run, and two wide runs take turns', async () => {
     const wide = await createRoot(db.sql, 'wide');
     await claim(db.sql, wide.id, 'w');
-    const children = (await db.sql.begin(async (tx) => {
-      await tx.unsafe('set local taskweave.max_children_per_task = 200');
+    const children = (await withSettings(db.sql, { max_children_per_task: 200 }, async (tx) => {
       return tx`select t.id from generate_series(1, 150) i cross join lateral taskweave.create_parallel_task(${wide.id}, 'p' || i, 'x') t`;
     })) as unknown as { id: string }[];
     expect(children).toHaveLength(150);
@@ -202,8 +203,7 @@ describe('fair claiming across runs', () => {
     const other = await createRoot(db.sql, 'other wide');
     await db.sql`select taskweave.complete_task(${small.id}, 'w', '{}')`;
     await db.sql`select taskweave.claim_task(${other.id}, 'w')`;
-    await db.sql.begin(async (tx) => {
-      await tx.unsafe('set local taskweave.max_children_per_task = 200');
+    await withSettings(db.sql, { max_children_per_task: 200 }, async (tx) => {
       await tx`select taskweave.create_parallel_task(${other.id}, 'q' || i, 'x') from generate_series(1, 150) i`;
     });
     // free the cap and take 8 more: the other run's early ranks come before the wide run's later ones

@@ -568,6 +568,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"enable_hosted_dispatch":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "fail_task":
 { Args: { "p_error": Json,"p_retryable"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -654,6 +657,9 @@ isOneToOne: false
         isOneToOne: false
         isSetofReturn: true
       } },
+"get_settings":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "heartbeat_task":
 { Args: { "p_lease_seconds"?: number,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -697,6 +703,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"hosted_dispatch_status":
+{ Args: Record<PropertyKey, never>; Returns: Json
+                           },
 "release_task":
 { Args: { "p_delay_seconds"?: number,"p_rate_limited"?: boolean,"p_task_id": string,"p_worker": string }; Returns: {
               "activated_by": string | null,
@@ -806,7 +815,10 @@ isOneToOne: false
         to: "tasks"
         isOneToOne: true
         isSetofReturn: false
-      } }
+      } },
+"set_settings":
+{ Args: { "p_settings": Json }; Returns: Json
+                           }
           }
           Enums: {
             "task_status": "pending"|"queued"|"running"|"needs_human_review"|"completed"|"failed"|"cancelled"

@@ -1,11 +1,15 @@
 // The endpoint's settings from an environment record. Pure: index.ts passes Deno.env.toObject(); tests pass objects.
+import { acceptedKeys } from '../_shared/bearer.ts';
+import { DATABASE_URL_MISSING, databaseUrlOf, isHosted } from '../_shared/function-env.ts';
 
 export interface McpConfig {
   databaseUrl: string;
   /** where wait_for_task LISTENs: MCP_LISTEN_DB_URL (a direct or session-mode URL) when the main URL is a transaction pooler */
   listenDatabaseUrl: string;
-  /** accepted bearer keys: PROCESS_TASK_SECRET and/or SUPABASE_SERVICE_ROLE_KEY (the same rule as process-task) */
+  /** accepted bearer keys: PROCESS_TASK_SECRET, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_SECRET_KEYS (the same rule as process-task) */
   secrets: string[];
+  /** a key setting that was refused (index.ts logs each) */
+  warnings: string[];
   /** base URL of the web app, for each task's page */
   webUrl: string;
   /** browser origins that may call; MCP clients that are not web pages send no Origin at all */
@@ -19,9 +23,9 @@ export const DEFAULT_WEB_URL = 'http://127.0.0.1:3000';
 
 export function readConfig(env: Record<string, string | undefined>): McpConfig {
   const problems: string[] = [];
-  const databaseUrl = env.SUPABASE_DB_URL ?? '';
-  if (!databaseUrl) problems.push('SUPABASE_DB_URL is not set');
-  const secrets = [env.PROCESS_TASK_SECRET, env.SUPABASE_SERVICE_ROLE_KEY].filter((s): s is string => !!s && s.length > 0);
+  const databaseUrl = databaseUrlOf(env);
+  if (!databaseUrl) problems.push(DATABASE_URL_MISSING);
+  const { keys: secrets, problems: warnings } = acceptedKeys(env, { hosted: isHosted(env) });
   const webUrl = (env.TASKWEAVE_WEB_URL || DEFAULT_WEB_URL).replace(/\/+$/, '');
   let webOrigin: string | undefined;
   try {
@@ -38,6 +42,7 @@ export function readConfig(env: Record<string, string | undefined>): McpConfig {
     databaseUrl,
     listenDatabaseUrl: env.MCP_LISTEN_DB_URL || databaseUrl,
     secrets,
+    warnings,
     webUrl,
     allowedOrigins,
     dbPoolSize: Number.isInteger(pool) && pool >= 1 && pool <= 20 ? pool : 2,

@@ -10,7 +10,8 @@ import { Deno } from '../_shared/deno-runtime.ts';
 const config = readConfig(Deno.env.toObject());
 const logger = jsonLogger((line) => console.log(line), { fn: 'mcp' });
 if (config.notConfigured) logger.error('not configured', { error: config.notConfigured });
-if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY; every call gets 401');
+for (const warning of config.warnings) logger.error('key setting refused', { warning });
+if (config.secrets.length === 0) logger.error('no key: set PROCESS_TASK_SECRET or SUPABASE_SERVICE_ROLE_KEY (or the platform\'s SUPABASE_SECRET_KEYS); every call gets 401');
 
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements. LISTEN takes
 // one more connection of its own, opened by the first wait_for_task.

@@ -28,6 +28,13 @@ export function describeOutput(task: Task): { text: string | null; completedBy: 
   return { text: raw == null ? '' : typeof raw === 'string' ? raw : JSON.stringify(raw), completedBy: 'model', resolvedBy: null };
 }
 
+/** The `cut` mark get_dependency_results puts on an output it shortened, or null. */
+function sqlCut(output: unknown): { original_chars: number } | null {
+  const cut = output !== null && typeof output === 'object' ? (output as { cut?: unknown }).cut : undefined;
+  const original = cut !== null && typeof cut === 'object' ? (cut as { original_chars?: unknown }).original_chars : undefined;
+  return typeof original === 'number' ? { original_chars: original } : null;
+}
+
 /**
  * Each output capped at `perOutput` characters and all of them within `total`: the budget is shared
  * evenly, and what a short output leaves unused goes to the longer ones. A dependency that would get
@@ -56,7 +63,9 @@ export function injectDependencyResults(
   const results: ParallelTaskResult[] = [];
   const omitted: { task_id: string; title: string }[] = [];
   described.forEach((d, index) => {
-    const original = d.text?.length ?? 0;
+    // get_dependency_results already cut a long output in SQL and says so: report the original size
+    const cutInSql = sqlCut(d.task.output);
+    const original = cutInSql?.original_chars ?? d.text?.length ?? 0;
     const cap = caps.get(index) ?? 0;
     if (d.text != null && original > 0 && cap < Math.min(MIN_USEFUL, original)) {
       omitted.push({ task_id: d.task.id, title: d.task.title });
@@ -71,7 +80,7 @@ export function injectDependencyResults(
       completed_by: d.completedBy,
       resolved_by: d.resolvedBy,
       output: cut?.text ?? null,
-      truncated: cut?.truncated ?? false,
+      truncated: (cut?.truncated ?? false) || cutInSql !== null,
       original_length: original,
     });
   });

@@ -98,6 +98,14 @@ export class ReleaseSignal extends Error {
   }
 }
 
+/** Too little is left of this worker's life to run a task: claim nothing, so the task waits for another worker. */
+export class WorkerEndingError extends Error {
+  constructor() {
+    super('this worker is near the end of its wall-clock life and takes no new task; try again');
+    this.name = 'WorkerEndingError';
+  }
+}
+
 /** A model call ran past its timeout. */
 export class ModelTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {

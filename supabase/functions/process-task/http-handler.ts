@@ -2,7 +2,7 @@
 // JSON, schema) before any data is read or written; bad input is always a 4xx with a JSON error.
 import type { AgentDeps } from './ports.ts';
 import { processDueTasks, processTaskById } from './processor.ts';
-import { sqlStateOf, SQLSTATE } from './errors.ts';
+import { sqlStateOf, SQLSTATE, WorkerEndingError } from './errors.ts';
 import { ProcessRequestSchema, type TaskRunResult } from './types.ts';
 import { authorized } from '../_shared/bearer.ts';
 
@@ -108,6 +108,8 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
         ? await processTaskById(parsed.data.task_id, deps.agent)
         : await processDueTasks(parsed.data.max_tasks ?? 1, deps.agent);
     } catch (error) {
+      // nothing was claimed: the next invocation (another worker) takes the task
+      if (error instanceof WorkerEndingError) return errorResponse(503, 'worker_ending', error.message, undefined, { 'Retry-After': '1' });
       const code = sqlStateOf(error);
       if (code === SQLSTATE.wrongState) return errorResponse(409, 'not_claimable', (error as Error).message);
       if (code === SQLSTATE.runningCapReached) return errorResponse(409, 'running_cap_reached', (error as Error).message);

@@ -8,8 +8,15 @@ import { jsonLogger, systemClock } from './ports.ts';
 import { postgresTaskStore } from './store-postgres.ts';
 import { Deno } from '../_shared/deno-runtime.ts';
 
-const config = readConfig(Deno.env.toObject());
+// The worker's clock starts here, at module load: an Edge Functions worker is stopped a fixed wall-clock
+// time after it started, however many requests it has served since (the core counts each invocation's
+// deadline from this, see processor.ts invocationDeadline).
+const workerStartedAt = Date.now();
+// `EdgeRuntime` is the global of Supabase's edge runtime (hosted and `supabase functions serve`); a plain
+// Deno server (npm run dev, the tests) has none, and its worker lives as long as the process.
+const config = readConfig(Deno.env.toObject(), { edgeRuntime: 'EdgeRuntime' in globalThis });
 const logger = jsonLogger((line) => console.log(line), { fn: 'process-task' });
+for (const warning of config.warnings) logger.warn('key setting refused', { warning });
 
 // prepare: false — Supabase's pooler (transaction mode) does not keep prepared statements
 const sql = postgres(config.databaseUrl, { max: config.dbPoolSize, prepare: false, onnotice: () => {}, idle_timeout: 20, connect_timeout: 10 });
@@ -25,6 +32,7 @@ const handler = createHandler({
     clock: systemClock,
     logger,
     settings: config.settings,
+    worker: config.workerLifetimeMs ? { startedAt: workerStartedAt, lifetimeMs: config.workerLifetimeMs } : undefined,
   },
 });
 
@@ -34,7 +42,7 @@ Deno.serve(
   {
     port,
     hostname,
-    onListen: ({ hostname, port }) => logger.info('listening', { url: `http://${hostname}:${port}/functions/v1/process-task`, provider: config.model.provider }),
+    onListen: ({ hostname, port }) => logger.info('listening', { url: `http://${hostname}:${port}/functions/v1/process-task`, provider: config.model.provider, worker_lifetime_ms: config.workerLifetimeMs ?? null }),
   },
   async (req) => {
     try {

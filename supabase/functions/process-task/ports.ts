@@ -61,6 +61,11 @@ export interface AgentSettings {
   retryMaxDelayMs: number;
   /** wall-clock budget of one invocation; after it the task is saved and released */
   budgetMs: number;
+  /**
+   * how long before its worker's end (AgentDeps.worker) an invocation stops, to save and release in time:
+   * the same margin budgetMs keeps under the platform's 150 s, so the first request of a worker gets budgetMs
+   */
+  workerReserveMs: number;
   /** a model step is not started with less than this left of the budget */
   minStepMs: number;
   /**
@@ -85,6 +90,7 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   retryBaseDelayMs: 1_000,
   retryMaxDelayMs: 8_000,
   budgetMs: 110_000,
+  workerReserveMs: 40_000,
   minStepMs: 5_000,
   maxSlotWaitMs: 2_000,
   dependencyOutputChars: 4_000,
@@ -93,12 +99,24 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   concurrency: 4,
 };
 
+/**
+ * The worker this code runs in, where its life is bounded: an Edge Functions worker serves several requests
+ * and is stopped a fixed wall-clock time after it started (150 s, 400 s on paid plans), whatever it is doing.
+ */
+export interface WorkerLife {
+  /** epoch ms at which the worker started (the composition root's module load) */
+  startedAt: number;
+  lifetimeMs: number;
+}
+
 export interface AgentDeps {
   store: TaskStore;
   models: ModelProvider;
   clock: Clock;
   logger: Logger;
   settings: AgentSettings;
+  /** absent: the worker lives as long as it is needed (a plain Deno server); then only budgetMs bounds an invocation */
+  worker?: WorkerLife;
   /** makes worker ids; injectable so tests are deterministic */
   newWorkerId?: () => string;
 }

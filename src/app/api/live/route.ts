@@ -1,6 +1,6 @@
 // Server-sent events: the browser's live feed of task and review changes (Postgres LISTEN, fanned out).
 import { getViewer } from '@/lib/auth/viewer';
-import { subscribe } from '@/lib/live/notifications';
+import { LiveUnavailableError, subscribe } from '@/lib/live/notifications';
 
 export const dynamic = 'force-dynamic';
 
@@ -39,17 +39,29 @@ export async function GET(request: Request): Promise<Response> {
         }
       };
       request.signal.addEventListener('abort', () => cleanup());
+      // notifications stopped coming back (the hub's ping): the browser polls instead, and says so
+      const unavailable = (reason: string) => {
+        write(`event: unavailable\ndata: ${JSON.stringify({ reason })}\n\n`);
+        cleanup();
+      };
       try {
-        const subscription = await subscribe(({ channel, payload }) => write(`event: ${channel}\ndata: ${JSON.stringify(payload)}\n\n`));
+        const subscription = await subscribe(
+          ({ channel, payload }) => write(`event: ${channel}\ndata: ${JSON.stringify(payload)}\n\n`),
+          () => unavailable('notifications stopped arriving'),
+        );
         if (closed) subscription.unsubscribe();
         else unsubscribe = subscription.unsubscribe;
         // tell the browser to reconnect after 2 s if the stream drops, then that it is live; catch_up: the
         // server had to start asking Postgres for task_changed, so changes before now went unannounced
         write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify(subscription.catchUp ? { catch_up: true } : {})}\n\n`);
       } catch (error) {
-        console.error('[live] cannot LISTEN for changes or hold the task_changed lease:', error);
-        write(`event: unavailable\ndata: {}\n\n`);
-        cleanup();
+        if (error instanceof LiveUnavailableError) {
+          console.error(`[live] ${error.message}`);
+          unavailable('notifications do not arrive through this database connection');
+        } else {
+          console.error('[live] cannot LISTEN for changes or hold the task_changed lease:', error);
+          unavailable('the server cannot listen for changes');
+        }
       }
     },
     cancel() {
