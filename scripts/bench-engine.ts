@@ -8,9 +8,13 @@
 //     before the clock starts (N = 5,000 and 50,000 queued), then BENCH_JOBS (default 5,000) jobs are
 //     taken from it: at N = 5,000 that drains the queue, at N = 50,000 it measures the same work with ten
 //     times as many rows waiting. The clock stops when they are all completed in the database.
-//     - Taskweave: roots from taskweave.create_task; each worker loops taskweave.claim_tasks(worker, k)
-//       then taskweave.complete_task for each task it got (k = 1 and k = 10); with the running cap at its
-//       default (taskweave.max_running = 100) and off (0).
+//     - Taskweave: roots from taskweave.create_task; each worker claims k tasks with
+//       taskweave.claim_tasks(worker, k) when it holds none (k = 1 and k = 10) and completes each with
+//       taskweave.complete_and_claim, which claims its next task in the same transaction (the worker path),
+//       or, for comparison, with taskweave.complete_task (claiming again only when its hand is empty);
+//       with the running cap at its default (taskweave.max_running = 100) unless BENCH_CAPS says more.
+//     - The running cap's size: the same workload (k = 1, complete_and_claim, 5,000 queued) at
+//       max_running = 100, 1,000 and 10,000 (BENCH_CAP_SIZES), which must claim at the same speed.
 //     - graphile-worker: its runner with concurrency 8 and a no-op task, default settings.
 //  2. Enqueue -> start latency, one job at a time while the workers wait: Taskweave workers sleep until a
 //     LISTEN task_ready notification (no polling); graphile-worker uses its own LISTEN. From just before
@@ -46,7 +50,11 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES || 200);
 const SYNC_COMMIT: 'on' | 'off' = process.env.BENCH_SYNC_COMMIT === 'on' ? 'on' : 'off';
 const ONLY = process.env.BENCH_ONLY; // 'taskweave' | 'graphile' (for profiling one side)
 const KS = (process.env.BENCH_K ?? '1,10').split(',').map(Number);
-const CAPS = (process.env.BENCH_CAPS ?? 'default,0').split(',').map((c) => (c === 'default' ? null : Number(c)));
+const CAPS = (process.env.BENCH_CAPS ?? 'default').split(',').map((c) => (c === 'default' ? null : Number(c)));
+type Completion = 'complete_and_claim' | 'complete_task';
+const COMPLETIONS = (process.env.BENCH_COMPLETIONS ?? 'complete_and_claim,complete_task').split(',') as Completion[];
+/** max_running values whose claims must cost the same (an empty BENCH_CAP_SIZES skips that table) */
+const CAP_SIZES = (process.env.BENCH_CAP_SIZES ?? '100,1000,10000').split(',').filter(Boolean).map(Number);
 const SKIP_LATENCY = process.env.BENCH_LATENCY_SAMPLES === '0';
 
 const connection = { synchronous_commit: SYNC_COMMIT };
@@ -218,7 +226,7 @@ async function graphileDatabase(queued: number) {
 // ------------------------------------------------------------------------------------------------
 // throughput
 
-async function taskweaveThroughput(queued: number, k: number, maxRunning: number | null): Promise<Throughput> {
+async function taskweaveThroughput(queued: number, k: number, maxRunning: number | null, completion: Completion): Promise<Throughput> {
   const db = await taskweaveDatabase(queued, maxRunning);
   const clients = Array.from({ length: WORKERS }, () => connect(db.url));
   try {
@@ -232,19 +240,31 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
     await Promise.all(
       clients.map(async (c, w) => {
         const worker = `bench-${w}`;
-        while (completed < target) {
-          const rows = await c.unsafe<{ id: string }[]>('select t.id from taskweave.claim_tasks($1, $2) t', [worker, k], { prepare: true });
-          if (rows.length === 0) {
-            if (completed >= target) break;
-            await sleep(1); // the cap is full or the queue is empty: only while the others finish
-            continue;
-          }
-          for (const { id } of rows) {
+        const held: string[] = [];
+        const take = (ids: { id: string }[]) => {
+          for (const { id } of ids) {
             if (seen.has(id)) duplicates++;
             seen.add(id);
-            await c.unsafe(`select 1 from taskweave.complete_task($1, $2, '{}'::jsonb)`, [id, worker], { prepare: true });
-            completed++;
+            held.push(id);
           }
+        };
+        while (completed < target || held.length > 0) {
+          if (held.length === 0) {
+            take(await c.unsafe<{ id: string }[]>('select t.id from taskweave.claim_tasks($1, $2) t', [worker, k], { prepare: true }));
+            if (held.length === 0) {
+              if (completed >= target) break;
+              await sleep(1); // the cap is full or the queue is empty: only while the others finish
+              continue;
+            }
+          }
+          const id = held.shift()!;
+          if (completion === 'complete_and_claim' && completed + held.length + 1 < target) {
+            // the next task comes with the completion, in the same transaction
+            take(await c.unsafe<{ id: string }[]>(`select t.id from taskweave.complete_and_claim($1, $2, '{}'::jsonb) t`, [id, worker], { prepare: true }));
+          } else {
+            await c.unsafe(`select 1 from taskweave.complete_task($1, $2, '{}'::jsonb)`, [id, worker], { prepare: true });
+          }
+          completed++;
         }
       }),
     );
@@ -340,11 +360,11 @@ async function taskweaveLatency(maxRunning: number | null): Promise<number[]> {
         if (pendingWakeups > 0) pendingWakeups--;
         else await new Promise<void>((r) => sleepers.push(r));
         if (stopping) break;
-        for (;;) {
-          const rows = await c.unsafe<{ id: string }[]>('select t.id from taskweave.claim_tasks($1, 1) t', [worker], { prepare: true });
-          if (rows.length === 0) break;
+        // claim, then complete_and_claim until nothing is due: the worker path
+        let rows = await c.unsafe<{ id: string }[]>('select t.id from taskweave.claim_tasks($1, 1) t', [worker], { prepare: true });
+        while (rows.length > 0) {
           startedAt.set(rows[0].id, performance.now());
-          await c.unsafe(`select 1 from taskweave.complete_task($1, $2, '{}'::jsonb)`, [rows[0].id, worker], { prepare: true });
+          rows = await c.unsafe<{ id: string }[]>(`select t.id from taskweave.complete_and_claim($1, $2, '{}'::jsonb) t`, [rows[0].id, worker], { prepare: true });
         }
       }
     });
@@ -432,17 +452,20 @@ async function main() {
   console.log(`\nengine benchmark: Postgres ${server.v}, ${WORKERS} workers, synchronous_commit=${server.sc}, ` +
     `${JOBS} jobs per throughput run, median of ${REPEAT}, graphile-worker ${gwVersion}`);
 
+  const capLabel = (cap: number | null) => (cap === null ? '100 (default)' : cap === 0 ? '0 (no cap)' : fmt(cap));
   const configs: Config[] = [];
   for (const queued of SIZES) {
     for (const cap of CAPS) {
-      for (const k of KS) {
-        configs.push({
-          key: `tw-${queued}-${k}-${cap}`,
-          label: `Taskweave: \`claim_tasks(…, ${k})\` + \`complete_task\`, max_running = ${cap === null ? '100 (default)' : '0 (no cap)'}`,
-          engine: 'taskweave',
-          queued,
-          run: () => taskweaveThroughput(queued, k, cap),
-        });
+      for (const completion of COMPLETIONS) {
+        for (const k of KS) {
+          configs.push({
+            key: `tw-${queued}-${k}-${cap}-${completion}`,
+            label: `Taskweave: \`claim_tasks(…, ${k})\` + \`${completion}\`, max_running = ${capLabel(cap)}`,
+            engine: 'taskweave',
+            queued,
+            run: () => taskweaveThroughput(queued, k, cap, completion),
+          });
+        }
       }
     }
     configs.push({
@@ -451,6 +474,17 @@ async function main() {
       engine: 'graphile',
       queued,
       run: () => graphileThroughput(queued),
+    });
+  }
+  // the running cap's size: the same claims at max_running = 100, 1,000 and 10,000, in the same rotation
+  const capQueued = SIZES[0];
+  for (const cap of CAP_SIZES) {
+    configs.push({
+      key: `cap-${cap}`,
+      label: `Taskweave: \`claim_tasks(…, 1)\` + \`complete_and_claim\`, max_running = ${fmt(cap)}`,
+      engine: 'taskweave',
+      queued: capQueued,
+      run: () => taskweaveThroughput(capQueued, 1, cap, 'complete_and_claim'),
     });
   }
   const active = configs.filter((c) => !ONLY || c.engine === ONLY);
@@ -473,26 +507,40 @@ async function main() {
   console.log(`\n### Throughput: no-op jobs, ${WORKERS} workers, ${fmt(JOBS)} jobs taken from the queue (median of ${REPEAT})\n`);
   console.log(`| engine | ${SIZES.map((n) => `${fmt(n)} queued, jobs/s`).join(' | ')} | vs graphile-worker (${SIZES.map((n) => fmt(n)).join(' / ')}) | change ${fmt(SIZES[0])} → ${fmt(SIZES[SIZES.length - 1])} | Postgres CPU µs/job (${SIZES.map((n) => fmt(n)).join(' / ')}) |`);
   console.log(`|---|${SIZES.map(() => '---:').join('|')}|---:|---:|---:|`);
-  const labels = [...new Set(active.map((c) => c.label))];
+  const main = active.filter((c) => !c.key.startsWith('cap-'));
+  const labels = [...new Set(main.map((c) => c.label))];
   for (const label of labels) {
-    const keys = SIZES.map((n) => active.find((c) => c.label === label && c.queued === n)!.key);
+    const keys = SIZES.map((n) => main.find((c) => c.label === label && c.queued === n)!.key);
     const values = keys.map((k) => median(k).perSecond);
     const gw = SIZES.map((n) => (samples.has(`gw-${n}`) ? median(`gw-${n}`).perSecond : NaN));
     const cpu = keys.map((k) => median(k).postgresCpuUs).map((c) => (c === null ? 'n/a' : fmt(c))).join(' / ');
     console.log(`| ${label} | ${values.map((v) => fmt(v)).join(' | ')} | ${values.map((v, i) => `${(v / gw[i]).toFixed(2)}x`).join(' / ')} | ${(((values[values.length - 1] - values[0]) / values[0]) * 100).toFixed(1)}% | ${cpu} |`);
   }
 
+  const capRows = active.filter((c) => c.key.startsWith('cap-'));
+  if (capRows.length > 0) {
+    console.log(`\n### The running cap's size: \`claim_tasks(…, 1)\` + \`complete_and_claim\`, ${WORKERS} workers, ${fmt(capQueued)} queued (median of ${REPEAT})\n`);
+    console.log('| max_running | jobs/s | vs max_running = ' + fmt(CAP_SIZES[0]) + ' | Postgres CPU µs/job |');
+    console.log('|---:|---:|---:|---:|');
+    const base = median(capRows[0].key).perSecond;
+    for (const c of capRows) {
+      const m = median(c.key);
+      console.log(`| ${c.label.replace(/^.*max_running = /, '')} | ${fmt(m.perSecond)} | ${(m.perSecond / base).toFixed(2)}x | ${m.postgresCpuUs === null ? 'n/a' : fmt(m.postgresCpuUs)} |`);
+    }
+  }
+
   console.log(`\n### Enqueue → start latency, one job at a time, ${WORKERS} idle workers (${LATENCY_SAMPLES} samples)\n`);
   console.log('| engine | p50 ms | p99 ms |');
   console.log('|---|---:|---:|');
   const latencyRuns: [string, () => Promise<number[]>, Config['engine']][] = [
-    ['Taskweave (LISTEN task_ready, claim_tasks(…, 1)), max_running = 100 (default)', () => taskweaveLatency(null), 'taskweave'],
-    ['Taskweave (LISTEN task_ready, claim_tasks(…, 1)), max_running = 0 (no cap)', () => taskweaveLatency(0), 'taskweave'],
+    ['Taskweave (LISTEN task_ready, claim_tasks(…, 1), then complete_and_claim), max_running = 100 (default)', () => taskweaveLatency(null), 'taskweave'],
     [`graphile-worker ${gwVersion} (its own LISTEN)`, () => graphileLatency(), 'graphile'],
   ];
+  const p50s = new Map<Config['engine'], number>();
   for (const [label, fn, engine] of latencyRuns) {
     if ((ONLY && engine !== ONLY) || SKIP_LATENCY) continue;
     const s = await fn();
+    p50s.set(engine, percentile(s, 50));
     console.log(`| ${label} | ${percentile(s, 50).toFixed(2)} | ${percentile(s, 99).toFixed(2)} |`);
   }
 
@@ -501,16 +549,28 @@ async function main() {
   if (!ONLY) {
     console.log('\ntargets:');
     const last = SIZES[SIZES.length - 1];
+    const line = (ok: boolean, text: string) => console.log(`  ${ok ? 'met    ' : 'MISSED '} ${text}`);
     for (const cap of CAPS) {
       for (const k of KS) {
-        const v = SIZES.map((n) => median(`tw-${n}-${k}-${cap}`).perSecond);
-        const gw = SIZES.map((n) => median(`gw-${n}`).perSecond);
-        const name = `k = ${k}, max_running = ${cap === null ? 100 : 0}`;
-        const ratioOk = v.every((x, i) => x >= gw[i]);
-        const dropOk = v[v.length - 1] >= v[0] * 0.9;
-        console.log(`  ${ratioOk ? 'met    ' : 'MISSED '} ${name}: >= 1.0x graphile-worker (${v.map((x, i) => (x / gw[i]).toFixed(2) + 'x').join(', ')})`);
-        console.log(`  ${dropOk ? 'met    ' : 'MISSED '} ${name}: no drop of more than 10% from ${fmt(SIZES[0])} to ${fmt(last)} queued (${(((v[v.length - 1] - v[0]) / v[0]) * 100).toFixed(1)}%)`);
+        for (const completion of COMPLETIONS) {
+          const key = (n: number) => `tw-${n}-${k}-${cap}-${completion}`;
+          if (!samples.has(key(SIZES[0]))) continue;
+          const v = SIZES.map((n) => median(key(n)).perSecond);
+          const gw = SIZES.map((n) => median(`gw-${n}`).perSecond);
+          const name = `k = ${k} with ${completion}, max_running = ${capLabel(cap)}`;
+          const want = k === 1 ? 0.9 : 1.0;
+          line(v.every((x, i) => x >= want * gw[i]), `${name}: >= ${want.toFixed(1)}x graphile-worker (${v.map((x, i) => (x / gw[i]).toFixed(2) + 'x').join(', ')})`);
+          line(v[v.length - 1] >= v[0] * 0.9, `${name}: no drop of more than 10% from ${fmt(SIZES[0])} to ${fmt(last)} queued (${(((v[v.length - 1] - v[0]) / v[0]) * 100).toFixed(1)}%)`);
+        }
       }
+    }
+    if (capRows.length > 1) {
+      const rates = capRows.map((c) => median(c.key).perSecond);
+      const spread = Math.max(...rates) / Math.min(...rates);
+      line(spread <= 1.1, `max_running = ${CAP_SIZES.map((c) => fmt(c)).join(', ')} claim at the same speed within 10% (fastest ÷ slowest ${spread.toFixed(2)})`);
+    }
+    if (p50s.has('taskweave') && p50s.has('graphile')) {
+      line(p50s.get('taskweave')! <= p50s.get('graphile')!, `enqueue → start p50 <= graphile-worker's (${p50s.get('taskweave')!.toFixed(2)} ms vs ${p50s.get('graphile')!.toFixed(2)} ms)`);
     }
   }
 }

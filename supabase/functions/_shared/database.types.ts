@@ -141,14 +141,14 @@ isOneToOne: false
                   ]
                 },"tasks": {
                   Row: {
-                    "activated_by": string | null,"agent": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_slots": number,"join_slots": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
+                    "activated_by": string | null,"agent": string | null,"attempt": number,"cancel_reason": string | null,"claim_rank": number,"completed_at": string | null,"created_at": string,"dependent_task_ids": (string)[],"depth": number,"id": string,"idle_releases": number,"input": NonNullable<Json>,"instructions": string,"is_parallel_task": boolean,"join_open_shards": number,"join_shards": number,"last_error": Json | null,"lease_expires_at": string | null,"leased_by": string | null,"max_attempts": number,"min_completed": number | null,"model_wait_until": string | null,"output": Json | null,"parent_task_id": string | null,"root_task_id": string,"run_after": string,"running_slot": number | null,"started_at": string | null,"status": Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id": string | null,"updated_at": string,"usage": NonNullable<Json>,"wait_until": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions": string,"is_parallel_task"?: boolean,"join_open_shards"?: number,"join_shards"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id": string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title": string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Update: {
-                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_slots"?: number,"join_slots"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
+                    "activated_by"?: string | null,"agent"?: string | null,"attempt"?: number,"cancel_reason"?: string | null,"claim_rank"?: number,"completed_at"?: string | null,"created_at"?: string,"dependent_task_ids"?: (string)[],"depth"?: number,"id"?: string,"idle_releases"?: number,"input"?: NonNullable<Json>,"instructions"?: string,"is_parallel_task"?: boolean,"join_open_shards"?: number,"join_shards"?: number,"last_error"?: Json | null,"lease_expires_at"?: string | null,"leased_by"?: string | null,"max_attempts"?: number,"min_completed"?: number | null,"model_wait_until"?: string | null,"output"?: Json | null,"parent_task_id"?: string | null,"root_task_id"?: string,"run_after"?: string,"running_slot"?: number | null,"started_at"?: string | null,"status"?: Database["taskweave"]['Enums']["task_status"],"title"?: string,"tool_call_id"?: string | null,"updated_at"?: string,"usage"?: NonNullable<Json>,"wait_until"?: string | null
                   }
                   Relationships: [
                     {
@@ -261,8 +261,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -309,8 +309,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -352,8 +352,51 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
+"last_error": Json | null,
+"lease_expires_at": string | null,
+"leased_by": string | null,
+"max_attempts": number,
+"min_completed": number | null,
+"model_wait_until": string | null,
+"output": Json | null,
+"parent_task_id": string | null,
+"root_task_id": string,
+"run_after": string,
+"running_slot": number | null,
+"started_at": string | null,
+"status": Database["taskweave"]['Enums']["task_status"],
+"title": string,
+"tool_call_id": string | null,
+"updated_at": string,
+"usage": NonNullable<Json>,
+"wait_until": string | null
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "tasks"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
+"complete_and_claim":
+{ Args: { "p_lease_seconds"?: number,"p_output": Json,"p_task_id": string,"p_worker": string }; Returns: {
+              "activated_by": string | null,
+"agent": string | null,
+"attempt": number,
+"cancel_reason": string | null,
+"claim_rank": number,
+"completed_at": string | null,
+"created_at": string,
+"dependent_task_ids": (string)[],
+"depth": number,
+"id": string,
+"idle_releases": number,
+"input": NonNullable<Json>,
+"instructions": string,
+"is_parallel_task": boolean,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -395,8 +438,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -441,8 +484,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -484,8 +527,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -527,8 +570,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -611,8 +654,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -675,8 +718,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -742,8 +785,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -809,8 +852,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,
@@ -913,8 +956,8 @@ isOneToOne: false
 "input": NonNullable<Json>,
 "instructions": string,
 "is_parallel_task": boolean,
-"join_open_slots": number,
-"join_slots": number,
+"join_open_shards": number,
+"join_shards": number,
 "last_error": Json | null,
 "lease_expires_at": string | null,
 "leased_by": string | null,

@@ -19,6 +19,8 @@ export interface TaskStore {
    */
   beginModelStep(taskId: string, worker: string, model: string, promptTokens?: number): Promise<{ waitMs: number }>;
   complete(taskId: string, worker: string, output: unknown): Promise<Task>;
+  /** completes as `complete` does and claims the worker's next due task in the same transaction: that task, or null */
+  completeAndClaim(taskId: string, worker: string, output: unknown, leaseSeconds: number): Promise<Task | null>;
   fail(taskId: string, worker: string, error: TaskError, retryable: boolean): Promise<Task>;
   /** back to pending without using an attempt; a rate-limited release does not count toward SQL's bound on releases without progress */
   release(taskId: string, worker: string, delaySeconds: number, rateLimited?: boolean): Promise<Task>;

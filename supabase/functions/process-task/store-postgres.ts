@@ -78,6 +78,13 @@ export function postgresTaskStore(sql: Sql): TaskStore {
         one('complete_task', await sql`select * from taskweave.complete_task(${taskId}::uuid, ${worker}, ${json(output)}::jsonb)`),
       ),
 
+    completeAndClaim: (taskId, worker, output, leaseSeconds) =>
+      call('complete_and_claim', async () => {
+        const rows = await sql`select * from taskweave.complete_and_claim(${taskId}::uuid, ${worker}, ${json(output)}::jsonb, ${leaseSeconds}::int)`;
+        const next = rows.find((r) => r.id != null);
+        return next ? toTask(next) : null;
+      }),
+
     fail: (taskId, worker, error: TaskError, retryable) =>
       call('fail_task', async () =>
         one('fail_task', await sql`select * from taskweave.fail_task(${taskId}::uuid, ${worker}, ${json(error)}::jsonb, ${retryable}::boolean)`),

@@ -23,7 +23,7 @@ export function startHeartbeat(task: Task, worker: string, deps: AgentDeps, log:
       await store.heartbeat(task.id, worker, settings.leaseSeconds);
     } catch (error) {
       if (stopped) return;
-      if (isLeaseLost(error) || (error as { code?: string }).code === '55000') {
+      if (isLeaseLost(error)) {
         lease.abort(new LeaseLostSignal());
         log('warn', 'lease lost; stopping this run', { error: (error as Error).message });
       } else {

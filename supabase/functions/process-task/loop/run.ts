@@ -14,6 +14,16 @@ export interface Run {
   /** the model this run asks: the task's agent's, else the environment's (set once the agent is loaded) */
   model: ResolvedModel;
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+  /** set by a lane that runs task after task: the completion may claim the lane's next task in its transaction */
+  readonly next?: NextTaskHandOff;
+}
+
+/** How a lane takes its next task from the completion of the current one (complete_and_claim). */
+export interface NextTaskHandOff {
+  /** asked when the task completes: whether the lane may start another task now (reserves it when so) */
+  wanted(): boolean;
+  /** the task claimed with the completion, or null when none was due or it could not be claimed */
+  take(next: Task | null): void;
 }
 
 /** The invocation's time left, in ms. */

@@ -31,9 +31,24 @@ function outcomeOf(task: Task, otherwise: Outcome): Outcome {
 export async function complete(run: Run, transcript: Transcript, text: string): Promise<TaskRunResult> {
   const steps = transcript.stepsBefore + transcript.stepsThisRun;
   const output: ModelOutput = { source: 'model', text, model: run.model.label, steps };
-  const done = await run.deps.store.complete(run.task.id, run.worker, output);
+  const status = run.next?.wanted() ? await completeAndClaimNext(run, output) : (await run.deps.store.complete(run.task.id, run.worker, output)).status;
   run.log('info', 'task completed', { steps });
-  return result(run, transcript, done.status, 'completed');
+  return result(run, transcript, status, 'completed');
+}
+
+/** Completes and claims the lane's next task in one transaction; should the claim part fail, completes alone. */
+async function completeAndClaimNext(run: Run, output: ModelOutput): Promise<Task['status']> {
+  const { store, settings } = run.deps;
+  try {
+    // complete_and_claim raises unless the task completed, so its status is known
+    run.next!.take(await store.completeAndClaim(run.task.id, run.worker, output, settings.leaseSeconds));
+    return 'completed';
+  } catch (error) {
+    run.next!.take(null);
+    if (isLeaseLost(error)) throw error;
+    run.log('warn', 'complete_and_claim failed; completing alone', { error: (error as Error).message });
+    return (await store.complete(run.task.id, run.worker, output)).status;
+  }
 }
 
 async function stopped(run: Run, transcript: Transcript | undefined): Promise<TaskRunResult> {
