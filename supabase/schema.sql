@@ -13,10 +13,13 @@ create schema taskweave_private;
 comment on schema taskweave_private is 'Taskweave internals: helpers, counters, rate limits and dispatch. Never exposed through the Data API.';
 grant usage on schema taskweave_private to authenticated;
 grant usage on schema taskweave_private to service_role;
+grant usage on schema taskweave_private to taskweave_web;
 
 -- ---------------------------------------------------------------------------------------------
 -- types
 
+create type taskweave.model_provider as enum ('openai', 'anthropic', 'demo');
+comment on type taskweave.model_provider is 'The providers process-task can run: agents.model is <provider>:<model name>, e.g. openai:gpt-4.1-mini.';
 create type taskweave.task_status as enum ('pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled');
 comment on type taskweave.task_status is 'A task''s place in the state machine (DESIGN.md section 2). The allowed moves are taskweave_private.next_statuses().';
 
@@ -93,8 +96,10 @@ comment on column taskweave.human_reviews.resolved_by is 'Who resolved it: the o
 comment on column taskweave.human_reviews.kind is 'failure (the task failed: retry, abort or manual), approval (a tool call waits: approve or reject), question (ask_human: answer), interrupted_call (a non-idempotent call started and has no result: retry or manual). abort is always allowed (cancel_task).';
 comment on column taskweave.human_reviews.request is 'What the person is asked. approval: {tool_call_id, tool, arguments, reason}; question: {tool_call_id, question, options}; interrupted_call: {tool_call_id, tool, arguments, started_at}; failure: {}.';
 CREATE UNIQUE INDEX human_reviews_one_open_per_task_idx ON taskweave.human_reviews USING btree (task_id) WHERE (status = 'open'::text);
+CREATE INDEX human_reviews_open_category_idx ON taskweave.human_reviews USING btree (((error ->> 'category'::text)), created_at, id) WHERE (status = 'open'::text);
 CREATE INDEX human_reviews_open_kind_idx ON taskweave.human_reviews USING btree (kind, created_at, id) WHERE (status = 'open'::text);
 CREATE INDEX human_reviews_open_queue_idx ON taskweave.human_reviews USING btree (created_at, id) WHERE (status = 'open'::text);
+CREATE INDEX human_reviews_open_tool_idx ON taskweave.human_reviews USING btree (((request ->> 'tool'::text)), created_at, id) WHERE (status = 'open'::text);
 CREATE INDEX human_reviews_resolved_idx ON taskweave.human_reviews USING btree (resolved_at DESC, id) WHERE (status = 'resolved'::text);
 CREATE INDEX human_reviews_task_id_idx ON taskweave.human_reviews USING btree (task_id);
 alter table taskweave.human_reviews enable row level security;
@@ -212,7 +217,7 @@ create table taskweave.tasks (
   lease_expires_at timestamp with time zone,
   idle_releases integer default 0 not null,
   model_wait_until timestamp with time zone,
-  usage jsonb default '{"model_steps": 0, "input_tokens": 0, "output_tokens": 0}'::jsonb not null,
+  usage jsonb default '{"cost_usd": 0, "model_steps": 0, "input_tokens": 0, "output_tokens": 0}'::jsonb not null,
   claim_rank integer default 0 not null,
   tool_call_id text,
   depth integer default 0 not null,
@@ -252,7 +257,7 @@ comment on column taskweave.tasks.leased_by is 'The worker that holds a running 
 comment on column taskweave.tasks.lease_expires_at is 'After this a running task may be claimed again by any worker.';
 comment on column taskweave.tasks.idle_releases is 'Releases since the last saved model step; past taskweave.max_idle_releases the task fails with category timeout.';
 comment on column taskweave.tasks.model_wait_until is 'While set and in the future, the task waits for a model rate-limit slot (set_model_limits).';
-comment on column taskweave.tasks.usage is 'Tokens of this task''s model steps: {"input_tokens", "output_tokens", "model_steps"}.';
+comment on column taskweave.tasks.usage is 'Summed over the task''s model steps: input_tokens, output_tokens, model_steps, cost_usd (US dollars at taskweave.model_prices when each step was saved).';
 comment on column taskweave.tasks.claim_rank is 'The task''s place in its run (0 for the root). Claims serve lower ranks first, so runs take turns: a wide run cannot starve a new one.';
 comment on column taskweave.tasks.tool_call_id is 'The LLM tool call that created this task; with parent_task_id it makes the creating tools idempotent.';
 comment on column taskweave.tasks.depth is 'Nesting depth: 0 for a root, parent depth + 1 for a child.';
@@ -366,7 +371,12 @@ comment on table taskweave_private.change_watchers is 'Leases of the processes t
 comment on column taskweave_private.change_watchers.watcher is 'Who listens: one id per process, e.g. web:<host>:<pid>:<random> or mcp:<uuid>.';
 comment on column taskweave_private.change_watchers.expires_at is 'The lease ends here unless renewed (watch_changes).';
 alter table taskweave_private.change_watchers enable row level security;
+create policy "the web app ends its leases" on taskweave_private.change_watchers as permissive for delete to taskweave_web using ((watcher ~~ 'web:%'::text));
+create policy "the web app reads its leases" on taskweave_private.change_watchers as permissive for select to taskweave_web using ((watcher ~~ 'web:%'::text));
+create policy "the web app renews its leases" on taskweave_private.change_watchers as permissive for update to taskweave_web using ((watcher ~~ 'web:%'::text)) with check ((watcher ~~ 'web:%'::text));
+create policy "the web app takes its leases" on taskweave_private.change_watchers as permissive for insert to taskweave_web with check ((watcher ~~ 'web:%'::text));
 grant delete, insert, select, update on taskweave_private.change_watchers to service_role;
+grant delete, insert, select, update on taskweave_private.change_watchers to taskweave_web;
 
 create table taskweave_private.dispatch_requests (
   request_id bigint not null,
@@ -406,12 +416,13 @@ create table taskweave_private.model_requests (
   model text not null,
   task_id uuid,
   taken_at timestamp with time zone default now() not null,
-  tokens integer default 0 not null,
+  tokens bigint default 0 not null,
   constraint model_requests_model_fkey FOREIGN KEY (model) REFERENCES taskweave_private.model_limits(model) ON DELETE CASCADE,
   constraint model_requests_pkey PRIMARY KEY (id),
   constraint model_requests_task_id_fkey FOREIGN KEY (task_id) REFERENCES taskweave.tasks(id) ON DELETE SET NULL
 );
 comment on table taskweave_private.model_requests is 'Sliding one-minute log of model requests (and their tokens, once known) for models with limits; rows older than a minute are pruned.';
+comment on column taskweave_private.model_requests.tokens is 'Input plus output tokens the request used, once reported (append_task_message).';
 CREATE INDEX model_requests_task_idx ON taskweave_private.model_requests USING btree (task_id, id);
 CREATE INDEX model_requests_window_idx ON taskweave_private.model_requests USING btree (model, taken_at);
 alter table taskweave_private.model_requests enable row level security;
@@ -450,7 +461,7 @@ alter table taskweave_private.settings enable row level security;
 -- ---------------------------------------------------------------------------------------------
 -- functions and procedures
 
-CREATE OR REPLACE FUNCTION taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb DEFAULT NULL::jsonb)
+CREATE OR REPLACE FUNCTION taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb DEFAULT NULL::jsonb, p_model text DEFAULT NULL::text)
  RETURNS taskweave.task_messages
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -458,9 +469,12 @@ AS $function$
 declare
   v_task taskweave.tasks;
   v_message taskweave.task_messages;
-  v_in bigint := coalesce((p_usage ->> 'input_tokens')::bigint, 0);
-  v_out bigint := coalesce((p_usage ->> 'output_tokens')::bigint, 0);
+  v_in bigint;
+  v_out bigint;
   v_step integer;
+  v_price taskweave.model_prices;
+  v_cost numeric := 0;
+  v_usage jsonb := p_usage;
 begin
   if p_role is null or p_role not in ('system', 'user', 'assistant', 'tool') then
     raise exception 'p_role must be system, user, assistant or tool (got %)', coalesce(p_role, 'null') using errcode = '22023';
@@ -468,13 +482,33 @@ begin
   if p_content is null then
     raise exception 'p_content must not be null' using errcode = '22023';
   end if;
+  -- a message holds at most a prompt built from a task's capped input or a tool result cut to its cap
+  if octet_length(p_content::text) > 4194304 then
+    raise exception 'p_content must be at most 4194304 bytes as JSON (got %)', octet_length(p_content::text) using errcode = '22023';
+  end if;
+  -- parsed before any cast, so a bad number is 22023 naming the key
   perform taskweave_private.validate_usage(p_usage);
+  if p_model is not null and (char_length(btrim(p_model)) = 0 or char_length(p_model) > 200) then
+    raise exception 'p_model must be a non-empty model name of at most 200 characters' using errcode = '22023';
+  end if;
+  v_in := coalesce(taskweave_private.json_whole_number(p_usage -> 'input_tokens', 'p_usage.input_tokens', 0, 100000000), 0);
+  v_out := coalesce(taskweave_private.json_whole_number(p_usage -> 'output_tokens', 'p_usage.output_tokens', 0, 100000000), 0);
+  if p_model is not null and v_in + v_out > 0 then
+    v_price := taskweave_private.model_price(p_model);
+    -- to a billionth of a cent, without trailing zeros: the sums stay readable in jsonb
+    v_cost := coalesce(trim_scale(round((v_in * v_price.input_per_million + v_out * v_price.output_per_million) / 1000000, 11)), 0);
+  end if;
+  if p_usage is not null then
+    -- each step's own line shows which model it ran on and what it cost
+    v_usage := p_usage || jsonb_strip_nulls(jsonb_build_object('model', p_model, 'cost_usd', v_cost));
+  end if;
+
   -- the task row lock orders the messages of one task
   select * into v_task from taskweave.tasks where id = p_task_id for no key update;
   perform taskweave_private.require_lease(v_task, p_task_id, p_worker);
   insert into taskweave.task_messages (task_id, seq, role, content, usage)
   values (p_task_id, coalesce((select max(m.seq) from taskweave.task_messages m where m.task_id = p_task_id), 0) + 1,
-          p_role, p_content, p_usage)
+          p_role, p_content, v_usage)
   returning * into v_message;
 
   if p_role = 'assistant' or p_usage is not null then
@@ -484,13 +518,14 @@ begin
        set usage = jsonb_build_object(
              'input_tokens', coalesce((usage ->> 'input_tokens')::bigint, 0) + v_in,
              'output_tokens', coalesce((usage ->> 'output_tokens')::bigint, 0) + v_out,
-             'model_steps', coalesce((usage ->> 'model_steps')::integer, 0) + v_step),
+             'model_steps', coalesce((usage ->> 'model_steps')::integer, 0) + v_step,
+             'cost_usd', coalesce((usage ->> 'cost_usd')::numeric, 0) + v_cost),
            idle_releases = case when v_step = 1 then 0 else idle_releases end,
            updated_at = now()
      where id = p_task_id;
     update taskweave.runs
        set input_tokens = input_tokens + v_in, output_tokens = output_tokens + v_out, model_steps = model_steps + v_step,
-           updated_at = now()
+           cost_usd = cost_usd + v_cost, updated_at = now()
      where root_task_id = v_task.root_task_id;
     if v_in + v_out > 0 then
       -- the tokens count against the model's per-minute limit, on the request that used them
@@ -502,10 +537,10 @@ begin
   return v_message;
 end;
 $function$;
-comment on function taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb) is 'Appends one message to a running task''s transcript (the lease holder only), numbered in order. p_usage {"input_tokens", "output_tokens"} of a model step is added to tasks.usage, to the run (taskweave.runs) and to the model''s rate-limit window. A saved assistant step resets the count of releases without progress.';
-grant execute on function taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb) to service_role;
+comment on function taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb, p_model text) is 'Appends one message to a running task''s transcript (the lease holder only), numbered in order. p_usage {"input_tokens", "output_tokens"} of a model step is added to tasks.usage, to the run (taskweave.runs) and to the model''s rate-limit window; with p_model (provider:model, or the environment''s model name) the step is priced from taskweave.model_prices (taskweave_private.model_price: exact name, else with or without the provider) into tasks.usage.cost_usd and runs.cost_usd (an unpriced model costs 0), and the message''s usage records model and cost_usd. A saved assistant step resets the count of releases without progress. 22023 naming the key for bad usage, and for p_content over 4 MiB as JSON.';
+grant execute on function taskweave.append_task_message(p_task_id uuid, p_worker text, p_role text, p_content jsonb, p_usage jsonb, p_model text) to service_role;
 
-CREATE OR REPLACE FUNCTION taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text)
+CREATE OR REPLACE FUNCTION taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint DEFAULT NULL::bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -515,15 +550,34 @@ declare
   v_run taskweave.runs;
   v_reason text;
   v_wait_ms integer;
+  v_price taskweave.model_prices;
+  v_prompt_cost numeric;
 begin
   if p_model is null or char_length(btrim(p_model)) = 0 or char_length(p_model) > 200 then
     raise exception 'p_model must be a non-empty model name of at most 200 characters' using errcode = '22023';
+  end if;
+  if p_prompt_tokens < 0 or p_prompt_tokens > 1000000000000 then
+    raise exception 'p_prompt_tokens must be an estimate from 0 to 1000000000000 tokens (got %)', p_prompt_tokens using errcode = '22023';
   end if;
   select * into v_task from taskweave.tasks where id = p_task_id for no key update;
   -- a cancelled task has lost its lease: the worker stops before its next model request
   perform taskweave_private.require_lease(v_task, p_task_id, p_worker);
   select * into v_run from taskweave.runs where root_task_id = v_task.root_task_id;
   v_reason := taskweave_private.run_limit_reached(v_run, false);
+  if v_reason is null and p_prompt_tokens is not null then
+    -- the prompt is spent as soon as the request is sent: a step that would cross a limit is not sent
+    if v_run.max_tokens is not null and v_run.input_tokens + v_run.output_tokens + p_prompt_tokens > v_run.max_tokens then
+      v_reason := format('the step''s prompt of about %s tokens would take the run past its max_tokens = %s (used %s)',
+                         p_prompt_tokens, v_run.max_tokens, v_run.input_tokens + v_run.output_tokens);
+    elsif v_run.max_cost_usd is not null then
+      v_price := taskweave_private.model_price(p_model);
+      v_prompt_cost := coalesce(p_prompt_tokens * v_price.input_per_million / 1000000, 0);
+      if v_run.cost_usd + v_prompt_cost > v_run.max_cost_usd then
+        v_reason := format('the step''s prompt of about %s tokens (%s US dollars) would take the run past its max_cost_usd = %s (cost %s)',
+                           p_prompt_tokens, round(v_prompt_cost, 6), v_run.max_cost_usd, round(v_run.cost_usd, 6));
+      end if;
+    end if;
+  end if;
   if v_reason is not null then
     raise exception 'run limit reached: %; no model step may start in run %', v_reason, v_task.root_task_id
       using errcode = 'TW004',
@@ -538,8 +592,91 @@ begin
   return jsonb_build_object('wait_ms', v_wait_ms);
 end;
 $function$;
-comment on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text) is 'Called by the worker right before every model request. TW001 when the worker lost the lease (expired, reclaimed, cancelled); TW004 when the run is past its deadline or max_tokens; else {"wait_ms": 0} with a rate-limit slot taken, or {"wait_ms": n} when the model''s limits (set_model_limits) leave no slot for n ms (tasks.model_wait_until shows it).';
-grant execute on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text) to service_role;
+comment on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint) is 'Called by the worker right before every model request. TW001 when the worker lost the lease (expired, reclaimed, cancelled); TW004 when the run is past its deadline, max_tokens or max_cost_usd, or when p_prompt_tokens (the worker''s estimate of the request''s prompt) would take it past max_tokens or, at the model''s input price, past max_cost_usd; else {"wait_ms": 0} with a rate-limit slot taken, or {"wait_ms": n} when the model''s limits (set_model_limits) leave no slot for n ms (tasks.model_wait_until shows it).';
+grant execute on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.call_sql_tool(p_task_id uuid, p_worker text, p_tool_call_id text)
+ RETURNS taskweave.tool_calls
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_call taskweave.tool_calls;
+  v_tool taskweave.tools;
+  v_function regprocedure;
+  v_timeout_ms bigint;
+  v_result jsonb;
+  v_text text;
+  v_prefix text;
+  v_error text;
+begin
+  perform taskweave_private.validate_tool_call_id(p_tool_call_id, 'p_tool_call_id');
+  perform taskweave_private.lock_leased_task(p_task_id, p_worker);
+  select * into v_call from taskweave.tool_calls where task_id = p_task_id and tool_call_id = p_tool_call_id for update;
+  if not found then
+    raise exception 'tool call % of task % was never started', p_tool_call_id, p_task_id using errcode = 'P0002',
+      hint = 'Record it with taskweave.start_tool_call first.';
+  end if;
+  if v_call.status in ('succeeded', 'failed', 'rejected') then
+    return v_call; -- it ran (and committed with its result) already: the saved result stands
+  end if;
+  if v_call.status <> 'started' then
+    raise exception 'tool call % of task % is %; it has not started', p_tool_call_id, p_task_id, v_call.status using errcode = '55000';
+  end if;
+  select * into v_tool from taskweave.tools where slug = v_call.tool_slug;
+  if not found or v_tool.kind <> 'sql' then
+    raise exception 'tool call % of task % is not a call of a SQL tool (%)', p_tool_call_id, p_task_id, coalesce(v_tool.kind || ' tool ' || v_tool.slug, 'no tool')
+      using errcode = '22023';
+  end if;
+  select s.setting::bigint into v_timeout_ms from pg_catalog.pg_settings s where s.name = 'statement_timeout';
+  if v_timeout_ms = 0 or v_timeout_ms > v_tool.timeout_seconds * 1000 then
+    raise exception 'a SQL tool runs under the tool''s timeout: run "set local statement_timeout = ''%s''" in this transaction first',
+      v_tool.timeout_seconds
+      using errcode = '55000';
+  end if;
+  -- the guarantee below rests on the runner being what this migration made
+  if not exists (select 1 from pg_catalog.pg_proc p join pg_catalog.pg_roles o on o.oid = p.proowner
+                  where p.oid = 'taskweave_private.run_sql_tool(regprocedure, jsonb)'::regprocedure
+                    and p.prosecdef and o.rolname = 'taskweave_sql_tool' and not o.rolsuper) then
+    raise exception 'taskweave_private.run_sql_tool is no longer a security definer function owned by taskweave_sql_tool; SQL tools are off'
+      using errcode = '55000';
+  end if;
+
+  begin
+    -- checked again at each call: the function may have changed since upsert_tool
+    v_function := taskweave_private.resolve_sql_tool_function(v_tool.config ->> 'function', 'tools.config.function');
+    v_result := taskweave_private.run_sql_tool(v_function, v_call.arguments);
+  exception
+    when query_canceled then
+      v_error := format('the SQL tool "%s" did not finish within %s seconds', v_tool.slug, v_tool.timeout_seconds);
+    when others then
+      v_error := format('%s (SQLSTATE %s)', sqlerrm, sqlstate);
+  end;
+
+  if v_error is null then
+    v_text := coalesce(v_result::text, 'null');
+    if octet_length(v_text) > v_tool.max_output_bytes then
+      v_prefix := left(v_text, v_tool.max_output_bytes);
+      while octet_length(v_prefix) > v_tool.max_output_bytes loop
+        v_prefix := left(v_prefix, char_length(v_prefix) - greatest((octet_length(v_prefix) - v_tool.max_output_bytes) / 4, 1));
+      end loop;
+      v_result := jsonb_build_object('truncated', true, 'bytes', octet_length(v_text), 'max_output_bytes', v_tool.max_output_bytes,
+                                     'text', v_prefix);
+    end if;
+  end if;
+  update taskweave.tool_calls
+     set status = case when v_error is null then 'succeeded' else 'failed' end,
+         result = case when v_error is null then v_result end,
+         error = left(v_error, 10000),
+         ended_at = now(),
+         duration_ms = least(greatest(extract(epoch from (clock_timestamp() - started_at)) * 1000, 0), 2147483647)::integer
+   where id = v_call.id
+   returning * into v_call;
+  return v_call;
+end;
+$function$;
+comment on function taskweave.call_sql_tool(p_task_id uuid, p_worker text, p_tool_call_id text) is 'The worker runs a started call of a SQL tool (the lease holder only: TW001) and records its outcome in the same transaction, so the call and its tool_calls row commit together. The function runs with the recorded arguments as role taskweave_sql_tool (no operator or owner rights, no SET ROLE); the caller must first "set local statement_timeout" to at most the tool''s timeout_seconds (55000 otherwise). A result over max_output_bytes becomes {"truncated": true, "bytes", "max_output_bytes", "text": the first bytes of its JSON}. An error or a timeout ends the call as failed with the message (a tool error for the model, not a failed task). A call that already ended is returned as it is.';
+grant execute on function taskweave.call_sql_tool(p_task_id uuid, p_worker text, p_tool_call_id text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.cancel_task(p_task_id uuid, p_note text DEFAULT NULL::text)
  RETURNS taskweave.tasks
@@ -549,29 +686,32 @@ CREATE OR REPLACE FUNCTION taskweave.cancel_task(p_task_id uuid, p_note text DEF
 AS $function$
 declare
   v_task taskweave.tasks;
-  v_who text := taskweave_private.operator_name();
 begin
-  perform taskweave_private.require_operator('cancel tasks');
-  if p_task_id is null then
-    raise exception 'p_task_id must not be null' using errcode = '22023';
-  end if;
-  if char_length(p_note) > 10000 then
-    raise exception 'p_note must be at most 10000 characters' using errcode = '22023';
-  end if;
-  select * into v_task from taskweave.tasks where id = p_task_id;
-  if not found then
-    raise exception 'task % not found', p_task_id using errcode = 'P0002';
-  end if;
-  perform taskweave_private.set_actor(v_who);
-  perform taskweave_private.cancel_subtrees(array[p_task_id],
-    coalesce(nullif(btrim(p_note), ''), 'cancelled by ' || v_who), false);
+  perform taskweave_private.cancel_by_operator(p_task_id, p_note);
   select * into v_task from taskweave.tasks where id = p_task_id;
   return v_task;
 end;
 $function$;
-comment on function taskweave.cancel_task(p_task_id uuid, p_note text) is 'Operators and service_role: the task and every descendant that has not ended -> cancelled (a running one loses its lease, so its worker''s next call gets TW001 and it starts no model step); their open reviews resolve as abort; joins follow the join rule; task_events records who and why (p_note). Cancelling a root cancels the run. A task that already ended is returned as it is.';
+comment on function taskweave.cancel_task(p_task_id uuid, p_note text) is 'Operators and service_role: the task and every descendant that has not ended -> cancelled (a running one loses its lease, so its worker''s next call gets TW001 and it starts no model step); their open reviews resolve as abort; joins follow the join rule; task_events records who and why (p_note). Cancelling a root cancels the run. A task that already ended is returned as it is. cancel_task_counted does the same and says how many tasks it stopped.';
 grant execute on function taskweave.cancel_task(p_task_id uuid, p_note text) to authenticated;
 grant execute on function taskweave.cancel_task(p_task_id uuid, p_note text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.cancel_task_counted(p_task_id uuid, p_note text DEFAULT NULL::text)
+ RETURNS TABLE(task_id uuid, title text, status taskweave.task_status, stopped integer)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_stopped integer;
+begin
+  v_stopped := taskweave_private.cancel_by_operator(p_task_id, p_note);
+  return query select t.id, t.title, t.status, v_stopped from taskweave.tasks t where t.id = p_task_id;
+end;
+$function$;
+comment on function taskweave.cancel_task_counted(p_task_id uuid, p_note text) is 'cancel_task, answering with the task (id, title, status after the cancel) and stopped: how many tasks this call cancelled (it and what it started that had not ended), counted by the cancel itself. 0 when everything had already ended.';
+grant execute on function taskweave.cancel_task_counted(p_task_id uuid, p_note text) to authenticated;
+grant execute on function taskweave.cancel_task_counted(p_task_id uuid, p_note text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.check_aggregator_dependencies()
  RETURNS trigger
@@ -801,6 +941,27 @@ $function$;
 comment on function taskweave.complete_task(p_task_id uuid, p_worker text, p_output jsonb) is 'Completes a running task with its output. Only the worker holding the lease may; a stale worker gets TW001 and changes nothing.';
 grant execute on function taskweave.complete_task(p_task_id uuid, p_worker text, p_output jsonb) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.count_reviews(p_filter jsonb DEFAULT '{}'::jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_count integer;
+begin
+  perform taskweave_private.require_operator('count reviews');
+  execute format(
+    'select count(*)::int from taskweave.human_reviews r where r.status = ''open'' and %s',
+    taskweave_private.review_filter_predicate(p_filter))
+    into v_count;
+  return v_count;
+end;
+$function$;
+comment on function taskweave.count_reviews(p_filter jsonb) is 'How many open reviews match the filter (keys as in resolve_reviews): what "Select all that match" would act on. Operators and service_role only (42501).';
+grant execute on function taskweave.count_reviews(p_filter jsonb) to authenticated;
+grant execute on function taskweave.count_reviews(p_filter jsonb) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave.create_aggregator_task(p_parent_task_id uuid, p_dependent_task_ids uuid[], p_title text, p_instructions text, p_tool_call_id text DEFAULT NULL::text, p_worker text DEFAULT NULL::text, p_min_completed integer DEFAULT NULL::integer, p_wait_seconds integer DEFAULT NULL::integer)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
@@ -963,7 +1124,7 @@ $function$;
 comment on function taskweave.create_aggregator_task(p_parent_task_id uuid, p_dependent_task_ids uuid[], p_title text, p_instructions text, p_tool_call_id text, p_worker text, p_min_completed integer, p_wait_seconds integer) is 'An aggregator over parallel tasks of the same run: queued until the join rule holds (every dependency ended, or p_min_completed of them completed, or p_wait_seconds passed), then pending, or cancelled when none completed. Rejects (22023, naming the id) an empty list, null or duplicate ids, unknown ids, tasks that are not parallel tasks, tasks of another root, and more than taskweave.max_aggregator_dependencies. Idempotent on (parent, tool call id) with the same arguments (TW006 with others); with p_worker only the holder of the parent''s lease may (TW001). Holds the run''s fan-in lock (fan_in_lock_key) while it counts, so no dependency ends unseen.';
 grant execute on function taskweave.create_aggregator_task(p_parent_task_id uuid, p_dependent_task_ids uuid[], p_title text, p_instructions text, p_tool_call_id text, p_worker text, p_min_completed integer, p_wait_seconds integer) to service_role;
 
-CREATE OR REPLACE FUNCTION taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb DEFAULT '{}'::jsonb, p_tool_call_id text DEFAULT NULL::text, p_worker text DEFAULT NULL::text)
+CREATE OR REPLACE FUNCTION taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb DEFAULT '{}'::jsonb, p_tool_call_id text DEFAULT NULL::text, p_worker text DEFAULT NULL::text, p_agent text DEFAULT NULL::text)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -974,31 +1135,35 @@ declare
   v_rank integer;
 begin
   perform taskweave_private.validate_new_task(p_title, p_instructions, p_input);
+  if char_length(p_tool_call_id) not between 1 and 200 then
+    raise exception 'p_tool_call_id must be 1 to 200 characters (got %)', char_length(p_tool_call_id) using errcode = '22023';
+  end if;
   v_parent := taskweave_private.lock_parent(p_parent_task_id, p_worker);
   if p_tool_call_id is not null then
     select * into v_task from taskweave.tasks where parent_task_id = p_parent_task_id and tool_call_id = p_tool_call_id;
     if found then
       if cardinality(v_task.dependent_task_ids) > 0 or v_task.title <> btrim(p_title)
-         or v_task.instructions <> p_instructions or v_task.input <> p_input then
+         or v_task.instructions <> p_instructions or v_task.input <> p_input or v_task.agent is distinct from p_agent then
         perform taskweave_private.tool_call_reused(p_parent_task_id, p_tool_call_id, v_task.id);
       end if;
       return v_task;
     end if;
   end if;
+  perform taskweave_private.lock_agent(p_agent);
   perform taskweave_private.check_new_child(v_parent);
   v_rank := taskweave_private.take_run_slot(v_parent.root_task_id);
   insert into taskweave.tasks (parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
-                               tool_call_id, depth, max_attempts, claim_rank)
+                               tool_call_id, depth, max_attempts, claim_rank, agent)
   values (p_parent_task_id, v_parent.root_task_id, btrim(p_title), p_instructions, p_input, 'pending', true,
-          p_tool_call_id, v_parent.depth + 1, taskweave_private.setting_int('default_max_attempts', 3), v_rank)
+          p_tool_call_id, v_parent.depth + 1, taskweave_private.setting_int('default_max_attempts', 3), v_rank, p_agent)
   returning * into v_task;
   return v_task;
 end;
 $function$;
-comment on function taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb, p_tool_call_id text, p_worker text) is 'A pending parallel child of the parent, in the same run. The same (parent, tool call id) with the same arguments returns the existing task, with other arguments raises TW006, so a repeated LLM step never duplicates a child. With p_worker only the holder of the parent''s lease may (TW001). TW004 when the run is at a limit.';
-grant execute on function taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb, p_tool_call_id text, p_worker text) to service_role;
+comment on function taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb, p_tool_call_id text, p_worker text, p_agent text) is 'A pending parallel child of the parent, in the same run, running as agent p_agent (null: the environment''s model; an unknown agent is 22023). The same (parent, tool call id) with the same arguments returns the existing task, with other arguments raises TW006, so a repeated LLM step never duplicates a child. With p_worker only the holder of the parent''s lease may (TW001). TW004 when the run is at a limit.';
+grant execute on function taskweave.create_parallel_task(p_parent_task_id uuid, p_title text, p_instructions text, p_input jsonb, p_tool_call_id text, p_worker text, p_agent text) to service_role;
 
-CREATE OR REPLACE FUNCTION taskweave.create_task(p_title text, p_instructions text, p_input jsonb DEFAULT '{}'::jsonb, p_limits jsonb DEFAULT '{}'::jsonb)
+CREATE OR REPLACE FUNCTION taskweave.create_task(p_title text, p_instructions text, p_input jsonb DEFAULT '{}'::jsonb, p_limits jsonb DEFAULT '{}'::jsonb, p_agent text DEFAULT NULL::text)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -1010,21 +1175,92 @@ declare
 begin
   perform taskweave_private.validate_new_task(p_title, p_instructions, p_input);
   perform taskweave_private.validate_limits(p_limits);
-  insert into taskweave.tasks (id, root_task_id, title, instructions, input, status, max_attempts)
-  values (v_id, v_id, btrim(p_title), p_instructions, p_input, 'pending', taskweave_private.setting_int('default_max_attempts', 3))
+  perform taskweave_private.lock_agent(p_agent);
+  insert into taskweave.tasks (id, root_task_id, title, instructions, input, status, max_attempts, agent)
+  values (v_id, v_id, btrim(p_title), p_instructions, p_input, 'pending', taskweave_private.setting_int('default_max_attempts', 3), p_agent)
   returning * into v_task;
   v_deadline := taskweave_private.limit_value(p_limits, 'deadline_seconds', 'default_deadline_seconds', 86400);
-  insert into taskweave.runs (root_task_id, max_tasks, max_tokens, deadline_at, created_at)
+  insert into taskweave.runs (root_task_id, max_tasks, max_tokens, max_cost_usd, deadline_at, created_at)
   values (v_id,
           taskweave_private.limit_value(p_limits, 'max_tasks', 'default_max_tasks', 1000),
           taskweave_private.limit_value(p_limits, 'max_tokens', 'default_max_tokens', 2000000),
+          taskweave_private.json_decimal(p_limits -> 'max_cost_usd', 'p_limits.max_cost_usd', 0.000001, 1000000),
           v_task.created_at + make_interval(secs => v_deadline),
           v_task.created_at);
   return v_task;
 end;
 $function$;
-comment on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb) is 'A new root task, pending, and its run. p_limits bounds the whole run: {"max_tasks", "max_tokens", "deadline_seconds"}, each optional (absent: the database default taskweave.default_<key>; null: no limit). Raises 22023 for an empty title, a non-object input or bad limits.';
-grant execute on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb) to service_role;
+comment on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) is 'A new root task, pending, and its run. p_limits bounds the whole run: {"max_tasks", "max_tokens", "deadline_seconds", "max_cost_usd"}, each optional (absent: the database default taskweave.default_<key>, none for max_cost_usd; null: no limit). p_agent: the slug of the agent the task runs as (null: the environment''s model). Raises 22023 for an empty title, a non-object input, bad limits (naming the key) or an unknown agent.';
+grant execute on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.delete_agent(p_slug text)
+ RETURNS taskweave.agents
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_agent taskweave.agents;
+  v_task uuid;
+  v_count integer;
+begin
+  perform taskweave_private.require_operator('manage agents');
+  if p_slug is null then
+    raise exception 'p_slug must not be null' using errcode = '22023';
+  end if;
+  -- the row lock waits for task creations that key-share-locked this agent, so their tasks are seen below
+  select * into v_agent from taskweave.agents where slug = p_slug for update;
+  if not found then
+    raise exception 'agent "%" not found', left(p_slug, 100) using errcode = 'P0002';
+  end if;
+  select count(*)::integer, (array_agg(t.id order by t.created_at))[1] into v_count, v_task
+    from taskweave.tasks t
+   where t.agent = p_slug and t.status not in ('completed', 'failed', 'cancelled');
+  if v_count > 0 then
+    raise exception 'agent "%" is in use: % unfinished task(s) run as it, e.g. task %', p_slug, v_count, v_task
+      using errcode = '22023',
+            hint = 'Wait for them to end or cancel them, then delete the agent.';
+  end if;
+  delete from taskweave.agents where slug = p_slug;
+  return v_agent;
+end;
+$function$;
+comment on function taskweave.delete_agent(p_slug text) is 'Operators only: deletes an agent and its tool links, returning the deleted row. 22023 while an unfinished task runs as it (finished tasks keep the slug in tasks.agent as history); P0002 for an unknown slug.';
+grant execute on function taskweave.delete_agent(p_slug text) to authenticated;
+grant execute on function taskweave.delete_agent(p_slug text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.delete_tool(p_slug text)
+ RETURNS taskweave.tools
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_tool taskweave.tools;
+  v_agents text;
+begin
+  perform taskweave_private.require_operator('manage tools');
+  if p_slug is null then
+    raise exception 'p_slug must not be null' using errcode = '22023';
+  end if;
+  -- waits for an upsert_agent that key-share-locked this tool, then sees its links
+  select * into v_tool from taskweave.tools where slug = p_slug for update;
+  if not found then
+    raise exception 'tool "%" not found', left(p_slug, 100) using errcode = 'P0002';
+  end if;
+  select string_agg(agent_slug, ', ' order by agent_slug) into v_agents from taskweave.agent_tools where tool_slug = p_slug;
+  if v_agents is not null then
+    raise exception 'tool "%" is in use: agent(s) % list it', p_slug, v_agents
+      using errcode = '22023',
+            hint = 'Remove it from their tools with taskweave.upsert_agent first.';
+  end if;
+  delete from taskweave.tools where slug = p_slug;
+  return v_tool;
+end;
+$function$;
+comment on function taskweave.delete_tool(p_slug text) is 'Operators only: deletes a tool, returning the deleted row. 22023 while an agent lists it; P0002 for an unknown slug. Its past calls stay in taskweave.tool_calls.';
+grant execute on function taskweave.delete_tool(p_slug text) to authenticated;
+grant execute on function taskweave.delete_tool(p_slug text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.enable_hosted_dispatch()
  RETURNS jsonb
@@ -1083,6 +1319,64 @@ end;
 $function$;
 comment on function taskweave.fail_task(p_task_id uuid, p_worker text, p_error jsonb, p_retryable boolean) is 'Records a failed attempt. Retryable with attempts left: back to pending after exponential backoff (taskweave.retry_base_seconds * 2^(attempt-1), at most taskweave.retry_max_seconds). Otherwise a parallel task goes to needs_human_review with one open review holding the error, and any other task to failed.';
 grant execute on function taskweave.fail_task(p_task_id uuid, p_worker text, p_error jsonb, p_retryable boolean) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text DEFAULT NULL::text)
+ RETURNS taskweave.tool_calls
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_call taskweave.tool_calls;
+  v_review taskweave.human_reviews;
+begin
+  perform taskweave_private.validate_tool_call_id(p_tool_call_id, 'p_tool_call_id');
+  if char_length(p_error) > 10000 then
+    raise exception 'p_error must be at most 10000 characters (got %)', char_length(p_error) using errcode = '22023';
+  end if;
+  if octet_length(p_result::text) > 2097152 then
+    raise exception 'p_result must be at most 2097152 bytes as JSON (got %); truncate it to the tool''s max_output_bytes',
+      octet_length(p_result::text) using errcode = '22023';
+  end if;
+  perform taskweave_private.lock_leased_task(p_task_id, p_worker);
+  select * into v_call from taskweave.tool_calls where task_id = p_task_id and tool_call_id = p_tool_call_id for update;
+  if not found then
+    raise exception 'tool call % of task % was never started', p_tool_call_id, p_task_id using errcode = 'P0002',
+      hint = 'Record it with taskweave.start_tool_call before making it.';
+  end if;
+
+  if v_call.status in ('succeeded', 'failed', 'rejected') then
+    if v_call.result is not distinct from p_result and v_call.error is not distinct from p_error then
+      return v_call; -- the same result again (a retried request): nothing changes
+    end if;
+    raise exception 'tool call % of task % already ended (%) with another result', p_tool_call_id, p_task_id, v_call.status
+      using errcode = '55000';
+  end if;
+
+  if v_call.status = 'awaiting_approval' then
+    v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, 'approval');
+    if v_review.action is distinct from 'reject' or p_result is not null then
+      raise exception 'tool call % of task % waits for approval: only a rejection (p_result null) can end it unstarted', p_tool_call_id, p_task_id
+        using errcode = '55000';
+    end if;
+    update taskweave.tool_calls
+       set status = 'rejected', error = coalesce(p_error, nullif(btrim(v_review.note), ''), 'rejected by ' || coalesce(v_review.resolved_by, 'an operator')),
+           ended_at = now()
+     where id = v_call.id
+     returning * into v_call;
+    return v_call;
+  end if;
+
+  update taskweave.tool_calls
+     set status = case when p_error is null then 'succeeded' else 'failed' end,
+         result = p_result, error = p_error, ended_at = now(),
+         duration_ms = least(greatest(extract(epoch from (now() - started_at)) * 1000, 0), 2147483647)::integer
+   where id = v_call.id
+   returning * into v_call;
+  return v_call;
+end;
+$function$;
+comment on function taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text) is 'The worker records a started tool call''s outcome (the lease holder only: TW001): succeeded with p_result, or failed with p_error (at most 10000 characters; p_result at most 2 MiB, already cut to the tool''s max_output_bytes). A call awaiting an approval that was rejected ends as rejected (p_result null; p_error defaults to the operator''s note). The same outcome twice returns the row unchanged; another outcome for an ended call is 55000; P0002 for a call never started.';
+grant execute on function taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.get_dependency_results(p_task_id uuid)
  RETURNS SETOF taskweave.tasks
@@ -1151,6 +1445,34 @@ comment on function taskweave.get_settings() is 'Operators: every Taskweave sett
 grant execute on function taskweave.get_settings() to authenticated;
 grant execute on function taskweave.get_settings() to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.get_tool_call_review(p_task_id uuid, p_tool_call_id text)
+ RETURNS SETOF taskweave.human_reviews
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_review taskweave.human_reviews;
+  v_started_at timestamptz;
+begin
+  perform taskweave_private.validate_tool_call_id(p_tool_call_id, 'p_tool_call_id');
+  v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, null);
+  if v_review.id is null then
+    return;
+  end if;
+  if v_review.kind = 'interrupted_call' and v_review.action = 'retry' then
+    -- a retry is used by the start it allowed: a call interrupted again needs a new decision
+    select c.started_at into v_started_at from taskweave.tool_calls c where c.task_id = p_task_id and c.tool_call_id = p_tool_call_id;
+    if v_review.resolved_at < v_started_at then
+      return;
+    end if;
+  end if;
+  return next v_review;
+end;
+$function$;
+comment on function taskweave.get_tool_call_review(p_task_id uuid, p_tool_call_id text) is 'What a person decided about one tool call of a task, for the loop on resume: the newest review whose request names the call (kind, status, action, manual_output, note), or no row when there is none or when it was an interrupted_call retry already used by a later start. approve: manual_output null or {"arguments": {...}} (edited); reject: note is the reason; answer: manual_output {"answer": ...}; interrupted_call manual: manual_output is the call''s result.';
+grant execute on function taskweave.get_tool_call_review(p_task_id uuid, p_tool_call_id text) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave.heartbeat_task(p_task_id uuid, p_worker text, p_lease_seconds integer DEFAULT 300)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
@@ -1184,6 +1506,44 @@ $function$;
 comment on function taskweave.hosted_dispatch_status() is 'Operators: {"ready", "extensions": {pg_net, pg_cron}, "cron_job", "vault_secrets": [{name, present}], "last_tick", "in_flight", "max_running", "recent_failures": [...], "problems": [{problem, fix}]}. Never returns a secret''s value.';
 grant execute on function taskweave.hosted_dispatch_status() to authenticated;
 grant execute on function taskweave.hosted_dispatch_status() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.list_reviews(p_filter jsonb DEFAULT '{}'::jsonb, p_limit integer DEFAULT 20, p_after_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after_id uuid DEFAULT NULL::uuid, p_backwards boolean DEFAULT false)
+ RETURNS SETOF taskweave.human_reviews
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_where text;
+begin
+  perform taskweave_private.require_operator('list reviews');
+  v_where := taskweave_private.review_filter_predicate(p_filter);
+  if p_limit is null or p_limit < 1 or p_limit > 1001 then
+    raise exception 'p_limit must be between 1 and 1001 (got %)', coalesce(p_limit::text, 'null') using errcode = '22023';
+  end if;
+  if (p_after_created_at is null) <> (p_after_id is null) then
+    raise exception 'p_after_created_at and p_after_id go together (a cursor is the created_at and id of a review)' using errcode = '22023';
+  end if;
+  return query execute format(
+    'select p.* from (
+       select r.* from taskweave.human_reviews r
+        where r.status = ''open'' and %s %s
+        order by r.created_at %s, r.id %s
+        limit %s) p
+      order by p.created_at, p.id',
+    v_where,
+    case when p_after_id is null then ''
+         when p_backwards then 'and (r.created_at, r.id) < ($1, $2)'
+         else 'and (r.created_at, r.id) > ($1, $2)' end,
+    case when p_backwards then 'desc' else 'asc' end,
+    case when p_backwards then 'desc' else 'asc' end,
+    p_limit)
+    using p_after_created_at, p_after_id;
+end;
+$function$;
+comment on function taskweave.list_reviews(p_filter jsonb, p_limit integer, p_after_created_at timestamp with time zone, p_after_id uuid, p_backwards boolean) is 'Open reviews that match the filter (keys as in resolve_reviews), oldest first, a page at a time: keyset pagination on (created_at, id). With a cursor (p_after_created_at, p_after_id) the page starts after that review, or with p_backwards ends before it; rows come back oldest first either way (ask for one row more than you show to know whether more follow: going backwards that extra row is the first). Operators and service_role only (42501).';
+grant execute on function taskweave.list_reviews(p_filter jsonb, p_limit integer, p_after_created_at timestamp with time zone, p_after_id uuid, p_backwards boolean) to authenticated;
+grant execute on function taskweave.list_reviews(p_filter jsonb, p_limit integer, p_after_created_at timestamp with time zone, p_after_id uuid, p_backwards boolean) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.release_task(p_task_id uuid, p_worker text, p_delay_seconds integer DEFAULT 0, p_rate_limited boolean DEFAULT false)
  RETURNS taskweave.tasks
@@ -1221,6 +1581,108 @@ $function$;
 comment on function taskweave.release_task(p_task_id uuid, p_worker text, p_delay_seconds integer, p_rate_limited boolean) is 'Hands a running task back (pending, due after p_delay_seconds) without using up an attempt: the worker ran out of wall-clock budget or waits for a rate limit (p_rate_limited). Releases without a saved model step in between are counted; past taskweave.max_idle_releases the task fails with category timeout instead (rate-limit releases do not count).';
 grant execute on function taskweave.release_task(p_task_id uuid, p_worker text, p_delay_seconds integer, p_rate_limited boolean) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.request_human(p_task_id uuid, p_worker text, p_kind text, p_request jsonb)
+ RETURNS taskweave.human_reviews
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_task taskweave.tasks;
+  v_call taskweave.tool_calls;
+  v_tool taskweave.tools;
+  v_review taskweave.human_reviews;
+  v_tool_call_id text;
+  v_tool_name text;
+  v_request jsonb;
+  v_options text[];
+  v_question text;
+begin
+  if p_kind is null or p_kind not in ('approval', 'question', 'interrupted_call') then
+    raise exception 'p_kind must be approval, question or interrupted_call (got %)', coalesce('"' || left(p_kind, 100) || '"', 'null')
+      using errcode = '22023', hint = 'A failure goes to review through taskweave.fail_task.';
+  end if;
+  if p_request is null or jsonb_typeof(p_request) <> 'object' then
+    raise exception 'p_request must be a JSON object (got %)', coalesce(jsonb_typeof(p_request), 'null') using errcode = '22023';
+  end if;
+  v_tool_call_id := taskweave_private.json_text(p_request -> 'tool_call_id', 'p_request.tool_call_id', 200);
+  perform taskweave_private.validate_tool_call_id(v_tool_call_id, 'p_request.tool_call_id');
+
+  if p_kind = 'approval' then
+    perform taskweave_private.json_object_keys_in(p_request, 'p_request', array['tool_call_id', 'tool', 'arguments', 'reason', 'input_schema']);
+    v_tool_name := taskweave_private.json_text(p_request -> 'tool', 'p_request.tool', 200);
+    if v_tool_name is null then
+      raise exception 'p_request.tool is required: the name the model called' using errcode = '22023';
+    end if;
+    perform taskweave_private.validate_tool_arguments(p_request -> 'arguments', 'p_request.arguments');
+    perform taskweave_private.json_text(p_request -> 'reason', 'p_request.reason', 2000);
+    if p_request ? 'input_schema' and (jsonb_typeof(p_request -> 'input_schema') <> 'object' or octet_length((p_request -> 'input_schema')::text) > 65536) then
+      raise exception 'p_request.input_schema must be a JSON Schema object of at most 65536 bytes' using errcode = '22023';
+    end if;
+    select * into v_tool from taskweave.tools where slug = split_part(v_tool_name, '__', 1);
+    if not found then
+      raise exception 'p_request.tool "%" is not a registered tool''s name', left(v_tool_name, 100) using errcode = '22023';
+    end if;
+    v_request := jsonb_build_object('tool_call_id', v_tool_call_id, 'tool', v_tool_name, 'arguments', p_request -> 'arguments',
+                                    'reason', coalesce(p_request ->> 'reason', format('tool "%s" requires approval', v_tool.slug)))
+                 || case when p_request ? 'input_schema' then jsonb_build_object('input_schema', p_request -> 'input_schema') else '{}' end;
+  elsif p_kind = 'question' then
+    perform taskweave_private.json_object_keys_in(p_request, 'p_request', array['tool_call_id', 'question', 'options']);
+    v_question := taskweave_private.json_text(p_request -> 'question', 'p_request.question', 10000);
+    if v_question is null or char_length(btrim(v_question)) = 0 then
+      raise exception 'p_request.question must be a non-empty string' using errcode = '22023';
+    end if;
+    v_options := coalesce(taskweave_private.json_text_array(p_request -> 'options', 'p_request.options', 20, 500), '{}');
+    v_request := jsonb_build_object('tool_call_id', v_tool_call_id, 'question', v_question, 'options', to_jsonb(v_options));
+  else
+    perform taskweave_private.json_object_keys_in(p_request, 'p_request', array['tool_call_id', 'tool', 'arguments', 'started_at']);
+  end if;
+
+  v_task := taskweave_private.lock_leased_task(p_task_id, p_worker);
+
+  if p_kind = 'approval' then
+    select * into v_call from taskweave.tool_calls where task_id = p_task_id and tool_call_id = v_tool_call_id for update;
+    if found and (v_call.status <> 'awaiting_approval' or v_call.tool_name <> v_tool_name or v_call.arguments <> p_request -> 'arguments') then
+      raise exception 'tool call % of task % is already % (%); it cannot wait for approval again', v_tool_call_id, p_task_id,
+        v_call.status, v_call.tool_name
+        using errcode = '55000';
+    end if;
+    v_review := taskweave_private.latest_tool_call_review(p_task_id, v_tool_call_id, 'approval');
+    if v_call.id is not null and v_review.status = 'resolved' then
+      raise exception 'tool call % of task % was already decided: read it with taskweave.get_tool_call_review', v_tool_call_id, p_task_id
+        using errcode = '55000';
+    end if;
+    if v_call.id is null then
+      insert into taskweave.tool_calls (task_id, tool_call_id, tool_slug, tool_name, arguments, status)
+      values (p_task_id, v_tool_call_id, v_tool.slug, v_tool_name, p_request -> 'arguments', 'awaiting_approval');
+    end if;
+  elsif p_kind = 'question' then
+    v_review := taskweave_private.latest_tool_call_review(p_task_id, v_tool_call_id, 'question');
+    if v_review.status = 'resolved' then
+      raise exception 'question % of task % was already answered: read it with taskweave.get_tool_call_review', v_tool_call_id, p_task_id
+        using errcode = '55000';
+    end if;
+  else
+    select * into v_call from taskweave.tool_calls where task_id = p_task_id and tool_call_id = v_tool_call_id;
+    if not found or v_call.status <> 'started' then
+      raise exception 'tool call % of task % is %; only a started call without a result can be interrupted', v_tool_call_id, p_task_id,
+        coalesce(v_call.status, 'not recorded')
+        using errcode = '55000';
+    end if;
+    -- what the operator sees is what was recorded, not what the caller says
+    v_request := jsonb_build_object('tool_call_id', v_tool_call_id, 'tool', v_call.tool_name, 'arguments', v_call.arguments,
+                                    'started_at', v_call.started_at);
+  end if;
+
+  -- waiting for a person is not a failed attempt: the claim that resumes the task counts it again
+  update taskweave.tasks set status = 'needs_human_review', attempt = greatest(attempt - 1, 0) where id = p_task_id;
+  insert into taskweave.human_reviews (task_id, kind, request) values (p_task_id, p_kind, v_request)
+  returning * into v_review;
+  return v_review;
+end;
+$function$;
+comment on function taskweave.request_human(p_task_id uuid, p_worker text, p_kind text, p_request jsonb) is 'The worker pauses its running task for a person (the lease holder only: TW001): the task goes to needs_human_review (no lease, outside the running cap, the attempt not spent) with one open review of kind p_kind whose request is: approval {tool_call_id, tool, arguments, reason?, input_schema?} (the call is recorded as awaiting_approval); question {tool_call_id, question, options?} (ask_human); interrupted_call {tool_call_id} (a started call without a result; the stored request takes tool, arguments and started_at from taskweave.tool_calls). 22023 naming the field for a bad request; 55000 when the call is in no state to ask about. The operator''s resolve_review sends the task back to pending.';
+grant execute on function taskweave.request_human(p_task_id uuid, p_worker text, p_kind text, p_request jsonb) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave.resolve_review(p_review_id uuid, p_action text, p_manual_output jsonb DEFAULT NULL::jsonb, p_note text DEFAULT NULL::text)
  RETURNS taskweave.human_reviews
  LANGUAGE plpgsql
@@ -1233,14 +1695,8 @@ declare
   v_who text := taskweave_private.operator_name();
 begin
   perform taskweave_private.require_operator('resolve reviews');
-  if p_action is null or p_action not in ('retry', 'abort', 'manual') then
-    raise exception 'p_action must be retry, abort or manual (got %)', coalesce(p_action, 'null') using errcode = '22023';
-  end if;
-  if p_action = 'manual' and p_manual_output is null then
-    raise exception 'a manual resolution needs p_manual_output' using errcode = '22023';
-  end if;
-  if p_action <> 'manual' and p_manual_output is not null then
-    raise exception 'p_manual_output is only for a manual resolution (action was %)', p_action using errcode = '22023';
+  if p_review_id is null then
+    raise exception 'p_review_id must not be null' using errcode = '22023';
   end if;
   if char_length(p_note) > 10000 then
     raise exception 'p_note must be at most 10000 characters' using errcode = '22023';
@@ -1250,6 +1706,8 @@ begin
   if not found then
     raise exception 'review % not found', p_review_id using errcode = 'P0002';
   end if;
+  perform taskweave_private.check_review_action(v_review.kind, p_action, p_manual_output, p_note);
+
   -- the task row first, then the review, the order cancel_task takes them in (no deadlock between the two);
   -- two operators clicking at once: the second waits here, then sees the first one's resolution
   perform 1 from taskweave.tasks where id = v_review.task_id for no key update;
@@ -1264,31 +1722,108 @@ begin
     raise exception 'task % is % and no longer waits for a review', v_task.id, v_task.status using errcode = 'TW003';
   end if;
 
-  perform taskweave_private.set_actor(v_who);
-  update taskweave.human_reviews
-     set status = 'resolved', action = p_action, manual_output = p_manual_output, note = p_note,
-         resolved_by = v_who, resolved_at = now()
-   where id = p_review_id
-   returning * into v_review;
-
-  if p_action = 'retry' then
-    update taskweave.tasks set status = 'pending', attempt = 0, idle_releases = 0, run_after = now() where id = v_task.id;
-  elsif p_action = 'abort' then
-    update taskweave.tasks set status = 'cancelled', cancel_reason = coalesce(nullif(btrim(p_note), ''), 'aborted by ' || v_who)
-     where id = v_task.id;
-  else
-    update taskweave.tasks
-       set status = 'completed',
-           output = jsonb_build_object('source', 'manual', 'value', p_manual_output, 'resolved_by', v_who,
-                                       'resolved_at', now(), 'review_id', p_review_id)
-     where id = v_task.id;
-  end if;
-  return v_review;
+  return taskweave_private.apply_review_resolution(v_review, v_task, p_action, p_manual_output, p_note, v_who);
 end;
 $function$;
-comment on function taskweave.resolve_review(p_review_id uuid, p_action text, p_manual_output jsonb, p_note text) is 'An operator''s decision on an open review: retry (task pending, attempts renewed), abort (task cancelled) or manual (task completed with {"source": "manual", "value": ...}). Records who and when. Operators and service_role only (42501); a review resolves once: a second call, even a simultaneous one, raises TW002 naming who resolved it; TW003 when the task no longer waits (it was cancelled).';
+comment on function taskweave.resolve_review(p_review_id uuid, p_action text, p_manual_output jsonb, p_note text) is 'An operator''s decision on an open review, by kind. failure: retry (task pending, attempts renewed), abort, or manual (task completed with {"source": "manual", "value": ...}; what its children had not finished is cancelled). approval: approve (p_manual_output null, or {"arguments": {...}} to edit them) or reject (p_note: the reason the model gets). question: answer (p_manual_output {"answer": ...}). interrupted_call: retry (run the call again) or manual (p_manual_output is the call''s result). Those four resume the task (pending, attempt 0); the loop reads the decision from this row by request->>''tool_call_id''. abort, for every kind: the task and everything under it that has not ended is cancelled. Records who and when, and a review_resolved task_events row. Operators and service_role only (42501); 22023 for an action that does not fit the kind; a review resolves once: a second call, even a simultaneous one, raises TW002 naming who resolved it; TW003 when the task no longer waits (it was cancelled).';
 grant execute on function taskweave.resolve_review(p_review_id uuid, p_action text, p_manual_output jsonb, p_note text) to authenticated;
 grant execute on function taskweave.resolve_review(p_review_id uuid, p_action text, p_manual_output jsonb, p_note text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.resolve_reviews(p_filter jsonb, p_action text, p_note text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_who text := taskweave_private.operator_name();
+  v_limit integer;
+  v_kinds text[];
+  v_review_ids uuid[];
+  v_task_ids uuid[];
+  v_locked uuid[];
+  v_review taskweave.human_reviews;
+  v_task taskweave.tasks;
+  v_resolved integer := 0;
+begin
+  perform taskweave_private.require_operator('resolve reviews');
+  if p_action is null or p_action not in ('retry', 'abort', 'approve', 'reject') then
+    raise exception 'p_action must be retry, abort, approve or reject for a bulk resolution (got %); answer and manual need an answer or output per review: use resolve_review',
+      coalesce(p_action, 'null') using errcode = '22023';
+  end if;
+  if char_length(p_note) > 10000 then
+    raise exception 'p_note must be at most 10000 characters' using errcode = '22023';
+  end if;
+  if p_action = 'reject' and (p_note is null or btrim(p_note) = '') then
+    raise exception 'a reject needs p_note: the reason the model is given instead of the tool''s result' using errcode = '22023';
+  end if;
+  if p_filter is null or jsonb_typeof(p_filter) <> 'object' then
+    raise exception 'p_filter must be a JSON object (got %)', coalesce(jsonb_typeof(p_filter), 'null') using errcode = '22023';
+  end if;
+  if p_filter ? 'limit' then
+    if jsonb_typeof(p_filter -> 'limit') <> 'number' or (p_filter ->> 'limit') !~ '^[0-9]+$'
+       or (p_filter ->> 'limit')::numeric not between 1 and 1000 then
+      raise exception 'p_filter.limit must be a whole number from 1 to 1000' using errcode = '22023';
+    end if;
+    v_limit := (p_filter ->> 'limit')::integer;
+  end if;
+  -- the kinds the action applies to; a filter naming only other kinds asks for something that cannot be done
+  select array_agg(k) into v_kinds
+    from unnest(array['failure', 'approval', 'question', 'interrupted_call']) k
+   where p_action = any (taskweave_private.review_actions(k));
+  if p_filter ? 'kind' and jsonb_typeof(p_filter -> 'kind') <> 'null' and not exists (
+       select 1 from jsonb_array_elements_text(case jsonb_typeof(p_filter -> 'kind') when 'array' then p_filter -> 'kind'
+                                                   else jsonb_build_array(p_filter -> 'kind') end) k
+        where k = any (v_kinds)) then
+    perform taskweave_private.review_filter_predicate(p_filter - 'limit'); -- a bad kind gets its own message
+    raise exception 'p_action % does not apply to % reviews; it applies to %', p_action, p_filter -> 'kind', array_to_string(v_kinds, ', ')
+      using errcode = '22023';
+  end if;
+
+  -- the matching reviews, read without a lock: the oldest first, at most p_filter.limit of them
+  execute format(
+    'select array_agg(m.id order by m.created_at, m.id), array_agg(m.task_id order by m.created_at, m.id)
+       from (select r.id, r.task_id, r.created_at
+               from taskweave.human_reviews r
+              where r.status = ''open'' and r.kind = any (%L::text[]) and %s
+              order by r.created_at, r.id %s) m',
+    v_kinds, taskweave_private.review_filter_predicate(p_filter - 'limit'),
+    case when v_limit is null then '' else 'limit ' || v_limit end)
+    into v_review_ids, v_task_ids;
+  if v_review_ids is null then
+    return jsonb_build_object('resolved', 0, 'skipped', 0);
+  end if;
+
+  -- lock only those, in resolve_review's order (the task, then its review) and without waiting: a review
+  -- an operator is resolving right now is theirs, and is counted as skipped
+  select array_agg(l.id) into v_locked
+    from (select t.id from taskweave.tasks t
+           where t.id = any (v_task_ids) and t.status = 'needs_human_review'
+           order by t.claim_rank, t.id
+             for no key update skip locked) l;
+
+  -- deepest first: an abort cancels the subtree under its task, so a review further down is resolved
+  -- on its own (and audited as such) before its ancestor's abort could reach it
+  for v_review in
+    select r.* from taskweave.human_reviews r join taskweave.tasks t on t.id = r.task_id
+     where r.id = any (v_review_ids) and r.task_id = any (coalesce(v_locked, '{}')) and r.status = 'open'
+     order by t.depth desc, r.created_at, r.id
+       for update of r skip locked
+  loop
+    select * into v_task from taskweave.tasks where id = v_review.task_id;
+    if v_task.status <> 'needs_human_review' then
+      continue; -- cancelled by an abort earlier in this batch
+    end if;
+    perform taskweave_private.apply_review_resolution(v_review, v_task, p_action, null, p_note, v_who);
+    v_resolved := v_resolved + 1;
+  end loop;
+
+  return jsonb_build_object('resolved', v_resolved, 'skipped', cardinality(v_review_ids) - v_resolved);
+end;
+$function$;
+comment on function taskweave.resolve_reviews(p_filter jsonb, p_action text, p_note text) is 'Operators and service_role: resolves every open review that matches p_filter (keys kind, category, root_task_id, agent, tool, older_than_seconds, text, as in list_reviews; plus limit, 1..1000: at most that many, oldest first, so a caller can work through a large set one transaction per batch) with one action: retry (failure and interrupted_call reviews), abort (every kind), approve or reject (approval reviews; reject needs p_note, the reason every model gets). Only the kinds the action applies to match. Each review is resolved exactly as resolve_review does it (same function, same audit). Locks only the matching rows, and skips those another transaction holds. Returns {"resolved": n, "skipped": n}: skipped matched but were taken by a concurrent resolve or no longer waited. 22023 names a bad key, value or action.';
+grant execute on function taskweave.resolve_reviews(p_filter jsonb, p_action text, p_note text) to authenticated;
+grant execute on function taskweave.resolve_reviews(p_filter jsonb, p_action text, p_note text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.set_model_limits(p_model text, p_requests_per_minute integer, p_tokens_per_minute integer DEFAULT NULL::integer)
  RETURNS void
@@ -1320,6 +1855,44 @@ $function$;
 comment on function taskweave.set_model_limits(p_model text, p_requests_per_minute integer, p_tokens_per_minute integer) is 'service_role: requests and tokens per minute for one model name (LLM_MODEL without the provider, e.g. gpt-4o-mini; demo-planner-1 for the demo model), shared by every worker through begin_model_step. A null p_requests_per_minute removes the model''s limits.';
 grant execute on function taskweave.set_model_limits(p_model text, p_requests_per_minute integer, p_tokens_per_minute integer) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.set_model_price(p_model text, p_input_per_million numeric, p_output_per_million numeric)
+ RETURNS taskweave.model_prices
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_price taskweave.model_prices;
+begin
+  perform taskweave_private.require_operator('set model prices');
+  if p_model is null or char_length(btrim(p_model)) = 0 or char_length(p_model) > 200 then
+    raise exception 'p_model must be a non-empty model name of at most 200 characters' using errcode = '22023';
+  end if;
+  -- any name: the environment's model may hold a colon itself (Ollama's llama3:8b), so no provider is required
+  if p_input_per_million is null and p_output_per_million is null then
+    delete from taskweave.model_prices where model = p_model returning * into v_price;
+    return v_price;
+  end if;
+  if p_input_per_million is null or p_input_per_million < 0 or p_input_per_million > 1000000 or p_input_per_million = 'NaN' then
+    raise exception 'p_input_per_million must be US dollars per million input tokens, from 0 to 1000000 (got %)',
+      coalesce(p_input_per_million::text, 'null') using errcode = '22023';
+  end if;
+  if p_output_per_million is null or p_output_per_million < 0 or p_output_per_million > 1000000 or p_output_per_million = 'NaN' then
+    raise exception 'p_output_per_million must be US dollars per million output tokens, from 0 to 1000000 (got %)',
+      coalesce(p_output_per_million::text, 'null') using errcode = '22023';
+  end if;
+  insert into taskweave.model_prices (model, input_per_million, output_per_million)
+  values (p_model, p_input_per_million, p_output_per_million)
+  on conflict (model) do update
+    set input_per_million = excluded.input_per_million, output_per_million = excluded.output_per_million, updated_at = now()
+  returning * into v_price;
+  return v_price;
+end;
+$function$;
+comment on function taskweave.set_model_price(p_model text, p_input_per_million numeric, p_output_per_million numeric) is 'Operators only: US dollars per million input and output tokens for a model, named as in agents.model (provider:model) or as the environment''s model name (LLM_MODEL). Both prices null removes the model''s price (its steps then cost 0). Later model steps are costed at the new price; what runs already cost stays. 22023 for a bad name or price.';
+grant execute on function taskweave.set_model_price(p_model text, p_input_per_million numeric, p_output_per_million numeric) to authenticated;
+grant execute on function taskweave.set_model_price(p_model text, p_input_per_million numeric, p_output_per_million numeric) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
@@ -1339,11 +1912,19 @@ begin
     raise exception 'task % is not a root task; its run is %', p_root_task_id, v_root.root_task_id using errcode = '22023';
   end if;
   update taskweave.runs
-     set max_tasks = case when p_limits ? 'max_tasks' then (p_limits ->> 'max_tasks')::integer else max_tasks end,
-         max_tokens = case when p_limits ? 'max_tokens' then (p_limits ->> 'max_tokens')::bigint else max_tokens end,
+     set max_tasks = case when p_limits ? 'max_tasks'
+                          then taskweave_private.json_whole_number(p_limits -> 'max_tasks', 'p_limits.max_tasks', 1, 1000000)::integer
+                          else max_tasks end,
+         max_tokens = case when p_limits ? 'max_tokens'
+                           then taskweave_private.json_whole_number(p_limits -> 'max_tokens', 'p_limits.max_tokens', 1, 1000000000000)
+                           else max_tokens end,
          deadline_at = case when p_limits ? 'deadline_seconds'
-                            then v_root.created_at + make_interval(secs => (p_limits ->> 'deadline_seconds')::bigint)
+                            then v_root.created_at + make_interval(secs =>
+                                   taskweave_private.json_whole_number(p_limits -> 'deadline_seconds', 'p_limits.deadline_seconds', 1, 31536000))
                             else deadline_at end,
+         max_cost_usd = case when p_limits ? 'max_cost_usd'
+                             then taskweave_private.json_decimal(p_limits -> 'max_cost_usd', 'p_limits.max_cost_usd', 0.000001, 1000000)
+                             else max_cost_usd end,
          updated_at = now()
    where root_task_id = p_root_task_id;
   insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
@@ -1351,7 +1932,7 @@ begin
   return v_root;
 end;
 $function$;
-comment on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) is 'Operators and service_role: replaces the given limits of a run (keys as in create_task; null removes a limit; absent keys stay), e.g. to raise a budget and go on with a Retry. Recorded in task_events as limits_changed.';
+comment on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) is 'Operators and service_role: replaces the given limits of a run (keys as in create_task: max_tasks, max_tokens, deadline_seconds, max_cost_usd; null removes a limit; absent keys stay), e.g. to raise a budget and go on with a Retry. Recorded in task_events as limits_changed. 22023 naming the key for a bad limit.';
 grant execute on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) to authenticated;
 grant execute on function taskweave.set_run_limits(p_root_task_id uuid, p_limits jsonb) to service_role;
 
@@ -1403,6 +1984,330 @@ comment on function taskweave.set_settings(p_settings jsonb) is 'Operators: merg
 grant execute on function taskweave.set_settings(p_settings jsonb) to authenticated;
 grant execute on function taskweave.set_settings(p_settings jsonb) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave.start_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_tool_slug text, p_tool_name text, p_arguments jsonb)
+ RETURNS taskweave.tool_calls
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_tool taskweave.tools;
+  v_call taskweave.tool_calls;
+  v_review taskweave.human_reviews;
+  v_approved jsonb;
+begin
+  perform taskweave_private.validate_tool_call_id(p_tool_call_id, 'p_tool_call_id');
+  if p_tool_name is null or p_tool_name !~ '^[A-Za-z0-9_.-]{1,200}$' then
+    raise exception 'p_tool_name must be 1 to 200 letters, digits, _ . or - (got %)', coalesce('"' || left(p_tool_name, 100) || '"', 'null')
+      using errcode = '22023';
+  end if;
+  perform taskweave_private.validate_tool_arguments(p_arguments, 'p_arguments');
+  perform taskweave_private.lock_leased_task(p_task_id, p_worker);
+
+  if p_tool_slug is not null then
+    select * into v_tool from taskweave.tools where slug = p_tool_slug;
+    if not found then
+      raise exception 'p_tool_slug names an unknown tool "%"', left(p_tool_slug, 100) using errcode = '22023';
+    end if;
+    if (v_tool.kind = 'mcp' and (strpos(p_tool_name, p_tool_slug || '__') <> 1 or char_length(p_tool_name) <= char_length(p_tool_slug) + 2))
+       or (v_tool.kind <> 'mcp' and p_tool_name <> p_tool_slug) then
+      raise exception 'p_tool_name "%" is not a name of tool "%" (% tool: %)', p_tool_name, p_tool_slug, v_tool.kind,
+        case when v_tool.kind = 'mcp' then p_tool_slug || '__<name>' else p_tool_slug end
+        using errcode = '22023';
+    end if;
+  end if;
+
+  select * into v_call from taskweave.tool_calls where task_id = p_task_id and tool_call_id = p_tool_call_id for update;
+  if not found then
+    if v_tool.requires_approval then
+      raise exception 'tool "%" requires an operator''s approval before each call; ask with taskweave.request_human(kind approval) first', p_tool_slug
+        using errcode = '55000';
+    end if;
+    insert into taskweave.tool_calls (task_id, tool_call_id, tool_slug, tool_name, arguments, status)
+    values (p_task_id, p_tool_call_id, p_tool_slug, p_tool_name, p_arguments, 'started')
+    returning * into v_call;
+    return v_call;
+  end if;
+
+  if v_call.tool_name <> p_tool_name or v_call.tool_slug is distinct from p_tool_slug then
+    raise exception 'tool call % of task % was already made to "%", not "%"', p_tool_call_id, p_task_id, v_call.tool_name, p_tool_name
+      using errcode = 'TW006', hint = 'A tool call id names one call: repeat it with the same tool and arguments, or make a new call.';
+  end if;
+
+  if v_call.status = 'awaiting_approval' then
+    v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, 'approval');
+    if v_review.id is null or v_review.status = 'open' or v_review.action is distinct from 'approve' then
+      raise exception 'tool call % of task % has not been approved (%)', p_tool_call_id, p_task_id,
+        coalesce('review ' || v_review.id || ' ' || coalesce(v_review.action, v_review.status), 'no review')
+        using errcode = '55000',
+              hint = 'A rejected call is recorded with taskweave.finish_tool_call and never started.';
+    end if;
+    -- the operator may have edited the arguments: only what they approved runs
+    v_approved := coalesce(v_review.manual_output -> 'arguments', v_call.arguments);
+    if p_arguments <> v_approved then
+      raise exception 'tool call % of task % was approved with other arguments', p_tool_call_id, p_task_id
+        using errcode = 'TW006', hint = 'Start it with the arguments of the approval (get_tool_call_review: manual_output.arguments, else the requested ones).';
+    end if;
+    update taskweave.tool_calls set status = 'started', arguments = v_approved, started_at = now()
+     where id = v_call.id
+     returning * into v_call;
+    return v_call;
+  end if;
+
+  if v_call.arguments <> p_arguments then
+    raise exception 'tool call % of task % was already made with other arguments', p_tool_call_id, p_task_id
+      using errcode = 'TW006', hint = 'A tool call id names one call: repeat it with the same tool and arguments, or make a new call.';
+  end if;
+  if v_call.status = 'started' then
+    -- an operator chose retry since the call last started: it starts again now, and that retry is spent
+    v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, 'interrupted_call');
+    if v_review.action = 'retry' and v_review.resolved_at > v_call.started_at then
+      update taskweave.tool_calls set started_at = now() where id = v_call.id returning * into v_call;
+    end if;
+  end if;
+  return v_call;
+end;
+$function$;
+comment on function taskweave.start_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_tool_slug text, p_tool_name text, p_arguments jsonb) is 'The worker records a tool call as started before making it (the lease holder only: TW001). p_tool_slug is the registered tool (null for a built-in); p_tool_name the name the model called (the slug, or <slug>__<name> for an MCP tool). Returns the call''s row: a new one (status started), or the existing one for the same id, tool and arguments, unchanged: started (it may have run: see tools.idempotent), or finished (its saved result). TW006 for the same id with another tool or arguments. A tool with requires_approval starts only after an approval (55000 before; the approved, possibly edited arguments only). A started call whose interrupted_call review was resolved retry since it last started starts again (started_at moves on, so the retry is used once).';
+grant execute on function taskweave.start_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_tool_slug text, p_tool_name text, p_arguments jsonb) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.task_states(p_task_ids uuid[])
+ RETURNS TABLE(task_id uuid, state text, open_reviews integer, answer_task_id uuid)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_task taskweave.tasks;
+  v_open integer;
+  v_waiting integer;
+  v_moving integer;
+  v_final taskweave.tasks;
+  v_next taskweave.tasks;
+begin
+  if cardinality(p_task_ids) > 1000 then
+    raise exception 'p_task_ids may hold at most 1000 ids (got %)', cardinality(p_task_ids) using errcode = '22023';
+  end if;
+  -- security invoker: through RLS, a caller who may not see a task gets no row for it
+  for v_task in select * from taskweave.tasks t where t.id = any (p_task_ids) order by t.created_at, t.id loop
+    -- what is left under the task: a root's subtree is its run (the root_task_id index); other tasks walk down
+    with recursive sub as (
+      select s.id, s.status, s.wait_until from taskweave.tasks s where s.id = v_task.id and v_task.parent_task_id is not null
+      union all
+      select c.id, c.status, c.wait_until from taskweave.tasks c join sub on c.parent_task_id = sub.id
+    ), tree as (
+      select s.id, s.status, s.wait_until from sub s
+      union all
+      select r.id, r.status, r.wait_until from taskweave.tasks r where r.root_task_id = v_task.id and v_task.parent_task_id is null
+    )
+    -- the terminal statuses written out (taskweave_private.is_ended): signed-in operators run this as
+    -- themselves, and may not run private helpers
+    select count(*) filter (where s.status not in ('completed', 'failed', 'cancelled')),
+           count(*) filter (where s.status = 'needs_human_review'),
+           -- a queued aggregator moves on its own only when a join deadline will start it
+           count(*) filter (where s.status not in ('completed', 'failed', 'cancelled', 'needs_human_review')
+                              and (s.status <> 'queued' or s.wait_until is not null))
+      into v_open, v_waiting, v_moving
+      from tree s;
+
+    -- the answer: the last aggregator the task started, followed down (an aggregator may fan out again)
+    v_final := v_task;
+    for i in 1..100 loop
+      select * into v_next from taskweave.tasks a
+       where a.parent_task_id = v_final.id and cardinality(a.dependent_task_ids) > 0
+       order by a.created_at desc, a.id desc limit 1;
+      exit when not found;
+      v_final := v_next;
+    end loop;
+
+    task_id := v_task.id;
+    open_reviews := v_waiting;
+    answer_task_id := null;
+    if v_waiting > 0 and v_moving = 0 then
+      state := 'needs_operator';
+    elsif v_open > 0 then
+      state := 'running';
+    elsif v_task.status <> 'completed' then
+      state := v_task.status::text;
+    else
+      state := v_final.status::text;
+      if v_final.status = 'completed' then
+        answer_task_id := v_final.id;
+      end if;
+    end if;
+    return next;
+  end loop;
+end;
+$function$;
+comment on function taskweave.task_states(p_task_ids uuid[]) is 'Where each task''s work stands, counting everything under it: running (work remains), needs_operator (nothing can move until a person resolves a review: open_reviews says how many wait), or, once all of it ended, completed, failed or cancelled: the task''s own end unless it completed, then the end of its answer. answer_task_id, set when the work completed: the last aggregator the task started (followed down), else the task itself; its output is the answer. The one rule for the web app''s run pages and MCP get_task. Read through RLS.';
+grant execute on function taskweave.task_states(p_task_ids uuid[]) to authenticated;
+grant execute on function taskweave.task_states(p_task_ids uuid[]) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.upsert_agent(p_slug text, p_definition jsonb)
+ RETURNS taskweave.agents
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_agent taskweave.agents;
+  v_tools text[];
+  v_missing text;
+  v_name text;
+  v_model text;
+begin
+  perform taskweave_private.require_operator('manage agents');
+  perform taskweave_private.validate_slug(p_slug, 'p_slug');
+  perform taskweave_private.json_object_keys_in(p_definition, 'p_definition',
+    array['name', 'description', 'instructions', 'model', 'temperature', 'max_output_tokens', 'tools']);
+  v_name := coalesce(taskweave_private.json_text(p_definition -> 'name', 'p_definition.name', 200), p_slug);
+  if char_length(btrim(v_name)) = 0 then
+    raise exception 'p_definition.name must not be blank' using errcode = '22023';
+  end if;
+  v_model := taskweave_private.json_text(p_definition -> 'model', 'p_definition.model', 200);
+  perform taskweave_private.validate_model(v_model, 'p_definition.model');
+  v_tools := coalesce(taskweave_private.json_text_array(p_definition -> 'tools', 'p_definition.tools', 100, 40), '{}');
+
+  -- key-share locks hold the tools until commit, so a concurrent delete_tool waits and then sees this agent's
+  -- links; taken before the check, so a tool deleted meanwhile is reported missing, not a foreign-key error
+  perform 1 from taskweave.tools x where x.slug = any (v_tools) order by x.slug for key share;
+  select t.slug into v_missing
+    from unnest(v_tools) with ordinality as t(slug, ord)
+   where not exists (select 1 from taskweave.tools x where x.slug = t.slug)
+   order by t.ord limit 1;
+  if found then
+    raise exception 'p_definition.tools names an unknown tool "%"', left(v_missing, 100) using errcode = '22023',
+      hint = 'Register it first with taskweave.upsert_tool.';
+  end if;
+
+  insert into taskweave.agents as a (slug, name, description, instructions, model, temperature, max_output_tokens)
+  values (p_slug, btrim(v_name),
+          coalesce(taskweave_private.json_text(p_definition -> 'description', 'p_definition.description', 2000), ''),
+          coalesce(taskweave_private.json_text(p_definition -> 'instructions', 'p_definition.instructions', 100000), ''),
+          v_model,
+          taskweave_private.json_decimal(p_definition -> 'temperature', 'p_definition.temperature', 0, 2),
+          taskweave_private.json_whole_number(p_definition -> 'max_output_tokens', 'p_definition.max_output_tokens', 1, 200000))
+  on conflict (slug) do update
+    set name = excluded.name, description = excluded.description, instructions = excluded.instructions,
+        model = excluded.model, temperature = excluded.temperature, max_output_tokens = excluded.max_output_tokens,
+        updated_at = now()
+  returning * into v_agent;
+
+  delete from taskweave.agent_tools where agent_slug = p_slug;
+  insert into taskweave.agent_tools (agent_slug, tool_slug, position)
+  select p_slug, t.slug, t.ord - 1 from unnest(v_tools) with ordinality as t(slug, ord);
+  return v_agent;
+end;
+$function$;
+comment on function taskweave.upsert_agent(p_slug text, p_definition jsonb) is 'Operators only: creates or replaces an agent. p_definition keys (all optional): name (default the slug), description, instructions, model (<provider>:<model>, provider one of taskweave.model_provider; null runs the environment''s model), temperature (0 to 2), max_output_tokens (1 to 200000), tools (tool slugs, in order; replaces the agent''s list). Absent keys take their defaults: the definition is the whole agent. 22023 naming the field for an unknown key, a wrong type, an unknown tool or provider; nothing is changed then.';
+grant execute on function taskweave.upsert_agent(p_slug text, p_definition jsonb) to authenticated;
+grant execute on function taskweave.upsert_agent(p_slug text, p_definition jsonb) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave.upsert_tool(p_slug text, p_definition jsonb)
+ RETURNS taskweave.tools
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_tool taskweave.tools;
+  v_kind text;
+  v_config jsonb;
+  v_secrets text[];
+  v_bad text;
+  v_method text;
+begin
+  perform taskweave_private.require_operator('manage tools');
+  perform taskweave_private.validate_slug(p_slug, 'p_slug');
+  perform taskweave_private.json_object_keys_in(p_definition, 'p_definition',
+    array['kind', 'description', 'config', 'secrets', 'idempotent', 'requires_approval', 'timeout_seconds', 'max_output_bytes']);
+  v_kind := taskweave_private.json_text(p_definition -> 'kind', 'p_definition.kind', 10);
+  if v_kind is null or v_kind not in ('mcp', 'http', 'sql') then
+    raise exception 'p_definition.kind must be mcp, http or sql (got %)', coalesce('"' || v_kind || '"', 'nothing') using errcode = '22023';
+  end if;
+  v_config := coalesce(p_definition -> 'config', 'null'::jsonb);
+
+  v_secrets := coalesce(taskweave_private.json_text_array(p_definition -> 'secrets', 'p_definition.secrets', 20, 100), '{}');
+  select s into v_bad from unnest(v_secrets) as s where s !~ '^[A-Z_][A-Z0-9_]*$' limit 1;
+  if found then
+    raise exception 'p_definition.secrets: "%" is not an environment variable name (upper case letters, digits and _)', left(v_bad, 100)
+      using errcode = '22023';
+  end if;
+  -- the function's own credentials are never handed to a tool
+  select s into v_bad from unnest(v_secrets) as s
+   where s ~ '^(SUPABASE_|TASKWEAVE_|SB_)' or s in ('PROCESS_TASK_SECRET', 'DATABASE_URL', 'SERVICE_ROLE_KEY') limit 1;
+  if found then
+    raise exception 'p_definition.secrets may not name % : Taskweave''s own credentials are never given to a tool', v_bad
+      using errcode = '22023';
+  end if;
+
+  if v_kind = 'mcp' then
+    perform taskweave_private.json_object_keys_in(v_config, 'p_definition.config', array['url', 'headers', 'allowed_tools']);
+    perform taskweave_private.validate_tool_url(taskweave_private.json_text(v_config -> 'url', 'p_definition.config.url', 2000), 'p_definition.config.url');
+    perform taskweave_private.validate_tool_headers(v_config -> 'headers', 'p_definition.config.headers');
+    select t into v_bad
+      from unnest(taskweave_private.json_text_array(v_config -> 'allowed_tools', 'p_definition.config.allowed_tools', 200, 100)) as t
+     where t !~ '^[A-Za-z0-9_.-]+$' limit 1;
+    if found then
+      raise exception 'p_definition.config.allowed_tools: "%" is not an MCP tool name (letters, digits, _ . -)', left(v_bad, 100)
+        using errcode = '22023';
+    end if;
+  elsif v_kind = 'http' then
+    perform taskweave_private.json_object_keys_in(v_config, 'p_definition.config', array['method', 'url', 'headers', 'input_schema']);
+    v_method := upper(coalesce(taskweave_private.json_text(v_config -> 'method', 'p_definition.config.method', 10), 'POST'));
+    if v_method not in ('GET', 'POST', 'PUT', 'PATCH', 'DELETE') then
+      raise exception 'p_definition.config.method must be GET, POST, PUT, PATCH or DELETE (got "%")', v_method using errcode = '22023';
+    end if;
+    v_config := jsonb_set(v_config, '{method}', to_jsonb(v_method));
+    perform taskweave_private.validate_tool_url(taskweave_private.json_text(v_config -> 'url', 'p_definition.config.url', 2000), 'p_definition.config.url');
+    perform taskweave_private.validate_tool_headers(v_config -> 'headers', 'p_definition.config.headers');
+  else
+    perform taskweave_private.json_object_keys_in(v_config, 'p_definition.config', array['function', 'input_schema']);
+    -- defined with the SQL tools' execution (migration ...2400_sql_tools.sql): which functions a tool may name
+    perform taskweave_private.resolve_sql_tool_function(
+      taskweave_private.json_text(v_config -> 'function', 'p_definition.config.function', 200), 'p_definition.config.function');
+  end if;
+
+  -- the arguments' JSON Schema, shown to the model (an MCP server's tools bring their own)
+  if v_kind in ('http', 'sql') and v_config ? 'input_schema' then
+    if jsonb_typeof(v_config -> 'input_schema') <> 'object' or coalesce(v_config -> 'input_schema' ->> 'type', 'object') <> 'object' then
+      raise exception 'p_definition.config.input_schema must be a JSON Schema object whose type is "object" (the tool''s arguments)'
+        using errcode = '22023';
+    end if;
+    if octet_length((v_config -> 'input_schema')::text) > 65536 then
+      raise exception 'p_definition.config.input_schema must be at most 65536 bytes' using errcode = '22023';
+    end if;
+  end if;
+
+  -- every {{NAME}} in the URL and headers must be a listed secret, so the loop resolves exactly what is declared
+  select m[1] into v_bad
+    from regexp_matches(coalesce(v_config ->> 'url', '') || ' ' || coalesce((v_config -> 'headers')::text, ''), '\{\{([^}]*)\}\}', 'g') as m
+   where not (m[1] = any (v_secrets))
+   limit 1;
+  if found then
+    raise exception 'p_definition.config refers to {{%}}, which is not listed in p_definition.secrets', left(v_bad, 100)
+      using errcode = '22023';
+  end if;
+
+  insert into taskweave.tools as t (slug, kind, description, config, secrets, idempotent, requires_approval, timeout_seconds, max_output_bytes)
+  values (p_slug, v_kind,
+          coalesce(taskweave_private.json_text(p_definition -> 'description', 'p_definition.description', 2000), ''),
+          v_config, v_secrets,
+          coalesce(taskweave_private.json_boolean(p_definition -> 'idempotent', 'p_definition.idempotent'), false),
+          coalesce(taskweave_private.json_boolean(p_definition -> 'requires_approval', 'p_definition.requires_approval'), false),
+          coalesce(taskweave_private.json_whole_number(p_definition -> 'timeout_seconds', 'p_definition.timeout_seconds', 1, 300), 30),
+          coalesce(taskweave_private.json_whole_number(p_definition -> 'max_output_bytes', 'p_definition.max_output_bytes', 256, 1048576), 16384))
+  on conflict (slug) do update
+    set kind = excluded.kind, description = excluded.description, config = excluded.config, secrets = excluded.secrets,
+        idempotent = excluded.idempotent, requires_approval = excluded.requires_approval,
+        timeout_seconds = excluded.timeout_seconds, max_output_bytes = excluded.max_output_bytes, updated_at = now()
+  returning * into v_tool;
+  return v_tool;
+end;
+$function$;
+comment on function taskweave.upsert_tool(p_slug text, p_definition jsonb) is 'Operators only: creates or replaces a tool. p_definition keys: kind (mcp | http | sql, required), description, config (mcp: url, headers, allowed_tools; http: method (default POST), url, headers, input_schema; sql: function as schema.name, input_schema; input_schema is the JSON Schema of the arguments shown to the model, type object), secrets (environment variable names; a URL or header refers to one as {{NAME}}, and every {{NAME}} must be listed; Taskweave''s own SUPABASE_*/TASKWEAVE_* credentials are refused), idempotent, requires_approval (booleans, default false), timeout_seconds (1 to 300, default 30), max_output_bytes (256 to 1048576, default 16384). A credential written literally in a URL or a credential-like header is refused. 22023 naming the field; nothing is changed then.';
+grant execute on function taskweave.upsert_tool(p_slug text, p_definition jsonb) to authenticated;
+grant execute on function taskweave.upsert_tool(p_slug text, p_definition jsonb) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.activate_aggregator(p_aggregator_id uuid, p_outcome text, p_completed bigint)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -1431,6 +2336,102 @@ $function$;
 comment on function taskweave_private.activate_aggregator(p_aggregator_id uuid, p_outcome text, p_completed bigint) is 'Moves a queued aggregator to pending (cancelled when no dependency completed), once; after an early activation the dependencies still open are cancelled.';
 grant execute on function taskweave_private.activate_aggregator(p_aggregator_id uuid, p_outcome text, p_completed bigint) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.apply_review_resolution(p_review taskweave.human_reviews, p_task taskweave.tasks, p_action text, p_manual_output jsonb, p_note text, p_who text)
+ RETURNS taskweave.human_reviews
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_review taskweave.human_reviews;
+  v_detail jsonb;
+  v_children uuid[];
+begin
+  perform taskweave_private.set_actor(p_who);
+  update taskweave.human_reviews
+     set status = 'resolved', action = p_action, manual_output = p_manual_output, note = p_note,
+         resolved_by = p_who, resolved_at = now()
+   where id = p_review.id
+   returning * into v_review;
+
+  -- the decision in the task's history, beside the status change the guard records: what was edited,
+  -- answered or given, so the audit does not depend on the review row alone. Not a move: no statuses.
+  v_detail := jsonb_build_object('review_id', v_review.id, 'kind', v_review.kind, 'action', p_action);
+  if v_review.request ? 'tool_call_id' then
+    v_detail := v_detail || jsonb_build_object('tool_call_id', v_review.request -> 'tool_call_id');
+  end if;
+  if p_note is not null then
+    v_detail := v_detail || jsonb_build_object('note', p_note);
+  end if;
+  if p_action = 'approve' then
+    v_detail := v_detail || jsonb_build_object('edited', p_manual_output is not null);
+    if p_manual_output is not null then
+      v_detail := v_detail || jsonb_build_object('arguments', p_manual_output -> 'arguments',
+                                                 'requested_arguments', v_review.request -> 'arguments');
+    end if;
+  elsif p_action = 'answer' then
+    v_detail := v_detail || jsonb_build_object('answer', p_manual_output -> 'answer');
+  elsif p_action = 'manual' then
+    v_detail := v_detail || jsonb_build_object('manual_output', p_manual_output);
+  end if;
+  insert into taskweave.task_events (task_id, event, from_status, to_status, actor, detail)
+  values (p_task.id, 'review_resolved', null, null, p_who, v_detail);
+
+  if p_action = 'abort' then
+    perform taskweave_private.cancel_subtrees(array[p_task.id],
+      coalesce(nullif(btrim(p_note), ''), 'aborted by ' || p_who), false);
+  elsif p_action = 'manual' and v_review.kind = 'failure' then
+    -- the task is done by hand: what it started and has not finished would only spend the run's budget.
+    -- Its children are younger than it (higher claim_rank), so they are locked before the aggregators the
+    -- completion wakes, the order cancel_subtrees and completing workers take rows in.
+    select array_agg(c.id order by c.id) into v_children
+      from taskweave.tasks c
+     where c.parent_task_id = p_task.id and not taskweave_private.is_ended(c.status);
+    if v_children is not null then
+      perform taskweave_private.cancel_subtrees(v_children,
+        'its parent task was completed by hand by ' || p_who, false);
+    end if;
+    update taskweave.tasks
+       set status = 'completed',
+           output = jsonb_build_object('source', 'manual', 'value', p_manual_output, 'resolved_by', p_who,
+                                       'resolved_at', now(), 'review_id', v_review.id)
+     where id = p_task.id;
+  else
+    -- retry of a failure, and every decision the loop carries on from (approve, reject, answer, an
+    -- interrupted call's retry or manual): a person's decision starts a new round of attempts
+    update taskweave.tasks set status = 'pending', attempt = 0, idle_releases = 0, run_after = now()
+     where id = p_task.id;
+  end if;
+  return v_review;
+end;
+$function$;
+comment on function taskweave_private.apply_review_resolution(p_review taskweave.human_reviews, p_task taskweave.tasks, p_action text, p_manual_output jsonb, p_note text, p_who text) is 'The one place a review is resolved. The caller holds the locks of the task and the review, the review is open, the task waits in needs_human_review and the action fits the kind (check_review_action). Records the decision on the review and as a review_resolved task_events row, then moves the task: abort cancels its subtree, a failure''s manual completes it (cancelling what its children had not finished), anything else makes it pending with attempt 0.';
+grant execute on function taskweave_private.apply_review_resolution(p_review taskweave.human_reviews, p_task taskweave.tasks, p_action text, p_manual_output jsonb, p_note text, p_who text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.called_from_api()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_stack text;
+  v_frames text[];
+  v_depth integer;
+begin
+  get diagnostics v_stack = pg_context;
+  v_frames := pg_catalog.string_to_array(v_stack, E'\n');
+  v_depth := coalesce(pg_catalog.cardinality(v_frames), 0);
+  -- frame 1 is this function and frame 2 the trigger that asks; a statement a client sends adds nothing
+  -- more, so a change made from inside a function has at least three lines
+  if v_depth < 3 then
+    return false;
+  end if;
+  return v_frames[v_depth] ~ '^PL/pgSQL function taskweave(_private)?\.[a-z0-9_]+\([][a-z0-9_ ,.]*\) line [0-9]+ at [A-Za-z ]+$';
+end;
+$function$;
+comment on function taskweave_private.called_from_api() is 'Whether the statement that fired the calling trigger runs inside Taskweave''s SQL API: the outermost frame of the call stack (PG_CONTEXT) is a plpgsql function in schema taskweave or taskweave_private. A statement sent by a client, or run from a DO block or a function outside those schemas, is not.';
+grant execute on function taskweave_private.called_from_api() to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.caller_role()
  RETURNS text
  LANGUAGE sql
@@ -1444,6 +2445,32 @@ $function$;
 comment on function taskweave_private.caller_role() is 'The role the request runs as (anon, authenticated, service_role, or a direct login such as postgres), even inside a security definer function.';
 grant execute on function taskweave_private.caller_role() to authenticated;
 grant execute on function taskweave_private.caller_role() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cancel_by_operator(p_task_id uuid, p_note text)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_who text := taskweave_private.operator_name();
+begin
+  perform taskweave_private.require_operator('cancel tasks');
+  if p_task_id is null then
+    raise exception 'p_task_id must not be null' using errcode = '22023';
+  end if;
+  if char_length(p_note) > 10000 then
+    raise exception 'p_note must be at most 10000 characters' using errcode = '22023';
+  end if;
+  if not exists (select 1 from taskweave.tasks where id = p_task_id) then
+    raise exception 'task % not found', p_task_id using errcode = 'P0002';
+  end if;
+  perform taskweave_private.set_actor(v_who);
+  return taskweave_private.cancel_subtrees(array[p_task_id],
+    coalesce(nullif(btrim(p_note), ''), 'cancelled by ' || v_who), false);
+end;
+$function$;
+comment on function taskweave_private.cancel_by_operator(p_task_id uuid, p_note text) is 'cancel_task''s work, written once: checks the operator and the arguments, cancels the task and every descendant that has not ended, and returns how many tasks this call cancelled.';
+grant execute on function taskweave_private.cancel_by_operator(p_task_id uuid, p_note text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.cancel_subtrees(p_task_ids uuid[], p_reason text, p_skip_locked boolean)
  RETURNS integer
@@ -1514,6 +2541,124 @@ $function$;
 comment on function taskweave_private.cancel_unneeded_dependencies(p_aggregator taskweave.tasks) is 'After an early activation (quorum or deadline): cancels the dependencies that have not ended, with the reason on each.';
 grant execute on function taskweave_private.cancel_unneeded_dependencies(p_aggregator taskweave.tasks) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.cap_jsonb(p_value jsonb, p_max_bytes integer, p_argument text, p_column text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_bytes integer := pg_catalog.pg_column_size(p_value);
+begin
+  if v_bytes > p_max_bytes then
+    raise exception '% is too large: % bytes, the cap is % bytes', p_argument, v_bytes, p_max_bytes
+      using errcode = '22023', detail = 'column ' || p_column,
+            hint = 'Store large data elsewhere (e.g. Supabase Storage) and pass a reference.';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.cap_jsonb(p_value jsonb, p_max_bytes integer, p_argument text, p_column text) is 'Raises 22023 naming the argument when a jsonb value is larger than its cap (bytes as stored, pg_column_size).';
+grant execute on function taskweave_private.cap_jsonb(p_value jsonb, p_max_bytes integer, p_argument text, p_column text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_message_sizes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.cap_jsonb(new.content, 2097152, 'p_content', 'task_messages.content');
+  perform taskweave_private.cap_jsonb(new.usage, 4096, 'p_usage', 'task_messages.usage');
+  return new;
+end;
+$function$;
+comment on function taskweave_private.cap_message_sizes() is 'The size caps of taskweave.task_messages; 22023 naming the argument.';
+grant execute on function taskweave_private.cap_message_sizes() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_review_sizes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.cap_jsonb(new.error, 65536, 'p_error', 'human_reviews.error');
+  perform taskweave_private.cap_jsonb(new.manual_output, 1048576, 'p_manual_output', 'human_reviews.manual_output');
+  perform taskweave_private.cap_text(new.note, 10000, 'p_note', 'human_reviews.note');
+  perform taskweave_private.cap_jsonb(new.request, 1048576, 'request', 'human_reviews.request');
+  perform taskweave_private.cap_text(new.resolved_by, 500, 'resolved_by', 'human_reviews.resolved_by');
+  return new;
+end;
+$function$;
+comment on function taskweave_private.cap_review_sizes() is 'The size caps of taskweave.human_reviews; 22023 naming the argument.';
+grant execute on function taskweave_private.cap_review_sizes() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_task_sizes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.cap_text(new.title, 500, 'p_title', 'tasks.title');
+  perform taskweave_private.cap_text(new.instructions, 200000, 'p_instructions', 'tasks.instructions');
+  perform taskweave_private.cap_jsonb(new.input, 1048576, 'p_input', 'tasks.input');
+  perform taskweave_private.cap_jsonb(new.output, 1048576, 'p_output', 'tasks.output');
+  perform taskweave_private.cap_jsonb(new.last_error, 65536, 'p_error', 'tasks.last_error');
+  perform taskweave_private.cap_text(new.tool_call_id, 255, 'p_tool_call_id', 'tasks.tool_call_id');
+  perform taskweave_private.cap_text(new.cancel_reason, 10000, 'p_note', 'tasks.cancel_reason');
+  perform taskweave_private.cap_text(new.agent, 200, 'p_agent', 'tasks.agent');
+  return new;
+end;
+$function$;
+comment on function taskweave_private.cap_task_sizes() is 'The size caps of taskweave.tasks (see cap_jsonb, cap_text); 22023 naming the argument.';
+grant execute on function taskweave_private.cap_task_sizes() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_text(p_value text, p_max_chars integer, p_argument text, p_column text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_chars integer := pg_catalog.char_length(p_value);
+begin
+  if v_chars > p_max_chars then
+    raise exception '% is too long: % characters, the cap is % characters', p_argument, v_chars, p_max_chars
+      using errcode = '22023', detail = 'column ' || p_column;
+  end if;
+end;
+$function$;
+comment on function taskweave_private.cap_text(p_value text, p_max_chars integer, p_argument text, p_column text) is 'Raises 22023 naming the argument when a text value is longer than its cap (characters).';
+grant execute on function taskweave_private.cap_text(p_value text, p_max_chars integer, p_argument text, p_column text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_tool_call_sizes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.cap_text(new.tool_call_id, 255, 'tool_call_id', 'tool_calls.tool_call_id');
+  perform taskweave_private.cap_text(new.tool_name, 200, 'tool_name', 'tool_calls.tool_name');
+  perform taskweave_private.cap_jsonb(new.arguments, 1048576, 'arguments', 'tool_calls.arguments');
+  perform taskweave_private.cap_jsonb(new.result, 1048576, 'result', 'tool_calls.result');
+  perform taskweave_private.cap_text(new.error, 65536, 'error', 'tool_calls.error');
+  return new;
+end;
+$function$;
+comment on function taskweave_private.cap_tool_call_sizes() is 'The size caps of taskweave.tool_calls; 22023 naming the value.';
+grant execute on function taskweave_private.cap_tool_call_sizes() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_tool_sizes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform taskweave_private.cap_jsonb(new.config, 65536, 'p_definition.config', 'tools.config');
+  return new;
+end;
+$function$;
+comment on function taskweave_private.cap_tool_sizes() is 'The size cap of taskweave.tools.config; 22023 naming the key.';
+grant execute on function taskweave_private.cap_tool_sizes() to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.check_new_child(p_parent taskweave.tasks)
  RETURNS void
  LANGUAGE plpgsql
@@ -1539,6 +2684,63 @@ end;
 $function$;
 comment on function taskweave_private.check_new_child(p_parent taskweave.tasks) is 'Raises unless the (locked) parent may get one more child: not ended (55000), within max_depth and max_children_per_task (22023).';
 grant execute on function taskweave_private.check_new_child(p_parent taskweave.tasks) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.check_review_action(p_kind text, p_action text, p_manual_output jsonb, p_note text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_allowed text[] := taskweave_private.review_actions(p_kind);
+begin
+  if p_action is null or not (p_action = any (v_allowed)) then
+    if p_kind = 'failure' then
+      raise exception 'p_action must be retry, abort or manual (got %)', coalesce(p_action, 'null') using errcode = '22023';
+    end if;
+    raise exception 'p_action must be % for % review (got %)',
+      array_to_string(v_allowed[1:cardinality(v_allowed) - 1], ', ') || ' or ' || v_allowed[cardinality(v_allowed)],
+      case p_kind when 'approval' then 'an approval' when 'question' then 'a question' else 'an interrupted_call' end,
+      coalesce(p_action, 'null')
+      using errcode = '22023';
+  end if;
+
+  if p_action = 'manual' then
+    if p_manual_output is null then
+      raise exception '%', case when p_kind = 'failure' then 'a manual resolution needs p_manual_output'
+                                else 'a manual resolution needs p_manual_output (the result the tool call should have returned)' end
+        using errcode = '22023';
+    end if;
+  elsif p_action = 'approve' then
+    if p_manual_output is not null
+       and (jsonb_typeof(p_manual_output) <> 'object'
+            or (select array_agg(k) from jsonb_object_keys(p_manual_output) k) <> array['arguments']
+            or jsonb_typeof(p_manual_output -> 'arguments') <> 'object') then
+      raise exception 'p_manual_output of an approve must be null (the call runs as asked) or {"arguments": {...}} with the edited arguments as a JSON object'
+        using errcode = '22023';
+    end if;
+  elsif p_action = 'answer' then
+    if p_manual_output is null
+       or jsonb_typeof(p_manual_output) <> 'object'
+       or (select array_agg(k) from jsonb_object_keys(p_manual_output) k) <> array['answer']
+       or jsonb_typeof(p_manual_output -> 'answer') = 'null' then
+      raise exception 'an answer needs p_manual_output {"answer": ...}: the answer the model is given'
+        using errcode = '22023';
+    end if;
+    if jsonb_typeof(p_manual_output -> 'answer') = 'string' and btrim(p_manual_output ->> 'answer') = '' then
+      raise exception 'the answer in p_manual_output must not be empty' using errcode = '22023';
+    end if;
+  elsif p_manual_output is not null then
+    raise exception 'p_manual_output is only for a manual resolution (action was %)', p_action using errcode = '22023';
+  end if;
+
+  if p_action = 'reject' and (p_note is null or btrim(p_note) = '') then
+    raise exception 'a reject needs p_note: the reason the model is given instead of the tool''s result' using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.check_review_action(p_kind text, p_action text, p_manual_output jsonb, p_note text) is 'Raises 22023 naming what is wrong when an action does not fit a review of this kind: an action the kind does not take, manual without output, approve with anything but {"arguments": {...}}, answer without {"answer": ...}, reject without a reason.';
+grant execute on function taskweave_private.check_review_action(p_kind text, p_action text, p_manual_output jsonb, p_note text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.claim_locked(p_task taskweave.tasks, p_worker text, p_lease_seconds integer)
  RETURNS taskweave.tasks
@@ -1576,6 +2778,27 @@ $function$;
 comment on function taskweave_private.claim_locked(p_task taskweave.tasks, p_worker text, p_lease_seconds integer) is 'Leases a locked, due task to the worker (attempt + 1). Taking over a task whose lease expired writes a lease_taken_over task_events row naming the previous worker and touches updated_at; a task whose holder died on its last attempt is escalated instead (returns null).';
 grant execute on function taskweave_private.claim_locked(p_task taskweave.tasks, p_worker text, p_lease_seconds integer) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.claims_are_trusted()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  -- session_user is the login, unchanged by SET ROLE and by security definer functions
+  select session_user::text in ('authenticator', 'taskweave_web')
+      or exists (
+        select 1
+          from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+         where r.rolname = session_user::text
+           and n.nspname = 'taskweave'
+           and (r.rolsuper
+                or r.oid = n.nspowner
+                or pg_catalog.pg_has_role(r.oid, 'service_role', 'member'))
+      )
+$function$;
+comment on function taskweave_private.claims_are_trusted() is 'Whether request.jwt.claims were set by a trusted front door: the login (session_user) is authenticator (PostgREST), taskweave_web (the web app) or a login with operator power (superuser, owner of schema taskweave, member of service_role: the functions'' own connection). Any other login could have written the claims itself.';
+grant execute on function taskweave_private.claims_are_trusted() to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.current_actor(p_fallback text DEFAULT NULL::text)
  RETURNS text
  LANGUAGE plpgsql
@@ -1583,20 +2806,24 @@ CREATE OR REPLACE FUNCTION taskweave_private.current_actor(p_fallback text DEFAU
  SET search_path TO ''
 AS $function$
 declare
-  v_actor text := nullif(current_setting('taskweave.actor', true), '');
-  v_claims jsonb;
+  v_actor text := nullif(pg_catalog.current_setting('taskweave.actor', true), '');
 begin
-  if v_actor is not null then
+  -- the actor the SQL API recorded (set_actor) counts only for callers with operator power, who run the
+  -- worker API and name their worker: anyone may set that setting, and an authenticated caller is named
+  -- by its trusted claims instead
+  if v_actor is not null
+     and (pg_catalog.current_setting('is_superuser') = 'on'
+          or taskweave_private.caller_role() = 'service_role'
+          or (taskweave_private.caller_role() not in ('authenticated', 'anon') and taskweave_private.is_operator())) then
     return v_actor;
   end if;
   if p_fallback is not null then
     return p_fallback;
   end if;
-  v_claims := auth.jwt();
-  return coalesce(v_claims ->> 'email', v_claims ->> 'sub', taskweave_private.caller_role());
+  return taskweave_private.operator_name();
 end;
 $function$;
-comment on function taskweave_private.current_actor(p_fallback text) is 'Who is acting in this transaction, for task_events: the worker or operator the SQL API recorded, else the JWT email or subject, else the role.';
+comment on function taskweave_private.current_actor(p_fallback text) is 'Who is acting in this transaction, for task_events and resolved_by: the worker or actor the SQL API recorded with set_actor (honoured for service_role, the owner and superusers only), else the trusted JWT''s email or subject, else the role.';
 grant execute on function taskweave_private.current_actor(p_fallback text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.cut_output(p_output jsonb, p_keep integer)
@@ -1723,6 +2950,8 @@ CREATE OR REPLACE FUNCTION taskweave_private.guard_task_transition()
 AS $function$
 declare
   v_detail jsonb;
+  v_open integer;
+  v_completed integer;
 begin
   if tg_op = 'INSERT' then
     -- a task is born pending, queued (an aggregator waiting) or, for an aggregator whose dependencies
@@ -1742,7 +2971,23 @@ begin
         end) then
     raise exception 'task % cannot move from % to %', old.id, old.status, new.status
       using errcode = '55000',
-            hint = 'Allowed from ' || old.status || ': ' || coalesce(pg_catalog.array_to_string(taskweave_private.next_statuses(old.status), ', '), 'nothing (terminal)');
+            hint = case when old.status in ('completed', 'failed', 'cancelled')
+                        then old.status || ' is final: a finished task never moves again. To do the work again, create a new task'
+                             || case when old.parent_task_id is not null then ' (an agent can fan it out again with create_parallel_task).' else '.' end
+                        else 'Allowed from ' || old.status || ': ' || pg_catalog.array_to_string(taskweave_private.next_statuses(old.status), ', ') || '.'
+                   end;
+  elsif old.status = 'queued' and new.status = 'pending' and pg_catalog.current_setting('is_superuser') <> 'on' then
+    -- the fan-in counters decided this; their dependencies' statuses must agree, whoever asks
+    select count(*) filter (where d.status not in ('completed', 'failed', 'cancelled'))::integer,
+           count(*) filter (where d.status = 'completed')::integer
+      into v_open, v_completed
+      from taskweave.tasks d
+     where d.id = any (new.dependent_task_ids);
+    if v_completed = 0 or taskweave_private.join_outcome(v_open, v_completed, new.min_completed, new.wait_until) is null then
+      raise exception 'aggregator % cannot leave queued: its join rule does not hold (% of % dependencies still open, % completed)',
+        old.id, v_open, pg_catalog.cardinality(new.dependent_task_ids), v_completed
+        using errcode = '55000';
+    end if;
   end if;
 
   -- the move's bookkeeping
@@ -1775,8 +3020,13 @@ begin
       v_detail := v_detail || pg_catalog.jsonb_build_object('dependent_task_count', pg_catalog.cardinality(new.dependent_task_ids));
     end if;
   else
-    if new.last_error is distinct from old.last_error then
-      v_detail := v_detail || pg_catalog.jsonb_build_object('error', new.last_error);
+    if new.last_error is distinct from old.last_error and new.last_error is not null then
+      -- the error itself is stored once, in tasks.last_error (and the review that opens for it); the
+      -- history keeps what a timeline shows: its category and the head of its message
+      v_detail := v_detail || pg_catalog.jsonb_build_object('error', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'category', new.last_error -> 'category',
+        'message', pg_catalog.left(new.last_error ->> 'message', 200),
+        'stored_in', 'tasks.last_error')));
     end if;
     if new.status = 'pending' and new.run_after > pg_catalog.now() then
       v_detail := v_detail || pg_catalog.jsonb_build_object('run_after', new.run_after);
@@ -1794,8 +3044,9 @@ begin
     case when tg_op = 'INSERT' then 'created' else 'status_changed' end,
     case when tg_op = 'INSERT' then null else old.status end,
     new.status,
-    -- the API functions record their caller with set_actor; current_actor() works it out otherwise
-    coalesce(nullif(pg_catalog.current_setting('taskweave.actor', true), ''), taskweave_private.current_actor()),
+    -- the worker or operator the API recorded (set_actor) when the caller may name one, else the
+    -- trusted claims, else the role (current_actor)
+    taskweave_private.current_actor(),
     v_detail
   );
 
@@ -1813,7 +3064,7 @@ begin
   return new;
 end;
 $function$;
-comment on function taskweave_private.guard_task_transition() is 'The one place a task moves (BEFORE INSERT OR UPDATE OF status on tasks): rejects a move not in next_statuses() (55000), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor, and the reason of a cancel), notifies task_changed while a watcher listens, and task_ready when the task became pending.';
+comment on function taskweave_private.guard_task_transition() is 'The one place a task moves (BEFORE INSERT OR UPDATE OF status on tasks): rejects a move not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending.';
 grant execute on function taskweave_private.guard_task_transition() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_problems()
@@ -2033,12 +3284,12 @@ grant execute on function taskweave_private.is_ended(p_status taskweave.task_sta
 CREATE OR REPLACE FUNCTION taskweave_private.is_operator()
  RETURNS boolean
  LANGUAGE sql
- STABLE
+ STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator
-  select coalesce((select auth.jwt()) -> 'app_metadata' ->> 'role' = 'operator', false)
-      or taskweave_private.caller_role() = 'service_role'
+  -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator, and
+  -- neither is a login that wrote an operator claim for itself
+  select taskweave_private.caller_role() = 'service_role'
       or exists (
         select 1
           from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
@@ -2046,8 +3297,9 @@ AS $function$
            and n.nspname = 'taskweave'
            and (r.rolsuper or r.oid = n.nspowner)
       )
+      or coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false)
 $function$;
-comment on function taskweave_private.is_operator() is 'True for an operator (JWT app_metadata.role = operator), for service_role, and for the role that owns the taskweave schema (the migrating role, e.g. postgres on SUPABASE_DB_URL) or a superuser. False for everyone else, including custom roles that inherit authenticated.';
+comment on function taskweave_private.is_operator() is 'True for service_role, for the role that owns the taskweave schema (the migrating role, e.g. postgres) or a superuser, and for a JWT with app_metadata.role = operator set by a trusted front door (claims_are_trusted). False for everyone else, including custom roles that inherit authenticated and logins that set an operator claim themselves.';
 grant execute on function taskweave_private.is_operator() to authenticated;
 grant execute on function taskweave_private.is_operator() to service_role;
 
@@ -2067,18 +3319,243 @@ $function$;
 comment on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) is 'The join rule, written once: dependencies (none open), quorum (p_min_completed completed) or deadline (p_wait_until passed); null while the aggregator must keep waiting.';
 grant execute on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.json_boolean(p_value jsonb, p_name text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_value) <> 'boolean' then
+    raise exception '% must be true or false (got %)', p_name, left(p_value::text, 100) using errcode = '22023';
+  end if;
+  return p_value::text::boolean;
+end;
+$function$;
+comment on function taskweave_private.json_boolean(p_value jsonb, p_name text) is 'A JSON boolean (null for JSON null or absent); 22023 naming p_name otherwise.';
+grant execute on function taskweave_private.json_boolean(p_value jsonb, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.json_decimal(p_value jsonb, p_name text, p_min numeric, p_max numeric)
+ RETURNS numeric
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_value) = 'number' and p_value::text ~ '^-?[0-9]{1,15}(\.[0-9]{1,15})?$' then
+    if p_value::text::numeric between p_min and p_max then
+      return p_value::text::numeric;
+    end if;
+  end if;
+  raise exception '% must be a number from % to %, or null (got %)', p_name, p_min, p_max, left(p_value::text, 100)
+    using errcode = '22023';
+end;
+$function$;
+comment on function taskweave_private.json_decimal(p_value jsonb, p_name text, p_min numeric, p_max numeric) is 'A JSON number between p_min and p_max with at most 15 digits each side of the point (null for JSON null or absent); 22023 naming p_name otherwise.';
+grant execute on function taskweave_private.json_decimal(p_value jsonb, p_name text, p_min numeric, p_max numeric) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.json_object_keys_in(p_value jsonb, p_name text, p_allowed text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_key text;
+begin
+  if p_value is null or jsonb_typeof(p_value) <> 'object' then
+    raise exception '% must be a JSON object (got %)', p_name, coalesce(jsonb_typeof(p_value), 'null') using errcode = '22023';
+  end if;
+  select k into v_key from jsonb_object_keys(p_value) as k where not (k = any (p_allowed)) order by k limit 1;
+  if found then
+    raise exception '% has an unknown key "%"; the keys are %', p_name, left(v_key, 100),
+      case when cardinality(p_allowed) > 1
+           then array_to_string(p_allowed[1:cardinality(p_allowed) - 1], ', ') || ' and ' || p_allowed[cardinality(p_allowed)]
+           else array_to_string(p_allowed, '') end
+      using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.json_object_keys_in(p_value jsonb, p_name text, p_allowed text[]) is 'Raises 22023 naming p_name unless the value is a JSON object whose keys are all in p_allowed.';
+grant execute on function taskweave_private.json_object_keys_in(p_value jsonb, p_name text, p_allowed text[]) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.json_text(p_value jsonb, p_name text, p_max_length integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_value) <> 'string' then
+    raise exception '% must be a string (got %)', p_name, jsonb_typeof(p_value) using errcode = '22023';
+  end if;
+  if char_length(p_value #>> '{}') > p_max_length then
+    raise exception '% must be at most % characters (got %)', p_name, p_max_length, char_length(p_value #>> '{}')
+      using errcode = '22023';
+  end if;
+  return p_value #>> '{}';
+end;
+$function$;
+comment on function taskweave_private.json_text(p_value jsonb, p_name text, p_max_length integer) is 'A JSON string of at most p_max_length characters (null for JSON null or absent); 22023 naming p_name otherwise.';
+grant execute on function taskweave_private.json_text(p_value jsonb, p_name text, p_max_length integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.json_text_array(p_value jsonb, p_name text, p_max_items integer, p_max_length integer)
+ RETURNS text[]
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_item jsonb;
+  v_items text[] := '{}';
+  v_index integer := 0;
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_value) <> 'array' then
+    raise exception '% must be an array of strings (got %)', p_name, jsonb_typeof(p_value) using errcode = '22023';
+  end if;
+  if jsonb_array_length(p_value) > p_max_items then
+    raise exception '% may list at most % items (got %)', p_name, p_max_items, jsonb_array_length(p_value) using errcode = '22023';
+  end if;
+  for v_item in select value from jsonb_array_elements(p_value) loop
+    if jsonb_typeof(v_item) <> 'string' or char_length(v_item #>> '{}') not between 1 and p_max_length then
+      raise exception '%[%] must be a non-empty string of at most % characters (got %)', p_name, v_index, p_max_length, left(v_item::text, 100)
+        using errcode = '22023';
+    end if;
+    if (v_item #>> '{}') = any (v_items) then
+      raise exception '% lists "%" more than once', p_name, v_item #>> '{}' using errcode = '22023';
+    end if;
+    v_items := v_items || (v_item #>> '{}');
+    v_index := v_index + 1;
+  end loop;
+  return v_items;
+end;
+$function$;
+comment on function taskweave_private.json_text_array(p_value jsonb, p_name text, p_max_items integer, p_max_length integer) is 'A JSON array of distinct non-empty strings (null for JSON null or absent); 22023 naming p_name and the index otherwise.';
+grant execute on function taskweave_private.json_text_array(p_value jsonb, p_name text, p_max_items integer, p_max_length integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.json_whole_number(p_value jsonb, p_name text, p_min bigint, p_max bigint)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  -- digits only before any cast, so no cast can fail: 1.0, 1e400 and "abc" are all 22023 here (checked in
+  -- steps: SQL does not promise to evaluate the operands of OR in order)
+  if jsonb_typeof(p_value) = 'number' and p_value::text ~ '^-?[0-9]{1,19}$' then
+    if p_value::text::numeric between p_min and p_max then
+      return p_value::text::bigint;
+    end if;
+  end if;
+  raise exception '% must be a whole number from % to % (written without a decimal point), or null (got %)',
+    p_name, p_min, p_max, left(p_value::text, 100)
+    using errcode = '22023';
+end;
+$function$;
+comment on function taskweave_private.json_whole_number(p_value jsonb, p_name text, p_min bigint, p_max bigint) is 'A JSON whole number between p_min and p_max (null for JSON null or absent); 22023 naming p_name for anything else, including 1.0, fractions, strings and numbers too large to cast.';
+grant execute on function taskweave_private.json_whole_number(p_value jsonb, p_name text, p_min bigint, p_max bigint) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.keep_finished_task()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if new is distinct from old then
+    raise exception 'task % is %: a finished task''s row never changes', old.id, old.status
+      using errcode = '55000',
+            hint = 'completed, failed and cancelled are final; to do the work again, create a new task.';
+  end if;
+  return new;
+end;
+$function$;
+comment on function taskweave_private.keep_finished_task() is 'Refuses (55000) any change to a completed, failed or cancelled task, for every role.';
+grant execute on function taskweave_private.keep_finished_task() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text)
+ RETURNS taskweave.human_reviews
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select r.* from taskweave.human_reviews r
+   where r.task_id = p_task_id and r.request ->> 'tool_call_id' = p_tool_call_id and (p_kind is null or r.kind = p_kind)
+   order by r.created_at desc, r.id desc
+   limit 1
+$function$;
+comment on function taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text) is 'The newest review about one tool call of a task (of one kind, or any when p_kind is null).';
+grant execute on function taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
  RETURNS bigint
  LANGUAGE sql
  STABLE
  SET search_path TO ''
 AS $function$
-  -- given: the value (null = no limit); absent: the database default (0 = no limit)
-  select case when p_limits ? p_key then (p_limits ->> p_key)::bigint
+  -- given: the value (null = no limit); absent: the database default (0 = no limit). validate_limits ran
+  -- first, so the value is digits only
+  select case when p_limits ? p_key then taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000)
               else nullif(taskweave_private.setting_int(p_default_setting, p_default), 0) end
 $function$;
-comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) is 'One run limit from p_limits, else from the database default setting.';
+comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) is 'One whole-number run limit from p_limits, else from the database default setting.';
 grant execute on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.lock_agent(p_agent text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if p_agent is null then
+    return;
+  end if;
+  perform 1 from taskweave.agents where slug = p_agent for key share;
+  if not found then
+    raise exception 'p_agent names an unknown agent "%"', left(p_agent, 100) using errcode = '22023',
+      hint = 'The agents are the rows of taskweave.agents (taskweave.upsert_agent).';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.lock_agent(p_agent text) is 'Raises 22023 unless the agent exists, and holds it until commit so delete_agent cannot remove it under a new task.';
+grant execute on function taskweave_private.lock_agent(p_agent text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.lock_leased_task(p_task_id uuid, p_worker text)
+ RETURNS taskweave.tasks
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_task taskweave.tasks;
+begin
+  perform taskweave_private.validate_worker(p_worker);
+  if p_task_id is null then
+    raise exception 'p_task_id must not be null' using errcode = '22023';
+  end if;
+  -- the task row lock orders everything one task records, as append_task_message does
+  select * into v_task from taskweave.tasks where id = p_task_id for no key update;
+  perform taskweave_private.require_lease(v_task, p_task_id, p_worker);
+  perform taskweave_private.set_actor(p_worker);
+  return v_task;
+end;
+$function$;
+comment on function taskweave_private.lock_leased_task(p_task_id uuid, p_worker text) is 'Locks a task for its worker: P0002 unknown, TW001 unless the worker holds its lease.';
+grant execute on function taskweave_private.lock_leased_task(p_task_id uuid, p_worker text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.lock_parent(p_parent_task_id uuid, p_worker text)
  RETURNS taskweave.tasks
@@ -2109,6 +3586,24 @@ end;
 $function$;
 comment on function taskweave_private.lock_parent(p_parent_task_id uuid, p_worker text) is 'Locks a parent about to get a child; with a worker, raises TW001 unless that worker holds the parent''s lease.';
 grant execute on function taskweave_private.lock_parent(p_parent_task_id uuid, p_worker text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.model_price(p_model text)
+ RETURNS taskweave.model_prices
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  -- the exact name first; else the same model named with or without its provider (an agent's
+  -- openai:gpt-4.1-mini and the environment's LLM_MODEL gpt-4.1-mini are one model)
+  select p.* from taskweave.model_prices p
+   where p.model = p_model
+      or p.model = substr(p_model, strpos(p_model, ':') + 1)
+      or substr(p.model, strpos(p.model, ':') + 1) = p_model
+   order by (p.model = p_model) desc, p.model
+   limit 1
+$function$;
+comment on function taskweave_private.model_price(p_model text) is 'The price of a model: its exact name in taskweave.model_prices, else the same name with or without a provider: prefix.';
+grant execute on function taskweave_private.model_price(p_model text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.next_statuses(p_from taskweave.task_status)
  RETURNS taskweave.task_status[]
@@ -2146,9 +3641,10 @@ CREATE OR REPLACE FUNCTION taskweave_private.operator_name()
  STABLE
  SET search_path TO ''
 AS $function$
-  select coalesce((select auth.jwt()) ->> 'email', (select auth.jwt()) ->> 'sub', taskweave_private.caller_role())
+  select coalesce(c ->> 'email', c ->> 'sub', taskweave_private.caller_role())
+    from (select taskweave_private.trusted_claims() as c) claims
 $function$;
-comment on function taskweave_private.operator_name() is 'The operator acting now, for resolved_by and task_events: JWT email, else subject, else the role.';
+comment on function taskweave_private.operator_name() is 'The operator acting now, for resolved_by and task_events: the trusted JWT''s email, else its subject, else the role.';
 grant execute on function taskweave_private.operator_name() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.output_text(p_output jsonb)
@@ -2186,6 +3682,41 @@ begin
 end;
 $function$;
 comment on function taskweave_private.process_task_endpoint() is 'The process-task URL and bearer key from Vault (process_task_url, process_task_secret), or no row when pg_net or Vault is missing.';
+
+CREATE OR REPLACE FUNCTION taskweave_private.refuse_history_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if tg_table_name = 'task_events' then
+    raise exception 'taskweave.task_events is append-only: no role may % its rows', pg_catalog.lower(tg_op)
+      using errcode = '42501';
+  end if;
+  raise exception 'taskweave.tasks rows are history: no role may % them', pg_catalog.lower(tg_op)
+    using errcode = '42501',
+          hint = 'Cancel a task that should not run (cancel_task); a superuser may prune old runs with session_replication_role = replica.';
+end;
+$function$;
+comment on function taskweave_private.refuse_history_change() is 'Refuses (42501) an UPDATE, DELETE or TRUNCATE of task_events and a DELETE or TRUNCATE of tasks, for every role.';
+grant execute on function taskweave_private.refuse_history_change() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.require_api_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if not taskweave_private.called_from_api() then
+    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
+      using errcode = '42501',
+            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end;
+$function$;
+comment on function taskweave_private.require_api_change() is 'BEFORE trigger on tasks and task_events for every role but a superuser: refuses (42501) a change not made from inside the SQL API.';
+grant execute on function taskweave_private.require_api_change() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.require_lease(p_task taskweave.tasks, p_task_id uuid, p_worker text)
  RETURNS void
@@ -2225,6 +3756,174 @@ $function$;
 comment on function taskweave_private.require_operator(p_what text) is 'Raises 42501 unless the caller is an operator (taskweave_private.is_operator).';
 grant execute on function taskweave_private.require_operator(p_what text) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.resolve_sql_tool_function(p_function text, p_name text)
+ RETURNS regprocedure
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_schema text := split_part(p_function, '.', 1);
+  v_function text := split_part(p_function, '.', 2);
+  v_proc record;
+begin
+  if p_function is null or p_function !~ '^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$' then
+    raise exception '% must name a function as schema.name, in lowercase (got %)', p_name, coalesce('"' || left(p_function, 200) || '"', 'null')
+      using errcode = '22023';
+  end if;
+  if v_schema in ('taskweave', 'taskweave_private', 'pg_catalog', 'information_schema', 'auth', 'extensions', 'storage',
+                  'vault', 'pgsodium', 'pgsodium_masks', 'realtime', 'supabase_functions', 'supabase_migrations', 'graphql',
+                  'graphql_public', 'cron', 'net', 'pgbouncer', 'pgmq')
+     or v_schema like 'pg\_%' then
+    raise exception '% may not name a function in schema %: it belongs to Taskweave, Postgres or Supabase', p_name, v_schema
+      using errcode = '22023';
+  end if;
+  select p.oid, p.prokind, p.proretset, p.prosecdef, p.prorettype, l.lanname, l.lanpltrusted, o.rolname as owner,
+         o.rolsuper or o.rolbypassrls
+           or pg_catalog.pg_has_role(o.oid, (select n2.nspowner from pg_catalog.pg_namespace n2 where n2.nspname = 'taskweave'), 'usage')
+           or (exists (select 1 from pg_catalog.pg_roles s where s.rolname = 'service_role')
+               and pg_catalog.pg_has_role(o.oid, 'service_role', 'usage')) as owner_is_powerful,
+         t.typtype
+    into v_proc
+    from pg_catalog.pg_proc p
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    join pg_catalog.pg_language l on l.oid = p.prolang
+    join pg_catalog.pg_roles o on o.oid = p.proowner
+    join pg_catalog.pg_type t on t.oid = p.prorettype
+   where n.nspname = v_schema and p.proname = v_function
+     and p.pronargs = 1 and p.proargtypes[0] = 'jsonb'::regtype;
+  if not found then
+    raise exception '% names %.%(jsonb), which does not exist; a SQL tool is a function of one jsonb argument', p_name, v_schema, v_function
+      using errcode = '22023';
+  end if;
+  if v_proc.prokind <> 'f' or v_proc.proretset or v_proc.typtype = 'p' then
+    raise exception '% must name a plain function returning one value (jsonb is best), not a procedure, aggregate, set or %',
+      p_name, v_proc.prorettype::regtype
+      using errcode = '22023';
+  end if;
+  if not v_proc.lanpltrusted then
+    raise exception '% is written in %, an untrusted language only a superuser may use', p_name, v_proc.lanname
+      using errcode = '22023';
+  end if;
+  if v_proc.prosecdef and v_proc.owner_is_powerful then
+    raise exception '% is security definer and owned by %, which has superuser, owner or service_role rights: it would not run '
+      'as the tool role', p_name, v_proc.owner
+      using errcode = '22023',
+            hint = 'Make it security invoker, or give it to an owner without those rights.';
+  end if;
+  if not pg_catalog.has_schema_privilege('taskweave_sql_tool', v_schema, 'usage')
+     or not pg_catalog.has_function_privilege('taskweave_sql_tool', v_proc.oid, 'execute') then
+    raise exception '% cannot be run by role taskweave_sql_tool, which SQL tools run as', p_name
+      using errcode = '22023',
+            hint = format('grant usage on schema %I to taskweave_sql_tool; grant execute on function %I.%I(jsonb) to taskweave_sql_tool; '
+                          'and what the function reads.', v_schema, v_schema, v_function);
+  end if;
+  return v_proc.oid::regprocedure;
+end;
+$function$;
+comment on function taskweave_private.resolve_sql_tool_function(p_function text, p_name text) is 'A SQL tool''s config.function (schema.name) as the function it names, or 22023 naming the field: it must take one jsonb argument and return one value, lie outside the schemas of Taskweave, Postgres and Supabase, be in a trusted language, be runnable by role taskweave_sql_tool, and not be security definer under an owner with superuser, owner or service_role rights.';
+grant execute on function taskweave_private.resolve_sql_tool_function(p_function text, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.review_actions(p_kind text)
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select case p_kind
+    when 'failure' then array['retry', 'abort', 'manual']
+    when 'approval' then array['approve', 'reject', 'abort']
+    when 'question' then array['answer', 'abort']
+    when 'interrupted_call' then array['retry', 'manual', 'abort']
+    else array[]::text[]
+  end
+$function$;
+comment on function taskweave_private.review_actions(p_kind text) is 'The actions a review of this kind may be resolved with (abort for every kind). The one list: resolve_review and resolve_reviews check against it; the table constraint human_reviews_kind_action_check says the same.';
+grant execute on function taskweave_private.review_actions(p_kind text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.review_filter_predicate(p_filter jsonb)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_key text;
+  v_value jsonb;
+  v_parts text[] := array[]::text[];
+  v_kinds text[];
+  v_text text;
+  v_seconds numeric;
+begin
+  if p_filter is null then
+    return 'true';
+  end if;
+  if jsonb_typeof(p_filter) <> 'object' then
+    raise exception 'p_filter must be a JSON object (got %)', jsonb_typeof(p_filter) using errcode = '22023';
+  end if;
+  for v_key, v_value in select e.key, e.value from jsonb_each(p_filter) e order by e.key loop
+    if jsonb_typeof(v_value) = 'null' then
+      continue; -- an absent filter
+    end if;
+    case v_key
+    when 'kind' then
+      if jsonb_typeof(v_value) = 'string' then
+        v_kinds := array[v_value #>> '{}'];
+      elsif jsonb_typeof(v_value) = 'array' and jsonb_array_length(v_value) > 0
+            and not exists (select 1 from jsonb_array_elements(v_value) k where jsonb_typeof(k) <> 'string') then
+        select array_agg(k) into v_kinds from jsonb_array_elements_text(v_value) k;
+      else
+        raise exception 'p_filter.kind must be a review kind or a non-empty array of them' using errcode = '22023';
+      end if;
+      if exists (select 1 from unnest(v_kinds) k where cardinality(taskweave_private.review_actions(k)) = 0) then
+        raise exception 'p_filter.kind must be failure, approval, question or interrupted_call (got %)', v_value using errcode = '22023';
+      end if;
+      v_parts := v_parts || format('r.kind = any (%L::text[])', v_kinds);
+    when 'category', 'agent', 'tool' then
+      if jsonb_typeof(v_value) <> 'string' or char_length(v_value #>> '{}') not between 1 and 200 then
+        raise exception 'p_filter.% must be a non-empty string of at most 200 characters', v_key using errcode = '22023';
+      end if;
+      v_parts := v_parts || format(
+        case v_key when 'category' then '(r.error ->> ''category'') = %L'
+                   when 'agent' then 'exists (select 1 from taskweave.tasks t where t.id = r.task_id and t.agent = %L)'
+                   else '(r.request ->> ''tool'') = %L' end,
+        v_value #>> '{}');
+    when 'root_task_id' then
+      if jsonb_typeof(v_value) <> 'string'
+         or (v_value #>> '{}') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+        raise exception 'p_filter.root_task_id must be a task id (uuid)' using errcode = '22023';
+      end if;
+      v_parts := v_parts || format('exists (select 1 from taskweave.tasks t where t.id = r.task_id and t.root_task_id = %L::uuid)', v_value #>> '{}');
+    when 'older_than_seconds' then
+      if jsonb_typeof(v_value) <> 'number' then
+        raise exception 'p_filter.older_than_seconds must be a number of seconds' using errcode = '22023';
+      end if;
+      v_seconds := (v_value #>> '{}')::numeric;
+      if v_seconds < 0 or v_seconds > 315360000 then
+        raise exception 'p_filter.older_than_seconds must be between 0 and 315360000 (got %)', v_seconds using errcode = '22023';
+      end if;
+      v_parts := v_parts || format('r.created_at <= pg_catalog.now() - make_interval(secs => %s)', v_seconds);
+    when 'text' then
+      if jsonb_typeof(v_value) <> 'string' or char_length(btrim(v_value #>> '{}')) not between 1 and 500 then
+        raise exception 'p_filter.text must be a non-empty string of at most 500 characters' using errcode = '22023';
+      end if;
+      -- a substring, case-insensitively: the LIKE wildcards in what the person typed are literal
+      v_text := '%' || replace(replace(replace(btrim(v_value #>> '{}'), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+      v_parts := v_parts || format('((r.error ->> ''message'') ilike %1$L or (r.request ->> ''question'') ilike %1$L)', v_text);
+    else
+      raise exception 'p_filter has an unknown key "%"; the keys are kind, category, root_task_id, agent, tool, older_than_seconds and text', v_key
+        using errcode = '22023';
+    end case;
+  end loop;
+  if cardinality(v_parts) = 0 then
+    return 'true';
+  end if;
+  return array_to_string(v_parts, ' and ');
+end;
+$function$;
+comment on function taskweave_private.review_filter_predicate(p_filter jsonb) is 'The meaning of a review filter, written once: a SQL condition over human_reviews r (a key about the task asks taskweave.tasks by r.task_id, so a filter without one reads no task). Keys: kind (a kind or an array of kinds), category (error category), root_task_id (the run), agent (tasks.agent), tool (request->>''tool''), older_than_seconds, text (case-insensitive substring of the error message or the question). A null value is no filter; 22023 names an unknown key or a bad value. Values are quoted literals.';
+grant execute on function taskweave_private.review_filter_predicate(p_filter jsonb) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean)
  RETURNS text
  LANGUAGE sql
@@ -2236,12 +3935,30 @@ AS $function$
       format('the run''s deadline passed at %s', to_char(p_run.deadline_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
     when p_run.max_tokens is not null and p_run.input_tokens + p_run.output_tokens >= p_run.max_tokens then
       format('the run used %s of its max_tokens = %s', p_run.input_tokens + p_run.output_tokens, p_run.max_tokens)
+    when p_run.max_cost_usd is not null and p_run.cost_usd >= p_run.max_cost_usd then
+      format('the run cost %s US dollars of its max_cost_usd = %s', round(p_run.cost_usd, 6), p_run.max_cost_usd)
     when p_for_new_task and p_run.max_tasks is not null and p_run.task_count >= p_run.max_tasks then
       format('the run has %s tasks, its max_tasks = %s', p_run.task_count, p_run.max_tasks)
   end
 $function$;
-comment on function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean) is 'Why a run may not go on (deadline, max_tokens, and for a new task max_tasks), or null when it may.';
+comment on function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean) is 'Why a run may not go on (deadline, max_tokens, max_cost_usd, and for a new task max_tasks), or null when it may.';
 grant execute on function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.run_sql_tool(p_function regprocedure, p_arguments jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_result jsonb;
+begin
+  execute format('select pg_catalog.to_jsonb(%s($1))', p_function::oid::regproc) into v_result using p_arguments;
+  return v_result;
+end;
+$function$;
+comment on function taskweave_private.run_sql_tool(p_function regprocedure, p_arguments jsonb) is 'Runs a SQL tool''s function with the arguments, as role taskweave_sql_tool (its owner), and returns the result as jsonb. Called by taskweave.call_sql_tool only.';
+grant execute on function taskweave_private.run_sql_tool(p_function regprocedure, p_arguments jsonb) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.schedule_hosted_tick()
  RETURNS text
@@ -2516,6 +4233,17 @@ $function$;
 comment on function taskweave_private.tool_call_reused(p_parent_task_id uuid, p_tool_call_id text, p_existing uuid) is 'Raises TW006: a tool call id was used again with other arguments (or for the other tool).';
 grant execute on function taskweave_private.tool_call_reused(p_parent_task_id uuid, p_tool_call_id text, p_existing uuid) to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.trusted_claims()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case when taskweave_private.claims_are_trusted() then (select auth.jwt()) end
+$function$;
+comment on function taskweave_private.trusted_claims() is 'The request''s JWT claims when a trusted front door set them (claims_are_trusted), else null.';
+grant execute on function taskweave_private.trusted_claims() to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.unwatch_changes(p_watcher text)
  RETURNS void
  LANGUAGE plpgsql
@@ -2530,6 +4258,7 @@ end;
 $function$;
 comment on function taskweave_private.unwatch_changes(p_watcher text) is 'Ends the watcher''s lease on task_changed notifications (when it stops listening); an unknown watcher is a no-op.';
 grant execute on function taskweave_private.unwatch_changes(p_watcher text) to service_role;
+grant execute on function taskweave_private.unwatch_changes(p_watcher text) to taskweave_web;
 
 CREATE OR REPLACE FUNCTION taskweave_private.validate_limits(p_limits jsonb)
  RETURNS void
@@ -2537,34 +4266,42 @@ CREATE OR REPLACE FUNCTION taskweave_private.validate_limits(p_limits jsonb)
  IMMUTABLE
  SET search_path TO ''
 AS $function$
-declare
-  v_key text;
-  v_value jsonb;
-  v_max numeric;
 begin
-  if p_limits is null or jsonb_typeof(p_limits) <> 'object' then
-    raise exception 'p_limits must be a JSON object such as {"max_tasks": 50, "max_tokens": 200000, "deadline_seconds": 3600} (got %)',
-      coalesce(jsonb_typeof(p_limits), 'null') using errcode = '22023';
-  end if;
-  for v_key, v_value in select key, value from jsonb_each(p_limits) loop
-    v_max := case v_key when 'max_tasks' then 1000000 when 'max_tokens' then 1000000000000 when 'deadline_seconds' then 31536000 end;
-    if v_max is null then
-      raise exception 'p_limits has an unknown key "%"; the keys are max_tasks, max_tokens and deadline_seconds', v_key
-        using errcode = '22023';
-    end if;
-    if jsonb_typeof(v_value) = 'null' then
-      continue; -- null: no limit
-    end if;
-    if jsonb_typeof(v_value) <> 'number' or v_value::text::numeric <> trunc(v_value::text::numeric)
-       or v_value::text::numeric < 1 or v_value::text::numeric > v_max then
-      raise exception 'p_limits.% must be a whole number from 1 to % or null for no limit (got %)', v_key, v_max, v_value
-        using errcode = '22023';
-    end if;
-  end loop;
+  perform taskweave_private.json_object_keys_in(p_limits, 'p_limits', array['max_tasks', 'max_tokens', 'deadline_seconds', 'max_cost_usd']);
+  perform taskweave_private.json_whole_number(p_limits -> 'max_tasks', 'p_limits.max_tasks', 1, 1000000);
+  perform taskweave_private.json_whole_number(p_limits -> 'max_tokens', 'p_limits.max_tokens', 1, 1000000000000);
+  perform taskweave_private.json_whole_number(p_limits -> 'deadline_seconds', 'p_limits.deadline_seconds', 1, 31536000);
+  perform taskweave_private.json_decimal(p_limits -> 'max_cost_usd', 'p_limits.max_cost_usd', 0.000001, 1000000);
 end;
 $function$;
-comment on function taskweave_private.validate_limits(p_limits jsonb) is 'Raises 22023 naming the key when run limits are not {max_tasks?, max_tokens?, deadline_seconds?} with whole positive numbers or null.';
+comment on function taskweave_private.validate_limits(p_limits jsonb) is 'Raises 22023 naming the key unless run limits are {max_tasks?, max_tokens?, deadline_seconds?, max_cost_usd?}: whole positive numbers (max_cost_usd: a positive number of US dollars) or null for no limit.';
 grant execute on function taskweave_private.validate_limits(p_limits jsonb) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_model(p_model text, p_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_provider text := split_part(p_model, ':', 1);
+begin
+  if p_model is null then
+    return;
+  end if;
+  if strpos(p_model, ':') = 0 or char_length(btrim(substr(p_model, strpos(p_model, ':') + 1))) = 0 or char_length(p_model) > 200 then
+    raise exception '% must be provider:model, e.g. openai:gpt-4.1-mini, at most 200 characters (got "%")', p_name, left(p_model, 100)
+      using errcode = '22023';
+  end if;
+  if not (v_provider = any (enum_range(null::taskweave.model_provider)::text[])) then
+    raise exception '% names an unknown provider "%"; the providers are %', p_name, left(v_provider, 100),
+      array_to_string(enum_range(null::taskweave.model_provider)::text[], ', ')
+      using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.validate_model(p_model text, p_name text) is 'Raises 22023 naming the field unless the model is <provider>:<model> with a provider of taskweave.model_provider.';
+grant execute on function taskweave_private.validate_model(p_model text, p_name text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.validate_new_task(p_title text, p_instructions text, p_input jsonb)
  RETURNS void
@@ -2608,8 +4345,61 @@ end;
 $function$;
 comment on function taskweave_private.validate_seconds(p_name text, p_value integer, p_min integer, p_max integer) is 'Raises 22023 naming the argument when an integer is null or out of range.';
 grant execute on function taskweave_private.validate_seconds(p_name text, p_value integer, p_min integer, p_max integer) to service_role;
+grant execute on function taskweave_private.validate_seconds(p_name text, p_value integer, p_min integer, p_max integer) to taskweave_web;
 
-CREATE OR REPLACE FUNCTION taskweave_private.validate_usage(p_usage jsonb)
+CREATE OR REPLACE FUNCTION taskweave_private.validate_slug(p_slug text, p_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_slug is null or p_slug !~ '^[a-z][a-z0-9_-]{0,39}$' or strpos(p_slug, '__') > 0 then
+    raise exception '% must be 1 to 40 lowercase letters, digits, - or _, starting with a letter and without "__" (got %)',
+      p_name, coalesce('"' || left(p_slug, 100) || '"', 'null')
+      using errcode = '22023',
+            hint = 'A model sees an MCP server''s tools as <slug>__<name>, so a slug never contains "__".';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.validate_slug(p_slug text, p_name text) is 'Raises 22023 naming the argument unless the slug fits agents.slug and tools.slug.';
+grant execute on function taskweave_private.validate_slug(p_slug text, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_tool_arguments(p_arguments jsonb, p_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_arguments is null or jsonb_typeof(p_arguments) <> 'object' then
+    raise exception '% must be a JSON object (got %)', p_name, coalesce(jsonb_typeof(p_arguments), 'null') using errcode = '22023';
+  end if;
+  if octet_length(p_arguments::text) > 1048576 then
+    raise exception '% must be at most 1048576 bytes as JSON (got %)', p_name, octet_length(p_arguments::text) using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.validate_tool_arguments(p_arguments jsonb, p_name text) is 'Raises 22023 naming the field unless tool arguments are a JSON object of at most 1 MiB.';
+grant execute on function taskweave_private.validate_tool_arguments(p_arguments jsonb, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_tool_call_id(p_tool_call_id text, p_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_tool_call_id is null or char_length(p_tool_call_id) not between 1 and 200 then
+    raise exception '% must be 1 to 200 characters (got %)', p_name, coalesce(char_length(p_tool_call_id)::text || ' characters', 'null')
+      using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.validate_tool_call_id(p_tool_call_id text, p_name text) is 'Raises 22023 naming the field unless a tool call id is 1 to 200 characters.';
+grant execute on function taskweave_private.validate_tool_call_id(p_tool_call_id text, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_tool_headers(p_headers jsonb, p_name text)
  RETURNS void
  LANGUAGE plpgsql
  IMMUTABLE
@@ -2619,25 +4409,78 @@ declare
   v_key text;
   v_value jsonb;
 begin
-  if p_usage is null then
+  if p_headers is null or jsonb_typeof(p_headers) = 'null' then
     return;
   end if;
-  if jsonb_typeof(p_usage) <> 'object' then
-    raise exception 'p_usage must be a JSON object such as {"input_tokens": 120, "output_tokens": 40} (got %)', jsonb_typeof(p_usage)
-      using errcode = '22023';
+  if jsonb_typeof(p_headers) <> 'object' then
+    raise exception '% must be an object of header names to string values (got %)', p_name, jsonb_typeof(p_headers) using errcode = '22023';
   end if;
-  for v_key, v_value in select key, value from jsonb_each(p_usage) loop
-    if v_key not in ('input_tokens', 'output_tokens') then
-      raise exception 'p_usage has an unknown key "%"; the keys are input_tokens and output_tokens', v_key using errcode = '22023';
+  if (select count(*) from jsonb_object_keys(p_headers)) > 50 then
+    raise exception '% may hold at most 50 headers', p_name using errcode = '22023';
+  end if;
+  for v_key, v_value in select key, value from jsonb_each(p_headers) loop
+    if v_key !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,100}$' then
+      raise exception '% has a header name that is not a valid HTTP token: "%"', p_name, left(v_key, 100) using errcode = '22023';
     end if;
-    if jsonb_typeof(v_value) <> 'number' or v_value::text::numeric <> trunc(v_value::text::numeric)
-       or v_value::text::numeric < 0 or v_value::text::numeric > 100000000 then
-      raise exception 'p_usage.% must be a whole number from 0 to 100000000 (got %)', v_key, v_value using errcode = '22023';
+    if jsonb_typeof(v_value) <> 'string' or char_length(v_value #>> '{}') > 4000 or (v_value #>> '{}') ~ '[\r\n]' then
+      raise exception '%.% must be a one-line string of at most 4000 characters', p_name, v_key using errcode = '22023';
+    end if;
+    -- a header that carries a credential must take it from a secret, never hold it literally
+    if (v_key ~* '^(authorization|proxy-authorization|cookie)$' or v_key ~* '(key|token|secret|password|auth|signature)')
+       and (v_value #>> '{}') !~ '\{\{[A-Z_][A-Z0-9_]*\}\}' then
+      raise exception '%.% looks like a credential written literally; put it in an environment variable, list its name in secrets and write {{NAME}}',
+        p_name, v_key
+        using errcode = '22023';
     end if;
   end loop;
 end;
 $function$;
-comment on function taskweave_private.validate_usage(p_usage jsonb) is 'Raises 22023 unless usage is null or {input_tokens?, output_tokens?} with whole non-negative numbers.';
+comment on function taskweave_private.validate_tool_headers(p_headers jsonb, p_name text) is 'Raises 22023 naming the header unless headers are an object of one-line strings, and a credential-like header (Authorization, Cookie, *key*, *token*, *secret*, ...) takes its value from a {{NAME}} secret reference.';
+grant execute on function taskweave_private.validate_tool_headers(p_headers jsonb, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_tool_url(p_url text, p_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_url is null then
+    raise exception '% is required' , p_name using errcode = '22023';
+  end if;
+  if p_url !~* '^https?://[^/?#\s]+([/?#]\S*)?$' then
+    raise exception '% must be an http or https URL (got "%")', p_name, left(p_url, 200) using errcode = '22023';
+  end if;
+  -- credentials in a URL are stored in the table and shown on pages: they belong in secrets
+  if substring(p_url from '^https?://([^/?#]*)') like '%@%' then
+    raise exception '% must not carry credentials (user:password@); name a secret and write it as {{NAME}} in a header', p_name
+      using errcode = '22023';
+  end if;
+  if p_url ~* '[?&][^=&#]*(key|token|secret|password|signature|sig)[^=&#]*=(?!\{\{)[^&#]+' then
+    raise exception '% must not carry a credential in its query string; write it as {{NAME}} and list NAME in secrets', p_name
+      using errcode = '22023';
+  end if;
+end;
+$function$;
+comment on function taskweave_private.validate_tool_url(p_url text, p_name text) is 'Raises 22023 naming the field unless the URL is http(s) and carries no literal credential (user:password@, or a key/token query parameter whose value is not a {{NAME}} secret reference).';
+grant execute on function taskweave_private.validate_tool_url(p_url text, p_name text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.validate_usage(p_usage jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_usage is null then
+    return;
+  end if;
+  perform taskweave_private.json_object_keys_in(p_usage, 'p_usage', array['input_tokens', 'output_tokens']);
+  perform taskweave_private.json_whole_number(p_usage -> 'input_tokens', 'p_usage.input_tokens', 0, 100000000);
+  perform taskweave_private.json_whole_number(p_usage -> 'output_tokens', 'p_usage.output_tokens', 0, 100000000);
+end;
+$function$;
+comment on function taskweave_private.validate_usage(p_usage jsonb) is 'Raises 22023 naming the key unless usage is null or {input_tokens?, output_tokens?} with whole numbers from 0 to 100000000.';
 grant execute on function taskweave_private.validate_usage(p_usage jsonb) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.validate_worker(p_worker text)
@@ -2674,12 +4517,25 @@ end;
 $function$;
 comment on function taskweave_private.watch_changes(p_watcher text, p_seconds integer) is 'Takes or renews the watcher''s lease on task_changed notifications for p_seconds (1..3600) and drops expired leases. Call it after LISTEN task_changed is in place and renew it well before it expires. A transition whose trigger ran before the lease committed was not notified: a new watcher re-reads once after it (see docs/architecture.md).';
 grant execute on function taskweave_private.watch_changes(p_watcher text, p_seconds integer) to service_role;
+grant execute on function taskweave_private.watch_changes(p_watcher text, p_seconds integer) to taskweave_web;
 
 -- ---------------------------------------------------------------------------------------------
 -- triggers
 
+CREATE TRIGGER human_reviews_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.human_reviews FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_review_sizes();
 CREATE TRIGGER human_reviews_notify AFTER INSERT OR UPDATE OF status ON taskweave.human_reviews FOR EACH ROW EXECUTE FUNCTION taskweave_private.notify_review_changed();
+CREATE TRIGGER task_events_api_only BEFORE INSERT ON taskweave.task_events FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
+CREATE TRIGGER task_events_append_only BEFORE DELETE OR UPDATE ON taskweave.task_events FOR EACH ROW EXECUTE FUNCTION taskweave_private.refuse_history_change();
+CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON taskweave.task_events FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
+CREATE TRIGGER task_messages_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.task_messages FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_message_sizes();
+CREATE TRIGGER tasks_api_only BEFORE INSERT OR DELETE OR UPDATE ON taskweave.tasks FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
+CREATE TRIGGER tasks_cap_sizes BEFORE INSERT OR UPDATE OF title, instructions, input, output, last_error, tool_call_id, cancel_reason, agent ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_task_sizes();
 CREATE TRIGGER tasks_check_aggregator_dependencies AFTER UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) AND old.status IS DISTINCT FROM new.status AND new.is_parallel_task) EXECUTE FUNCTION taskweave.check_aggregator_dependencies();
 CREATE TRIGGER tasks_dispatch_ready AFTER INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN (new.status = 'pending'::taskweave.task_status) EXECUTE FUNCTION taskweave_private.dispatch_ready_task();
 CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
+CREATE TRIGGER tasks_keep_finished BEFORE UPDATE ON taskweave.tasks FOR EACH ROW WHEN (old.status = ANY (ARRAY['completed'::taskweave.task_status, 'failed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) EXECUTE FUNCTION taskweave_private.keep_finished_task();
+CREATE TRIGGER tasks_never_deleted BEFORE DELETE ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.refuse_history_change();
+CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON taskweave.tasks FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
+CREATE TRIGGER tool_calls_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.tool_calls FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_tool_call_sizes();
+CREATE TRIGGER tools_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.tools FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_tool_sizes();
 CREATE TRIGGER settings_sync_dispatch_slots AFTER INSERT OR UPDATE OF value ON taskweave_private.settings FOR EACH ROW WHEN (new.name = 'max_running'::text) EXECUTE FUNCTION taskweave_private.sync_dispatch_slots();

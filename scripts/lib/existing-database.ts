@@ -7,7 +7,8 @@ import { adminClient, bootstrapSupabaseRoles, hasSupabaseRoles, supabaseDbReset,
 import { repoRoot } from './local-config.ts';
 
 /** Schemas Taskweave's migrations create, plus the CLI's migration history. */
-export const TASKWEAVE_SCHEMAS = ['taskweave', 'taskweave_private', 'supabase_migrations'] as const;
+// taskweave_demo: the offline demo's own data, made by supabase/seed.sql on a local database only
+export const TASKWEAVE_SCHEMAS = ['taskweave', 'taskweave_private', 'taskweave_demo', 'supabase_migrations'] as const;
 
 /** Schemas Supabase's image, its services or the local bootstrap provide; never the user's to lose here. */
 export const SUPABASE_SCHEMAS = [

@@ -1,9 +1,10 @@
 -- Supabase's Security Advisor (`supabase db advisors --type security`) warns on every function whose
--- search_path is not fixed to '' (function_search_path_mutable). Ten helpers were left without a SET clause
--- to save its cost on the hot paths (a SET clause also keeps the planner from inlining a SQL function):
--- guard_task_transition, is_due, current_actor, set_actor, require_lease, validate_worker,
--- validate_seconds, join_slot, join_outcome and take_running_slots. Each names only schema-qualified
--- objects, so an empty search_path changes nothing they resolve.
+-- search_path is not fixed to '' (function_search_path_mutable). Helpers on the hot paths were written
+-- without a SET clause to save its cost (a SET clause also keeps the planner from inlining a SQL function):
+-- the transition guard, is_due, the actor, lease and argument checks, the join helpers, the running cap,
+-- and 0.3.0's size-cap and history triggers. Each names only schema-qualified objects, so an empty
+-- search_path changes nothing they resolve. This migration runs last in 0.3.0, after every function of the
+-- release exists.
 --
 -- Written as a loop over Taskweave's own two schemas rather than a list, so that a helper another migration
 -- of this release replaced or dropped before this one runs cannot break it. A function created later must
