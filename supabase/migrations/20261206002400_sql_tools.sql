@@ -16,11 +16,12 @@ do $$
 begin
   if not exists (select 1 from pg_catalog.pg_roles where rolname = 'taskweave_sql_tool') then
     create role taskweave_sql_tool nologin noinherit;
+    -- commented where it is made: on Postgres 16+ commenting on a role someone else made needs ADMIN on it
+    comment on role taskweave_sql_tool is
+      'Taskweave: the role SQL tools run as. It holds no rights but what an operator grants it for a tool''s function.';
   end if;
 end;
 $$;
-comment on role taskweave_sql_tool is
-  'Taskweave: the role SQL tools run as. It holds no rights but what an operator grants it for a tool''s function.';
 
 create function taskweave_private.resolve_sql_tool_function(p_function text, p_name text)
 returns regprocedure
@@ -117,7 +118,8 @@ comment on function taskweave_private.run_sql_tool(regprocedure, jsonb) is
 grant create on schema taskweave_private to taskweave_sql_tool;
 do $$
 begin
-  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user)
+     and not pg_catalog.pg_has_role(current_user, 'taskweave_sql_tool', 'member') then
     -- hosted Supabase: the migrating role has CREATEROLE but is no superuser, and ALTER OWNER needs the right
     -- to SET ROLE to the new owner (Postgres 16+ gives a role's creator only ADMIN on it)
     execute format('grant taskweave_sql_tool to %I', current_user);

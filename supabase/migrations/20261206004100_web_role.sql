@@ -17,13 +17,17 @@ begin
     -- the attributes not named are the defaults: no superuser, createdb, createrole, replication or bypassrls
     -- (hosted Supabase refuses a role option such as NOSUPERUSER spelled out by a non-superuser)
     create role taskweave_web nologin noinherit;
+    -- commented where it is made: on Postgres 16+ commenting on a role someone else made needs ADMIN on it
+    comment on role taskweave_web is
+      'Taskweave''s web app: logs in, then switches to authenticated per transaction with the viewer''s JWT claims; alone it reaches nothing but its live-view lease.';
+  end if;
+  -- roles belong to the server: where another database's migrations made the role a member already,
+  -- granting it again (as another grantor) would need ADMIN on authenticated for nothing
+  if not pg_catalog.pg_has_role('taskweave_web', 'authenticated', 'member') then
+    grant authenticated to taskweave_web;
   end if;
 end
 $$;
-comment on role taskweave_web is
-  'Taskweave''s web app: logs in, then switches to authenticated per transaction with the viewer''s JWT claims; alone it reaches nothing but its live-view lease.';
-
-grant authenticated to taskweave_web;
 
 -- the live view's lease on task_changed notifications (taskweave_private.change_watchers)
 grant usage on schema taskweave_private to taskweave_web;

@@ -10,11 +10,11 @@
 -- The caps (README "Size caps" lists them too):
 --   tasks.title 500 chars (p_title) · tasks.instructions 200,000 chars (p_instructions)
 --   tasks.input 1 MiB (p_input) · tasks.output 1 MiB (p_output) · tasks.last_error 64 KiB (p_error)
---   tasks.tool_call_id 255 chars (p_tool_call_id) · tasks.cancel_reason 10,000 chars (p_note) · tasks.agent 200 chars (p_agent)
+--   tasks.tool_call_id 200 chars (p_tool_call_id) · tasks.cancel_reason 10,000 chars (p_note) · tasks.agent 200 chars (p_agent)
 --   human_reviews.error 64 KiB (p_error) · human_reviews.manual_output 1 MiB (p_manual_output)
 --   human_reviews.note 10,000 chars (p_note) · human_reviews.request 1 MiB (request)
 --   task_messages.content 2 MiB (p_content) · task_messages.usage 4 KiB (p_usage)
---   tool_calls.tool_call_id 255 chars · tool_calls.tool_name 200 chars · tool_calls.arguments 1 MiB
+--   tool_calls.tool_call_id 200 chars · tool_calls.tool_name 200 chars · tool_calls.arguments 1 MiB
 --   tool_calls.result 1 MiB · tool_calls.error 64 KiB
 --   tools.config 64 KiB (p_definition.config)
 
@@ -66,7 +66,7 @@ begin
   perform taskweave_private.cap_jsonb(new.input, 1048576, 'p_input', 'tasks.input');
   perform taskweave_private.cap_jsonb(new.output, 1048576, 'p_output', 'tasks.output');
   perform taskweave_private.cap_jsonb(new.last_error, 65536, 'p_error', 'tasks.last_error');
-  perform taskweave_private.cap_text(new.tool_call_id, 255, 'p_tool_call_id', 'tasks.tool_call_id');
+  perform taskweave_private.cap_text(new.tool_call_id, 200, 'p_tool_call_id', 'tasks.tool_call_id');
   perform taskweave_private.cap_text(new.cancel_reason, 10000, 'p_note', 'tasks.cancel_reason');
   perform taskweave_private.cap_text(new.agent, 200, 'p_agent', 'tasks.agent');
   return new;
@@ -123,7 +123,7 @@ language plpgsql
 -- no SET clause: runs on every tool call; it names only schema-qualified objects
 as $$
 begin
-  perform taskweave_private.cap_text(new.tool_call_id, 255, 'tool_call_id', 'tool_calls.tool_call_id');
+  perform taskweave_private.cap_text(new.tool_call_id, 200, 'tool_call_id', 'tool_calls.tool_call_id');
   perform taskweave_private.cap_text(new.tool_name, 200, 'tool_name', 'tool_calls.tool_name');
   perform taskweave_private.cap_jsonb(new.arguments, 1048576, 'arguments', 'tool_calls.arguments');
   perform taskweave_private.cap_jsonb(new.result, 1048576, 'result', 'tool_calls.result');

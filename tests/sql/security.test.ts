@@ -69,7 +69,7 @@ describe('finding 7: every text and jsonb input has a cap, 22023 naming the argu
   it('a 12,800-character tool_call_id is refused clearly (it used to fail inside an index with 54000)', async () => {
     const root = await createRoot(db.sql, 'long id');
     const denied = await rejection(createParallel(db.sql, root.id, 'child', 'c'.repeat(12_800)));
-    expect(denied).toEqual({ code: '22023', message: 'p_tool_call_id is too long: 12800 characters, the cap is 255 characters' });
+    expect(denied).toEqual({ code: '22023', message: 'p_tool_call_id must be 1 to 200 characters (got 12800)' });
     const [row] = await db.sql`select count(*)::int as n from taskweave.tasks where parent_task_id = ${root.id}`;
     expect(row.n).toBe(0);
   });

@@ -31,6 +31,10 @@ beforeAll(async () => {
   try {
     await admin.unsafe(`create role ${role} login password '${password}' nosuperuser createrole createdb bypassrls inherit`);
     await admin.unsafe(`grant anon, authenticated, service_role to ${role}`);
+    // Roles belong to the whole server, and the template's migrations (run as a superuser) already made
+    // Taskweave's two roles here. On a fresh project the migrating role makes them itself and so holds ADMIN
+    // on them; it is given that here, as it would have it.
+    await admin.unsafe(`grant taskweave_web, taskweave_sql_tool to ${role} with admin option`);
     await admin.unsafe(`create database ${database} owner ${role}`);
   } finally {
     await admin.end({ timeout: 2 });

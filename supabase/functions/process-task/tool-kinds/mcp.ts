@@ -4,7 +4,12 @@
 // One connection per run, opened when the run starts and closed when it ends. The model gets
 // `{content, structured?, truncated}`: the text parts of the answer, cut to max_output_bytes; an answer
 // with isError is a tool error.
+// Where the types are, named for Deno 2.1 (the edge runtime's line): it appends `.d.ts` to the path the SDK's
+// wildcard export gives, so `client/index.js` would mean `index.js.d.ts`, which does not exist. The version is
+// the import map's; a stale one fails `deno check --frozen` in tests/process-task/edge-runtime-deno.test.ts.
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/index"
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp"
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { abortReason, callSignal, configOf, timeoutMsOf, ToolConfigError, type ExternalTool, type ObjectSchema, type ToolKind } from './kind.ts';
 import { capText, capValue } from './output-cap.ts';
