@@ -1,4 +1,4 @@
-// npm run db:start — the embedded Postgres on 127.0.0.1:54322 (DESIGN §5). Idempotent.
+// npm run db:start — the embedded Postgres on 127.0.0.1:54322 (docs/contracts.md §5). Idempotent.
 import { redactUrl, usesEmbeddedDatabase, databaseUrl } from './lib/local-config.ts';
 import { LocalDatabaseError, startLocalPostgres } from './lib/local-postgres.ts';
 

@@ -13,7 +13,7 @@
 // are asked, for scripts and tests: approve, approve:{"arg": 1} (edited arguments), reject:<reason>,
 // answer:<text> (or a number: that option), abort, skip.
 // Options: --title, --topics (comma-separated), --input (JSON object), --max-tasks N, --max-tokens N,
-// --deadline S (seconds; 90s, 15m, 2h also work), --no-follow, --timeout <seconds>, --note (with --cancel),
+// --deadline S (seconds; 90s, 15m, 2h also work), --max-cost USD, --agent <slug>, --no-follow, --timeout <seconds>, --note (with --cancel),
 // --respond <decision> (repeatable), --no-ask (never prompt; stop at a question like at any review),
 // --database-url <url> (no endpoint: the same tools run in this process against that database).
 // --token <access token> (or env TASKWEAVE_ACCESS_TOKEN): act as that Supabase Auth user instead of with the
@@ -41,7 +41,9 @@ export interface Args {
   instructions?: string;
   title?: string;
   input: Record<string, unknown>;
-  limits: { max_tasks?: number; max_tokens?: number; deadline_seconds?: number };
+  limits: { max_tasks?: number; max_tokens?: number; deadline_seconds?: number; max_cost_usd?: number };
+  /** the slug of the agent the root runs as (--agent) */
+  agent?: string;
   follow: boolean;
   followId?: string;
   cancelId?: string;
@@ -62,6 +64,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function positiveInt(flag: string, raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new UsageError(`${flag} takes a whole number of at least 1 (got ${JSON.stringify(raw)})`);
+  return Number(raw);
+}
+
+function positiveDollars(flag: string, raw: string): number {
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(Number(raw) > 0)) throw new UsageError(`${flag} takes an amount of US dollars above 0, e.g. 2.50 (got ${JSON.stringify(raw)})`);
   return Number(raw);
 }
 
@@ -96,6 +103,8 @@ export function parseArgs(argv: string[]): Args {
     } else if (a === '--max-tasks') args.limits.max_tasks = positiveInt(a, value());
     else if (a === '--max-tokens') args.limits.max_tokens = positiveInt(a, value());
     else if (a === '--deadline') args.limits.deadline_seconds = parseDuration(value());
+    else if (a === '--max-cost') args.limits.max_cost_usd = positiveDollars(a, value());
+    else if (a === '--agent') args.agent = value();
     else if (a === '--no-follow') args.follow = false;
     else if (a === '--follow') args.followId = value();
     else if (a === '--cancel') args.cancelId = value();
@@ -452,7 +461,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     if (error.message !== 'help') console.error(`npm run task: ${error.message}`);
-    console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--max-tasks N] [--max-tokens N] [--deadline S]');
+    console.error('usage: npm run task -- [--title T] [--topics "a,b,c"] [--input JSON] [--max-tasks N] [--max-tokens N] [--deadline S] [--max-cost USD] [--agent SLUG]');
     console.error('                       [--no-follow] [--timeout S] [--database-url URL] [--token ACCESS_TOKEN] "<instructions>"');
     console.error('       npm run task -- --follow <task-id> [--respond approve|approve:{...}|reject:<reason>|answer:<text>|<n>|abort|skip]... [--no-ask]');
     console.error('       npm run task -- --cancel <task-id> [--note "why"]');
@@ -482,6 +491,7 @@ async function main(): Promise<number> {
       const title = args.title ?? (args.instructions!.length > 80 ? `${args.instructions!.slice(0, 77)}…` : args.instructions!);
       const request: ToolInput<'createTask'> = { title, instructions: args.instructions!, input: args.input };
       if (Object.keys(args.limits).length) request.limits = args.limits;
+      if (args.agent) request.agent = args.agent;
       const created = await client.createTask(request);
       rootId = created.task_id;
       console.log(`created root task ${rootId} via ${where}`);

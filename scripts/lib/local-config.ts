@@ -1,4 +1,4 @@
-// One place for the local stack's defaults (DESIGN §5). Every script and test reads them from here.
+// One place for the local stack's defaults (docs/contracts.md §5). Every script and test reads them from here.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

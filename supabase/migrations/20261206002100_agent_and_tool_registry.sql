@@ -1,4 +1,4 @@
--- Taskweave 0.3.0: managing agents, tools and model prices (DESIGN 3.2). Operators only; each function
+-- Taskweave 0.3.0: managing agents, tools and model prices (docs/contracts.md §2). Operators only; each function
 -- is security definer because operators (role authenticated) may read these tables but not write them:
 -- the function is the one door, and it checks the operator itself before changing anything. Bad input
 -- is 22023 naming the field, and nothing is changed.

@@ -107,7 +107,7 @@ describe('HTTP handler', () => {
   const req = (body: unknown, init: RequestInit = {}, path = '/functions/v1/process-task') =>
     handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { Authorization: 'Bearer s3cret', 'Content-Type': 'application/json' }, body: JSON.stringify(body), ...init }));
 
-  it('answers the contract of DESIGN §4', async () => {
+  it('answers the contract of docs/contracts.md §3', async () => {
     // nothing else may be due in this file's database: `{}` below claims what is
     await db.sql`update taskweave.tasks set run_after = now() + interval '1 day' where status = 'pending'`;
     const t = await createRoot(db.sql, 'direct', { topics: [] });

@@ -2,7 +2,7 @@
 // requires approval pauses the task before the call (approve, edit and approve, reject with a reason),
 // and ask_human pauses it with a question. Each decision resumes the task exactly once, no model step is
 // repeated, and the model's next request carries the result, the reason or the answer as the tool result.
-// The decisions are made with resolve_review as an operator makes them (DESIGN §3.3).
+// The decisions are made with resolve_review as an operator makes them (docs/contracts.md §2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asIdentity, operator, useTestDatabase } from '../helpers/database.ts';
 import { startHttpTestServer, type HttpTestServer } from '../helpers/http-test-server.ts';

@@ -1,4 +1,4 @@
-// Managing agents, tools and model prices (DESIGN 3.2): operators only, 22023 naming the field with nothing
+// Managing agents, tools and model prices (docs/contracts.md §2): operators only, 22023 naming the field with nothing
 // changed, and the in-use checks holding when a creation or a link races the delete.
 import { describe, expect, it } from 'vitest';
 import { anon, asIdentity, operator, plainUser, serviceRole, useTestDatabase, type Identity } from '../helpers/database.ts';

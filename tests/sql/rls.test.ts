@@ -53,16 +53,27 @@ describe('row level security', () => {
 
   it('the worker API is not executable by anon, plain users or operators, only by service_role', async () => {
     for (const identity of [anon, plainUser(), operator()]) {
-      const denied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select taskweave.create_task('x', 'y')`));
-      expect(denied).toEqual({
-        code: '42501',
-        message: identity === anon ? 'permission denied for schema taskweave' : 'permission denied for function create_task',
-      });
       const claimDenied = await rejection(asIdentity(db.sql, identity, (tx) => tx`select * from taskweave.claim_tasks('w')`));
       expect(claimDenied.code).toBe('42501');
     }
+  });
+
+  it('create_task: operators and service_role create runs (the history names the operator); anon and plain users may not', async () => {
+    expect(await rejection(asIdentity(db.sql, anon, (tx) => tx`select taskweave.create_task('x', 'y')`))).toEqual({
+      code: '42501',
+      message: 'permission denied for schema taskweave',
+    });
+    const plain = await rejection(asIdentity(db.sql, plainUser(), (tx) => tx`select taskweave.create_task('x', 'y')`));
+    expect(plain.code).toBe('42501');
+    expect(plain.message).toMatch(/only operators may create tasks/);
+    expect(await db.sql`select id from taskweave.tasks where title = 'x'`).toHaveLength(0);
+
     const created = await asIdentity(db.sql, serviceRole, (tx) => tx`select (taskweave.create_task('by service', 'y')).status`);
     expect(created[0].status).toBe('pending');
+    const [byOperator] = await asIdentity(db.sql, operator('ada@example.com'), (tx) => tx`select * from taskweave.create_task('by an operator', 'y')`);
+    expect(byOperator.status).toBe('pending');
+    const [event] = await db.sql`select actor from taskweave.task_events where task_id = ${byOperator.id} order by id limit 1`;
+    expect(event.actor).toBe('ada@example.com');
   });
 
   it('no taskweave function is executable by PUBLIC or anon, and only the operator functions are security definer', async () => {
@@ -76,7 +87,7 @@ describe('row level security', () => {
       expect(row.anon_exec, `${row.proname} executable by anon`).toBe(false);
       expect(row.config, `${row.proname} pins search_path`).toContain('search_path=""');
       expect(row.prosecdef, `${row.proname} security definer`).toBe(
-        ['resolve_review', 'resolve_reviews', 'list_reviews', 'count_reviews', 'cancel_task', 'cancel_task_counted', 'set_run_limits',
+        ['create_task', 'resolve_review', 'resolve_reviews', 'list_reviews', 'count_reviews', 'cancel_task', 'cancel_task_counted', 'set_run_limits',
           'set_model_limits', 'set_settings', 'get_settings', 'enable_hosted_dispatch', 'hosted_dispatch_status', 'upsert_agent',
           'delete_agent', 'upsert_tool', 'delete_tool', 'set_model_price'].includes(String(row.proname)),
       );

@@ -35,7 +35,7 @@ async function count(sql: Sql, query: string): Promise<number> {
 }
 
 describe('the state machine', () => {
-  it('allows exactly the moves of DESIGN section 2', async () => {
+  it('allows exactly the moves of docs/contracts.md §1', async () => {
     const rows = await db.sql<{ s: string; next: string[] }[]>`
       select s::text, taskweave_private.next_statuses(s)::text[] as next from unnest(enum_range(null::taskweave.task_status)) s`;
     expect(Object.fromEntries(rows.map((r) => [r.s, r.next]))).toEqual({

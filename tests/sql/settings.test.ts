@@ -1,4 +1,4 @@
-// Settings live in taskweave_private.settings (DESIGN §3.1): operators change them with set_settings and
+// Settings live in taskweave_private.settings (docs/contracts.md §2): operators change them with set_settings and
 // read them with get_settings; no Postgres parameter, set by a session or a database, changes a limit.
 import fs from 'node:fs';
 import os from 'node:os';

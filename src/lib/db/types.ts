@@ -13,7 +13,7 @@ export type Enums<T extends keyof Schema['Enums']> = Schema['Enums'][T];
 export type TaskStatus = Enums<'task_status'>;
 /** Every status, in the enum's order. */
 export const TASK_STATUSES: readonly TaskStatus[] = Constants.taskweave.Enums.task_status;
-/** Statuses a task never leaves (DESIGN §2). */
+/** Statuses a task never leaves (docs/contracts.md §1). */
 export const ENDED_STATUSES = ['completed', 'failed', 'cancelled'] as const satisfies readonly TaskStatus[];
 
 export function hasEnded(status: TaskStatus): boolean {

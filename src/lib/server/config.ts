@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AuthSettings } from '../auth/mode';
 import { LOCAL_WEB_ROLE_PASSWORD, WEB_ROLE, isLoopbackHost, loginRoleOf, webRoleUrl } from '../db/web-role';
 
-/** The local stack's database (DESIGN §5), as in scripts/lib/local-config.ts. */
+/** The local stack's database (docs/contracts.md §5), as in scripts/lib/local-config.ts. */
 export const LOCAL_DATABASE_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 
 // an empty variable counts as unset (`FOO= next start` is how people clear one)

@@ -1,4 +1,4 @@
-// The bearer rule both functions share (DESIGN §4): `Authorization: Bearer <key>` where the key is one of
+// The bearer rule both functions share (docs/contracts.md §3): `Authorization: Bearer <key>` where the key is one of
 // the accepted keys, compared in constant time. Accepted: PROCESS_TASK_SECRET, the legacy service-role JWT
 // (SUPABASE_SERVICE_ROLE_KEY) and the new secret API keys (`sb_secret_…`).
 //

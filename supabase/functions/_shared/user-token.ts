@@ -1,4 +1,4 @@
-// A Supabase Auth user's access token, verified: the MCP endpoint acts as that user (DESIGN §4). Pure and
+// A Supabase Auth user's access token, verified: the MCP endpoint acts as that user (docs/contracts.md §3). Pure and
 // dependency-free (WebCrypto), so the same module runs under Deno and under vitest in Node.
 //
 // Two ways a project signs its users' tokens, both accepted:

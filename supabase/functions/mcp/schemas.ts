@@ -161,6 +161,13 @@ const LimitsSchema = z
       .nullable()
       .optional()
       .describe('Seconds from now after which the run starts no new model step (null: no deadline).'),
+    max_cost_usd: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .nullable()
+      .optional()
+      .describe('Most US dollars all model steps of the run may cost together, at the prices set with set_model_price (null: no limit).'),
   })
   .describe('Bounds for the whole run; each is optional and defaults to the database settings. A task that hits one fails with category "budget".');
 
@@ -189,6 +196,13 @@ export const createTask = {
       .optional()
       .describe('Optional structured data for the task, a JSON object.'),
     limits: LimitsSchema.optional(),
+    agent: z
+      .string()
+      .trim()
+      .min(1, 'agent must not be empty')
+      .max(40, 'agent must be at most 40 characters')
+      .optional()
+      .describe('The slug of the agent to run the task as (its instructions, model and tools); without it the environment\'s model runs.'),
   }),
   output: z.object({
     task_id: z.string(),

@@ -54,9 +54,12 @@ export interface ProgressRow {
 
 const TASK_COLUMNS = 'id, parent_task_id, root_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, usage, last_error, activated_by, wait_until, created_at, updated_at';
 
-export async function createTask(sql: Sql, args: { title: string; instructions: string; input: Record<string, unknown>; limits: Record<string, number | null> }) {
+export async function createTask(
+  sql: Sql,
+  args: { title: string; instructions: string; input: Record<string, unknown>; limits: Record<string, number | null>; agent: string | null },
+) {
   const [task] = await sql<{ id: string; title: string; status: TaskStatus }[]>`
-    select id, title, status from taskweave.create_task(${args.title}, ${args.instructions}, ${sql.json(args.input as Json)}, ${sql.json(args.limits as Json)})`;
+    select id, title, status from taskweave.create_task(${args.title}, ${args.instructions}, ${sql.json(args.input as Json)}, ${sql.json(args.limits as Json)}, ${args.agent})`;
   return task;
 }
 

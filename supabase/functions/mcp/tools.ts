@@ -15,7 +15,7 @@ import * as operator from '../_shared/operator.ts';
 /** A refusal the model can act on: becomes `isError: true` with this text. */
 export class ToolError extends Error {}
 
-/** SQLSTATEs of the SQL API (DESIGN §3) that mean "the request was wrong or came too late", never "the server broke". */
+/** SQLSTATEs of the SQL API (docs/contracts.md §2) that mean "the request was wrong or came too late", never "the server broke". */
 const CALLER_SQLSTATES = new Set(['22023', '22P02', 'P0002', 'TW002', 'TW003', '55000', 'TW004', 'TW006', '42501']);
 
 const sqlState = (error: unknown): string | undefined => {
@@ -73,7 +73,7 @@ export function registerTools(server: McpServer, deps: McpDeps, requestSignal?: 
     // absent keys take the database defaults; null means no limit (the SQL API's own rules)
     const limits: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(args.limits ?? {})) if (v !== undefined) limits[k] = v;
-    const task = await store.createTask(sql, { title: args.title, instructions: args.instructions, input: args.input ?? {}, limits });
+    const task = await store.createTask(sql, { title: args.title, instructions: args.instructions, input: args.input ?? {}, limits, agent: args.agent ?? null });
     const view = await buildTaskView(sql, webUrl, task.id);
     const out: ToolOutput<'createTask'> = { task_id: task.id, title: task.title, status: task.status, url: taskUrl(webUrl, task.id), run: view?.run ?? null };
     return ok('createTask', `Created task ${task.id} (“${task.title}”), ${task.status}. Its page: ${out.url}. Follow it with wait_for_task.`, out);

@@ -9,7 +9,7 @@ export { isLocalSupabaseUrl };
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** Knobs beyond DESIGN §4, all optional, with the defaults of DEFAULT_SETTINGS. */
+/** Knobs beyond docs/contracts.md §3, all optional, with the defaults of DEFAULT_SETTINGS. */
 const KNOBS = {
   PROCESS_TASK_LEASE_SECONDS: ['leaseSeconds', int(5, 3600)],
   PROCESS_TASK_HEARTBEAT_MS: ['heartbeatMs', int(100, 600_000)],

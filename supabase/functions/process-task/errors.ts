@@ -3,7 +3,7 @@
 import { APICallError, RetryError } from 'ai';
 import type { Task, TaskError } from './types.ts';
 
-/** SQLSTATEs of the SQL API (DESIGN §3). */
+/** SQLSTATEs of the SQL API (docs/contracts.md §2). */
 export const SQLSTATE = {
   badArgument: '22023',
   invalidText: '22P02',
@@ -42,7 +42,7 @@ export function isLeaseLost(error: unknown): boolean {
   return sqlStateOf(error) === SQLSTATE.leaseNotHeld;
 }
 
-/** The run is at one of its limits (DESIGN §3 run limits). */
+/** The run is at one of its limits (docs/contracts.md §2 run limits). */
 export function isRunLimit(error: unknown): boolean {
   return sqlStateOf(error) === SQLSTATE.runLimitReached;
 }

@@ -1,4 +1,4 @@
-// The HTTP contract of DESIGN §4. Everything about a request is checked (method, path, key, size,
+// The HTTP contract of docs/contracts.md §3. Everything about a request is checked (method, path, key, size,
 // JSON, schema) before any data is read or written; bad input is always a 4xx with a JSON error.
 import type { AgentDeps } from './ports.ts';
 import { processDueTasks, processTaskById } from './processor.ts';

@@ -5,7 +5,7 @@ import type { AgentDefinition, AgentSummary, ApiFunctions, HumanRequest, Message
 import type { ToolDefinition } from './tool-kinds/kind.ts';
 
 /**
- * The SQL API of DESIGN §3. The agent's lifecycle calls are methods; the built-in tools call their own
+ * The SQL API of docs/contracts.md §2. The agent's lifecycle calls are methods; the built-in tools call their own
  * API function through `callTaskFunction`, typed by the generated types, so a new tool adds no method
  * here. Limits, idempotency and every transition live in SQL; errors keep their SQLSTATE.
  */

@@ -1,5 +1,5 @@
 // The TaskStore port over postgres.js: every state change is one call to the SQL API in schema
-// `taskweave` (DESIGN §3); only reads are plain SELECTs. Errors keep their SQLSTATE so the core can tell
+// `taskweave` (docs/contracts.md §2); only reads are plain SELECTs. Errors keep their SQLSTATE so the core can tell
 // a stale lease (TW001) from a run limit (TW004) from a rejected argument (22023) from a broken connection.
 import type postgres from 'postgres';
 import type { TaskStore } from './ports.ts';

@@ -248,7 +248,7 @@ export const ManualOutputSchema = z.object({
   resolved_at: z.string().nullable().optional(),
 });
 
-// ---- HTTP body (DESIGN §4) ----
+// ---- HTTP body (docs/contracts.md §3) ----
 export const MAX_TASKS_LIMIT = 50;
 export const ProcessRequestSchema = z
   .strictObject({

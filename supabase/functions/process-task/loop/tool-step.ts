@@ -1,7 +1,7 @@
 // The tool step: run the tool calls of the last saved model step that have no saved result yet, and save
 // each result before the next. What the model can correct (bad arguments, an SQL API rejection, a tool
 // that failed) goes back to it as a tool error. A run limit (TW004) stops the task with a budget stop
-// and leaves the call unanswered: the model is not asked again (DESIGN: a run at a limit starts no new
+// and leaves the call unanswered: the model is not asked again (docs/contracts.md §2: a run at a limit starts no new
 // model step), and after an operator raises the limit a Retry runs the call again. A lost lease or a
 // broken database ends the run. A call that needs a person (an approval, ask_human's question, an
 // interrupted call) pauses the task; on resume the same call is taken up again here, never a model step.
