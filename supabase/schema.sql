@@ -21,7 +21,7 @@ grant usage on schema taskweave_private to taskweave_web;
 create type taskweave.model_provider as enum ('openai', 'anthropic', 'demo');
 comment on type taskweave.model_provider is 'The providers process-task can run: agents.model is <provider>:<model name>, e.g. openai:gpt-4.1-mini.';
 create type taskweave.task_status as enum ('pending', 'queued', 'running', 'needs_human_review', 'completed', 'failed', 'cancelled');
-comment on type taskweave.task_status is 'A task''s place in the state machine (DESIGN.md section 2). The allowed moves are taskweave_private.next_statuses().';
+comment on type taskweave.task_status is 'A task''s place in the state machine (docs/contracts.md section 1). The allowed moves are taskweave_private.next_statuses().';
 
 -- ---------------------------------------------------------------------------------------------
 -- tables (columns, constraints, indexes, row level security, comments, grants)
@@ -1166,6 +1166,7 @@ grant execute on function taskweave.create_parallel_task(p_parent_task_id uuid, 
 CREATE OR REPLACE FUNCTION taskweave.create_task(p_title text, p_instructions text, p_input jsonb DEFAULT '{}'::jsonb, p_limits jsonb DEFAULT '{}'::jsonb, p_agent text DEFAULT NULL::text)
  RETURNS taskweave.tasks
  LANGUAGE plpgsql
+ SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare
@@ -1173,6 +1174,8 @@ declare
   v_task taskweave.tasks;
   v_deadline bigint;
 begin
+  -- service_role, the schema owner and superusers pass; a signed-in user needs the operator claim
+  perform taskweave_private.require_operator('create tasks');
   perform taskweave_private.validate_new_task(p_title, p_instructions, p_input);
   perform taskweave_private.validate_limits(p_limits);
   perform taskweave_private.lock_agent(p_agent);
@@ -1190,7 +1193,8 @@ begin
   return v_task;
 end;
 $function$;
-comment on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) is 'A new root task, pending, and its run. p_limits bounds the whole run: {"max_tasks", "max_tokens", "deadline_seconds", "max_cost_usd"}, each optional (absent: the database default taskweave.default_<key>, none for max_cost_usd; null: no limit). p_agent: the slug of the agent the task runs as (null: the environment''s model). Raises 22023 for an empty title, a non-object input, bad limits (naming the key) or an unknown agent.';
+comment on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) is 'A new root task, pending, and its run. Operators (service_role, the schema owner, or a signed-in operator) only. p_limits bounds the whole run: {"max_tasks", "max_tokens", "deadline_seconds", "max_cost_usd"}, each optional (absent: the database default taskweave.default_<key>, none for max_cost_usd; null: no limit). p_agent: the slug of the agent the task runs as (null: the environment''s model). Raises 42501 for a non-operator and 22023 for an empty title, a non-object input, bad limits (naming the key) or an unknown agent.';
+grant execute on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) to authenticated;
 grant execute on function taskweave.create_task(p_title text, p_instructions text, p_input jsonb, p_limits jsonb, p_agent text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.delete_agent(p_slug text)
@@ -2602,7 +2606,7 @@ begin
   perform taskweave_private.cap_jsonb(new.input, 1048576, 'p_input', 'tasks.input');
   perform taskweave_private.cap_jsonb(new.output, 1048576, 'p_output', 'tasks.output');
   perform taskweave_private.cap_jsonb(new.last_error, 65536, 'p_error', 'tasks.last_error');
-  perform taskweave_private.cap_text(new.tool_call_id, 255, 'p_tool_call_id', 'tasks.tool_call_id');
+  perform taskweave_private.cap_text(new.tool_call_id, 200, 'p_tool_call_id', 'tasks.tool_call_id');
   perform taskweave_private.cap_text(new.cancel_reason, 10000, 'p_note', 'tasks.cancel_reason');
   perform taskweave_private.cap_text(new.agent, 200, 'p_agent', 'tasks.agent');
   return new;
@@ -2635,7 +2639,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.cap_tool_call_sizes()
  SET search_path TO ''
 AS $function$
 begin
-  perform taskweave_private.cap_text(new.tool_call_id, 255, 'tool_call_id', 'tool_calls.tool_call_id');
+  perform taskweave_private.cap_text(new.tool_call_id, 200, 'tool_call_id', 'tool_calls.tool_call_id');
   perform taskweave_private.cap_text(new.tool_name, 200, 'tool_name', 'tool_calls.tool_name');
   perform taskweave_private.cap_jsonb(new.arguments, 1048576, 'arguments', 'tool_calls.arguments');
   perform taskweave_private.cap_jsonb(new.result, 1048576, 'result', 'tool_calls.result');
@@ -3619,7 +3623,7 @@ AS $function$
     else array[]::taskweave.task_status[]
   end
 $function$;
-comment on function taskweave_private.next_statuses(p_from taskweave.task_status) is 'The statuses a task may move to from p_from (DESIGN.md section 2). completed, failed and cancelled are terminal.';
+comment on function taskweave_private.next_statuses(p_from taskweave.task_status) is 'The statuses a task may move to from p_from (docs/contracts.md section 1). completed, failed and cancelled are terminal.';
 grant execute on function taskweave_private.next_statuses(p_from taskweave.task_status) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.notify_review_changed()
