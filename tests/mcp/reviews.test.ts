@@ -88,6 +88,22 @@ describe('list_reviews', () => {
 });
 
 describe('resolve_review, by kind', () => {
+  it('edited arguments must fit the tool\'s input schema, checked for MCP as for the web app; nothing resolves until they do', async () => {
+    const { root, children } = await createFanOut(db.sql, 1, 'schema check');
+    await claim(db.sql, root.id, 'w-root');
+    await complete(db.sql, root.id, 'w-root', { planned: true });
+    const schema = { type: 'object', properties: { to: { type: 'string' } }, required: ['to'], additionalProperties: false };
+    const reviewId = await waitForPerson(db.sql, children[0].id, 'approval', {
+      tool_call_id: 'call-s', tool: 'send_email', arguments: { to: 'a@example.com' }, reason: 'to tell them', input_schema: schema,
+    });
+    const refused = await refusal('resolve_review', { review_id: reviewId, action: 'approve', arguments: { to: 42, cc: 'x' } });
+    expect(refused).toMatch(/do not fit the tool's input schema/);
+    const [still] = await db.sql`select status from taskweave.human_reviews where id = ${reviewId}`;
+    expect(still.status).toBe('open');
+    const approved = await call('resolveReview', 'resolve_review', { review_id: reviewId, action: 'approve', arguments: { to: 'b@example.com' } });
+    expect(approved.out).toMatchObject({ action: 'approve', task: { status: 'pending' } });
+  });
+
   it('approve with edited arguments, reject with a reason, answer, an interrupted call\'s result: each task resumes, each decision recorded', async () => {
     const run = await runOfEveryKind();
     const before = await getTask(db.sql, run.tasks.approval.id);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/lib/db/cursor.ts';
 import { parseManualOutput, parseDecisionForm, parseBulkForm } from '../../src/features/reviews/schema.ts';
-import { schemaIssues } from '../../src/lib/json-schema.ts';
+import { schemaIssues } from '../../supabase/functions/_shared/json-schema.ts';
 
 const id = '7d4b7f2e-2d53-4e38-9d6a-0b1c2d3e4f50';
 const form = (fields: Record<string, string>) => {

@@ -6,7 +6,7 @@
 import { useId, useRef, useState } from 'react';
 import { predictAbort, type AggregatorSnapshot } from '@/features/reviews/messages';
 import { parseArguments, parseManualOutput } from '@/features/reviews/schema';
-import { schemaIssues, type JsonSchema } from '@/lib/json-schema';
+import { schemaIssues, type JsonSchema } from '../../../supabase/functions/_shared/json-schema';
 import { useReviewActions } from './review-actions-provider';
 
 const buttonBase =

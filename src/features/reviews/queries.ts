@@ -15,7 +15,7 @@ import {
 import { decodeCursor, encodeCursor, type Cursor } from '../../lib/db/cursor';
 import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identity';
 import type { Json, Tables } from '../../lib/db/types';
-import type { JsonSchema } from '../../lib/json-schema';
+import type { JsonSchema } from '../../../supabase/functions/_shared/json-schema';
 import { parseFilters, type FilterParam, type FilterValues, type SearchParams } from './filters';
 import type { JsonValue, ReviewAction, ReviewKind } from './schema';
 

@@ -18,7 +18,7 @@ import {
 } from '../../../supabase/functions/_shared/operator';
 import type { Viewer } from '../../lib/auth/viewer';
 import { withClaims, type Claims, type Sql } from '../../lib/db/identity';
-import { schemaIssues } from '../../lib/json-schema';
+import { schemaIssues } from '../../../supabase/functions/_shared/json-schema';
 import { parseFilters } from './filters';
 import { describeBulk, describeBulkQuestion, describeFailure, describeSuccess } from './messages';
 import { reviewForDecision } from './queries';

@@ -16,6 +16,7 @@ import type postgres from 'postgres';
 import { aggregatorProgress } from './aggregator-progress.ts';
 import type { Database, Json } from './database.types.ts';
 import { encodeKeysetCursor, type KeysetCursor } from './keyset-cursor.ts';
+import { schemaIssues, type JsonSchema } from './json-schema.ts';
 
 export type Sql = postgres.Sql<Record<string, unknown>> | postgres.TransactionSql<Record<string, unknown>>;
 export type Transact = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
@@ -310,11 +311,32 @@ export interface ResolveRequest {
  * afterwards (read in the same transaction, so the operator is told what their decision did). Refusals
  * come back as `{ ok: false }`; a review someone else resolved first says who.
  */
+/**
+ * An approval's edited arguments must fit the tool's input schema (the one the model saw: the review's
+ * request.input_schema, else an http or sql tool's config.input_schema). SQL only checks they are an
+ * object; the schema check is here so the web app and the MCP endpoint both make it. Raises 22023.
+ */
+async function checkEditedArguments(q: postgres.Sql<Record<string, unknown>>, reviewId: string, manualOutput: unknown): Promise<void> {
+  const edited = (manualOutput as { arguments?: unknown } | null)?.arguments;
+  if (edited === undefined) return;
+  const [row] = await q<{ schema: JsonSchema | null }[]>`
+    select coalesce(r.request -> 'input_schema',
+                    (select tl.config -> 'input_schema' from taskweave.tools tl
+                      where tl.slug = split_part(r.request ->> 'tool', '__', 1) and jsonb_typeof(tl.config -> 'input_schema') = 'object')) as schema
+      from taskweave.human_reviews r
+     where r.id = ${reviewId}::uuid and r.kind = 'approval'`;
+  const issues = schemaIssues(row?.schema ?? null, edited);
+  if (issues.length > 0) {
+    throw Object.assign(new Error(`the edited arguments do not fit the tool's input schema: ${issues.join('; ')}`), { code: '22023' });
+  }
+}
+
 export async function resolveReview(transact: Transact, request: ResolveRequest): Promise<ResolveOutcome> {
   const manualOutput = request.manualOutput === undefined ? null : request.manualOutput;
   try {
     return await transact(async (tx) => {
       const q = tx as postgres.Sql<Record<string, unknown>>;
+      if (request.action === 'approve') await checkEditedArguments(q, request.reviewId, manualOutput);
       const [review] = await q<(ResolvedReviewRow & { task_id: string })[]>`
         select id, task_id, kind, action, manual_output, note, resolved_by, resolved_at
           from taskweave.resolve_review(${request.reviewId}::uuid, ${request.action},

@@ -1,5 +1,6 @@
 // Checks a value against a tool's JSON Schema, for the operator's edited arguments of an approval: the
-// browser shows the mistakes before the round trip, the server action checks again. The keywords tool
+// browser shows the mistakes before the round trip, and the operator module (operator.ts) checks again for
+// both front doors, the web app and the MCP endpoint, before anything is resolved. The keywords tool
 // schemas use (MCP tools/list, OpenAI function parameters) are checked; any other keyword is accepted
 // as written, so an unusual schema never blocks an approval, it only checks less.
 
