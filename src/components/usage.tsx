@@ -13,7 +13,8 @@ export function TaskTokens({ usage }: { usage: Json | null }) {
     <span data-testid="task-usage">
       {formatCount(u.input_tokens + u.output_tokens)} tokens ({formatCount(u.input_tokens)} in, {formatCount(u.output_tokens)} out) over{' '}
       {plural(u.model_steps, 'model step')}
-      {u.cost_usd !== null ? (
+      {/* no price set for the model leaves the cost at 0: unknown, so it is not shown as $0.00 */}
+      {u.cost_usd !== null && u.cost_usd > 0 ? (
         <>
           {', '}
           <span data-testid="task-cost">{formatUsd(u.cost_usd)}</span>

@@ -13,7 +13,7 @@
 //   a bulk resolve can take one transaction per batch. The web app passes
 //   `(fn) => withClaims(sql, claims, fn)`; the MCP endpoint `(fn) => sql.begin(fn)` (or its per-user form).
 import type postgres from 'postgres';
-import { aggregatorProgress } from './aggregator-progress.ts';
+import { aggregatorProgress, type AggregatorProgressRow } from './aggregator-progress.ts';
 import type { Database, Json } from './database.types.ts';
 import { encodeKeysetCursor, type KeysetCursor } from './keyset-cursor.ts';
 import { schemaIssues, type JsonSchema } from './json-schema.ts';
@@ -106,17 +106,8 @@ export interface ReviewRequest {
   [key: string]: Json | undefined;
 }
 
-export interface AggregatorProgress {
-  id: string;
-  title: string;
-  status: TaskStatus;
-  total: number;
-  /** dependencies that ended (completed or cancelled) */
-  ended: number;
-  completed: number;
-  /** 'dependencies', 'quorum' or 'deadline'; null while it waits */
-  activated_by: string | null;
-}
+/** An aggregator's join progress (aggregator-progress.ts), without its dependency list. */
+export type AggregatorProgress = Omit<AggregatorProgressRow, 'dependent_task_ids'>;
 
 export interface ReviewItem {
   id: string;

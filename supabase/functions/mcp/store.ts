@@ -3,7 +3,7 @@
 // an API function, which owns the transition.
 import type postgres from 'postgres';
 import type { TaskStatus } from './schemas.ts';
-import { aggregatorProgress } from '../_shared/aggregator-progress.ts';
+import { aggregatorProgress, type AggregatorProgressRow } from '../_shared/aggregator-progress.ts';
 
 export type Sql = postgres.Sql<Record<string, unknown>>;
 type Json = postgres.JSONValue;
@@ -42,15 +42,8 @@ export interface RunRow {
   model_steps: number;
 }
 
-export interface ProgressRow {
-  id: string;
-  title: string;
-  status: TaskStatus;
-  total: number;
-  ended: number;
-  completed: number;
-  activated_by: string | null;
-}
+/** An aggregator's join progress, as the one query in _shared/aggregator-progress.ts reads it. */
+export type ProgressRow = Omit<AggregatorProgressRow, 'dependent_task_ids'>;
 
 const TASK_COLUMNS = 'id, parent_task_id, root_task_id, title, status, is_parallel_task, dependent_task_ids, attempt, max_attempts, usage, last_error, activated_by, wait_until, created_at, updated_at';
 
