@@ -256,7 +256,7 @@ comment on column taskweave.tasks.run_after is 'A pending task is not claimed be
 comment on column taskweave.tasks.leased_by is 'The worker that holds a running task; only it may heartbeat, complete or fail it.';
 comment on column taskweave.tasks.lease_expires_at is 'After this a running task may be claimed again by any worker.';
 comment on column taskweave.tasks.idle_releases is 'Releases since the last saved model step; past taskweave.max_idle_releases the task fails with category timeout.';
-comment on column taskweave.tasks.model_wait_until is 'While set and in the future, the task waits for a model rate-limit slot (set_model_limits).';
+comment on column taskweave.tasks.model_wait_until is 'While set and in the future, the task waits for room in its model''s rate-limit window (set_model_limits).';
 comment on column taskweave.tasks.usage is 'Summed over the task''s model steps: input_tokens, output_tokens, model_steps, cost_usd (US dollars at taskweave.model_prices when each step was saved).';
 comment on column taskweave.tasks.claim_rank is 'The task''s place in its run (0 for the root). Claims serve lower ranks first, so runs take turns: a wide run cannot starve a new one.';
 comment on column taskweave.tasks.tool_call_id is 'The LLM tool call that created this task; with parent_task_id it makes the creating tools idempotent.';
@@ -583,7 +583,7 @@ begin
       using errcode = 'TW004',
             hint = 'An operator can raise the limits with taskweave.set_run_limits, then retry the task.';
   end if;
-  v_wait_ms := taskweave_private.take_model_slot(p_model, p_task_id);
+  v_wait_ms := taskweave_private.take_model_request(p_model, p_task_id);
   if v_wait_ms > 0 then
     update taskweave.tasks set model_wait_until = now() + make_interval(secs => v_wait_ms / 1000.0) where id = p_task_id;
   elsif v_task.model_wait_until is not null then
@@ -592,7 +592,7 @@ begin
   return jsonb_build_object('wait_ms', v_wait_ms);
 end;
 $function$;
-comment on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint) is 'Called by the worker right before every model request. TW001 when the worker lost the lease (expired, reclaimed, cancelled); TW004 when the run is past its deadline, max_tokens or max_cost_usd, or when p_prompt_tokens (the worker''s estimate of the request''s prompt) would take it past max_tokens or, at the model''s input price, past max_cost_usd; else {"wait_ms": 0} with a rate-limit slot taken, or {"wait_ms": n} when the model''s limits (set_model_limits) leave no slot for n ms (tasks.model_wait_until shows it).';
+comment on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint) is 'Called by the worker right before every model request. TW001 when the worker lost the lease (expired, reclaimed, cancelled); TW004 when the run is past its deadline, max_tokens or max_cost_usd, or when p_prompt_tokens (the worker''s estimate of the request''s prompt) would take it past max_tokens or, at the model''s input price, past max_cost_usd; else {"wait_ms": 0} with a request taken in the model''s rate-limit window (taskweave_private.take_model_request), or {"wait_ms": n} when the model''s limits (set_model_limits) leave no room in the window for n ms (tasks.model_wait_until shows it).';
 grant execute on function taskweave.begin_model_step(p_task_id uuid, p_worker text, p_model text, p_prompt_tokens bigint) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.call_sql_tool(p_task_id uuid, p_worker text, p_tool_call_id text)
@@ -1067,7 +1067,7 @@ begin
   end if;
   v_open := coalesce(cardinality(v_open_ids), 0);
 
-  v_rank := taskweave_private.take_run_slot(v_parent.root_task_id);
+  v_rank := taskweave_private.count_task_in_run(v_parent.root_task_id);
   v_outcome := taskweave_private.join_outcome(v_open, v_completed, p_min_completed, v_wait_until);
 
   if p_min_completed is not null then
@@ -1151,7 +1151,7 @@ begin
   end if;
   perform taskweave_private.lock_agent(p_agent);
   perform taskweave_private.check_new_child(v_parent);
-  v_rank := taskweave_private.take_run_slot(v_parent.root_task_id);
+  v_rank := taskweave_private.count_task_in_run(v_parent.root_task_id);
   insert into taskweave.tasks (parent_task_id, root_task_id, title, instructions, input, status, is_parallel_task,
                                tool_call_id, depth, max_attempts, claim_rank, agent)
   values (p_parent_task_id, v_parent.root_task_id, btrim(p_title), p_instructions, p_input, 'pending', true,
@@ -2803,6 +2803,31 @@ $function$;
 comment on function taskweave_private.claims_are_trusted() is 'Whether request.jwt.claims were set by a trusted front door: the login (session_user) is authenticator (PostgREST), taskweave_web (the web app) or a login with operator power (superuser, owner of schema taskweave, member of service_role: the functions'' own connection). Any other login could have written the claims itself.';
 grant execute on function taskweave_private.claims_are_trusted() to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.count_task_in_run(p_root_task_id uuid)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_run taskweave.runs;
+  v_reason text;
+begin
+  -- the run row lock serialises the run's creations, so max_tasks holds under concurrency
+  select * into v_run from taskweave.runs where root_task_id = p_root_task_id for update;
+  v_reason := taskweave_private.run_limit_reached(v_run, true);
+  if v_reason is not null then
+    raise exception 'run limit reached: %; no task can be created in run %', v_reason, p_root_task_id
+      using errcode = 'TW004',
+            hint = 'Finish the work with the tasks that exist. An operator can raise the limits with taskweave.set_run_limits.';
+  end if;
+  update taskweave.runs set task_count = task_count + 1, updated_at = now() where root_task_id = p_root_task_id;
+  -- the new task's claim_rank: its place in the run
+  return v_run.task_count;
+end;
+$function$;
+comment on function taskweave_private.count_task_in_run(p_root_task_id uuid) is 'Counts a new task against its run''s limits (TW004 when the run is at one) and returns the task''s place in the run (claim_rank).';
+grant execute on function taskweave_private.count_task_in_run(p_root_task_id uuid) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.current_actor(p_fallback text DEFAULT NULL::text)
  RETURNS text
  LANGUAGE plpgsql
@@ -4093,7 +4118,7 @@ end;
 $function$;
 comment on function taskweave_private.sync_dispatch_slots() is 'Keeps a dispatch slot row for every place under max_running.';
 
-CREATE OR REPLACE FUNCTION taskweave_private.take_model_slot(p_model text, p_task_id uuid)
+CREATE OR REPLACE FUNCTION taskweave_private.take_model_request(p_model text, p_task_id uuid)
  RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -4105,7 +4130,7 @@ declare
   v_oldest timestamptz;
   v_wait_ms integer;
 begin
-  -- the model's row lock serialises its slot-takers, so the sliding window is exact across workers
+  -- the model's row lock serialises the requests taken of it, so the sliding window is exact across workers
   select * into v_limit from taskweave_private.model_limits where model = p_model for update;
   if not found then
     return 0;
@@ -4123,33 +4148,8 @@ begin
   return 0;
 end;
 $function$;
-comment on function taskweave_private.take_model_slot(p_model text, p_task_id uuid) is 'Takes one request slot of a rate-limited model (a sliding one-minute window of requests and tokens); returns 0 when taken, else how many milliseconds until one frees. Models without limits always get 0.';
-grant execute on function taskweave_private.take_model_slot(p_model text, p_task_id uuid) to service_role;
-
-CREATE OR REPLACE FUNCTION taskweave_private.take_run_slot(p_root_task_id uuid)
- RETURNS integer
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
-declare
-  v_run taskweave.runs;
-  v_reason text;
-begin
-  -- the run row lock serialises the run's creations, so max_tasks holds under concurrency
-  select * into v_run from taskweave.runs where root_task_id = p_root_task_id for update;
-  v_reason := taskweave_private.run_limit_reached(v_run, true);
-  if v_reason is not null then
-    raise exception 'run limit reached: %; no task can be created in run %', v_reason, p_root_task_id
-      using errcode = 'TW004',
-            hint = 'Finish the work with the tasks that exist. An operator can raise the limits with taskweave.set_run_limits.';
-  end if;
-  update taskweave.runs set task_count = task_count + 1, updated_at = now() where root_task_id = p_root_task_id;
-  -- the new task's claim_rank: its place in the run
-  return v_run.task_count;
-end;
-$function$;
-comment on function taskweave_private.take_run_slot(p_root_task_id uuid) is 'Counts a new task against its run''s limits (TW004 when the run is at one) and returns the task''s place in the run (claim_rank).';
-grant execute on function taskweave_private.take_run_slot(p_root_task_id uuid) to service_role;
+comment on function taskweave_private.take_model_request(p_model text, p_task_id uuid) is 'Takes one request of a rate-limited model''s sliding one-minute window of requests and tokens (a row of model_requests); returns 0 when taken, else how many milliseconds until the window has room. Models without limits always get 0.';
+grant execute on function taskweave_private.take_model_request(p_model text, p_task_id uuid) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.take_running_slots(p_wanted integer)
  RETURNS integer[]

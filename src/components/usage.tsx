@@ -1,13 +1,13 @@
 // Token usage and cost of a task, and a run's usage against its limits (tasks.usage, taskweave.runs). A
 // run's limits are optional: a missing one shows the count alone. Cost is shown wherever tokens are.
 import type { Json, Tables } from '@/lib/db/types';
-import { tokenUsage } from '@/lib/db/types';
+import { taskUsage } from '@/lib/db/types';
 import { formatAge, formatCount, formatTimestamp, formatUntil, formatUsd, plural } from '@/lib/format';
 
-type Run = Tables<'runs'>;
+type RunRow = Tables<'runs'>;
 
 export function TaskTokens({ usage }: { usage: Json | null }) {
-  const u = tokenUsage(usage);
+  const u = taskUsage(usage);
   if (u.model_steps === 0 && u.input_tokens === 0 && u.output_tokens === 0) return <span>none yet</span>;
   return (
     <span data-testid="task-usage">
@@ -28,7 +28,7 @@ export function TaskTokens({ usage }: { usage: Json | null }) {
 const dollars = (value: number | string | null | undefined): number | null => (value === null || value === undefined ? null : Number(value));
 
 /** A run's limits that have been reached, e.g. ["tokens", "deadline"]. */
-export function limitsReached(run: Run, now: Date = new Date()): string[] {
+export function limitsReached(run: RunRow, now: Date = new Date()): string[] {
   const reached: string[] = [];
   if (run.max_tokens !== null && run.input_tokens + run.output_tokens >= run.max_tokens) reached.push('tokens');
   const maxCost = dollars(run.max_cost_usd);
@@ -55,7 +55,7 @@ function Meter({ value, max, label }: { value: number; max: number; label: strin
 }
 
 /** "1,234 of 50,000 tokens · $0.0123 of $1.00 · 5 of 20 tasks · deadline 18:30 UTC (in 12 min)" with meters. */
-export function RunUsage({ run, className = '' }: { run: Run; className?: string }) {
+export function RunUsage({ run, className = '' }: { run: RunRow; className?: string }) {
   const tokens = run.input_tokens + run.output_tokens;
   const cost = dollars(run.cost_usd) ?? 0;
   const maxCost = dollars(run.max_cost_usd);

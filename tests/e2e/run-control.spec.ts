@@ -1,5 +1,5 @@
 // Run control in the browser: Cancel with its confirmation, a run's usage against its limits, a budget
-// stop in the review queue, and a task waiting for a model rate-limit slot.
+// stop in the review queue, and a task waiting on its model's rate limit.
 import { expect, reviewCard, saveScreenshot, seedFanOut, taskStatus, test } from './support/fixtures.ts';
 
 test('Cancel says how many tasks it stops, asks first, then the run shows cancelled', async ({ page, sql, localUrl }) => {
@@ -66,7 +66,7 @@ test('a budget stop is shown as such, with the run’s usage against its limits,
   await expect(run.getByTestId('run-tasks')).toContainText('5 of 10 tasks');
 });
 
-test('a task waiting for a model rate-limit slot says so', async ({ page, sql, localUrl }) => {
+test('a task waiting on its model\'s rate limit says so', async ({ page, sql, localUrl }) => {
   const fanOut = await seedFanOut(sql, { title: 'E2E rate-limited run', complete: [], fail: [] });
   const model = `e2e-model-${Date.now()}`;
   await sql`select taskweave.set_model_limits(${model}, 1)`;
@@ -78,7 +78,7 @@ test('a task waiting for a model rate-limit slot says so', async ({ page, sql, l
   expect(step.wait_ms).toBeGreaterThan(0);
 
   await page.goto(`${localUrl}/tasks/${second}`);
-  await expect(page.getByTestId('model-wait')).toContainText('Waiting for a model rate-limit slot until');
+  await expect(page.getByTestId('model-wait')).toContainText('Waiting on the model\'s rate limit until');
   await page.goto(`${localUrl}/tasks/${first}`);
   await expect(page.getByTestId('model-wait')).toHaveCount(0);
 });

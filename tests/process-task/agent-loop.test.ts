@@ -40,7 +40,7 @@ describe('agent loop', () => {
       { input_tokens: 120, output_tokens: 30, model: 'mock:mock-1', cost_usd: 0 },
     ]);
     expect((await statusOf(db.sql, root.id)).usage).toMatchObject({ input_tokens: 122, output_tokens: 32 });
-    // the order of writes: a slot, a step saved, its tool calls run and their results saved, then the next slot
+    // the order of writes: a rate-limit request, a step saved, its tool calls run and their results saved, then the next request
     const writes = store.calls
       .filter((c) => ['appendMessage', 'beginModelStep', 'create_parallel_task', 'create_aggregator_task', 'complete'].includes(c.fn))
       .map((c) => (c.fn === 'appendMessage' ? `append:${c.args[2]}` : c.fn));
@@ -175,7 +175,7 @@ describe('agent loop', () => {
     expect(clock.sleeps.slice(0, 2)).toEqual([250, 250]);
     expect(clock.sleeps[2]).toBeGreaterThan(0);
     expect(clock.sleeps[2]).toBeLessThanOrEqual(400); // the cap
-    // a slot was taken before every one of the four requests
+    // a rate-limit request was taken before every one of the four model requests
     expect(store.calls.filter((c) => c.fn === 'beginModelStep')).toHaveLength(4);
   });
 
@@ -192,13 +192,13 @@ describe('agent loop', () => {
     expect(await db.sql`select id from taskweave.human_reviews where task_id = ${child}`).toHaveLength(0);
   });
 
-  it('waits for a shared rate-limit slot (begin_model_step), and releases with the delay when none frees within the budget', async () => {
-    const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')), { maxSlotWaitMs: 120_000 });
+  it('waits for room in a shared rate-limit window (begin_model_step), and releases with the delay when none frees within the budget', async () => {
+    const h = harness(db.sql, (_, i) => (i === 0 ? call({ id: 'c1', name: 'create_parallel_task', input: { title: 'A', instructions: 'a' } }) : say('done')), { maxRateLimitWaitMs: 120_000 });
     relabel(h, 'mock:one-a-minute');
     await asIdentity(db.sql, serviceRole, (tx) => tx`select taskweave.set_model_limits('one-a-minute', 1)`);
     const root = await createRoot(db.sql);
     const [result] = await processTaskById(root.id, h.deps);
-    // the first step took the minute's only slot; the second waited (the clock moved 60 s) and found none again
+    // the first step took the minute's only request; the second waited (the clock moved 60 s) and found none again
     expect(result).toMatchObject({ outcome: 'released', status: 'pending', steps: 1 });
     expect(h.clock.sleeps).toHaveLength(1);
     expect(h.clock.sleeps[0]).toBeGreaterThan(55_000);

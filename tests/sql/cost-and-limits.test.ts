@@ -16,7 +16,7 @@ const append = (sql: Sql, taskId: string, usage: string | null, model: string | 
   sql<{ usage: Record<string, unknown> | null }[]>`
     select * from taskweave.append_task_message(${taskId}, ${worker}, 'assistant', '"step"', ${usage}::text::jsonb, ${model})`;
 const beginStep = (taskId: string, model: string, promptTokens: number | null = null, worker = 'w1') =>
-  db.sql`select taskweave.begin_model_step(${taskId}, ${worker}, ${model}, ${promptTokens}::bigint) as slot`;
+  db.sql`select taskweave.begin_model_step(${taskId}, ${worker}, ${model}, ${promptTokens}::bigint) as step`;
 const run = async (rootId: string) =>
   (await db.sql<{ cost_usd: string; max_cost_usd: string | null; input_tokens: number; output_tokens: number }[]>`
     select cost_usd::text, max_cost_usd::text, input_tokens::int, output_tokens::int from taskweave.runs where root_task_id = ${rootId}`)[0];
@@ -139,8 +139,8 @@ describe('cost in dollars', () => {
     expect(stopped.code).toBe('TW004');
     expect(stopped.message).toBe(`run limit reached: the run cost 0.010000 US dollars of its max_cost_usd = 0.01; no model step may start in run ${root}`);
     await db.sql`select taskweave.set_run_limits(${root}, '{"max_cost_usd": 1}')`;
-    const [{ slot }] = await beginStep(root, 'demo-planner-1');
-    expect(slot).toEqual({ wait_ms: 0 });
+    const [{ step }] = await beginStep(root, 'demo-planner-1');
+    expect(step).toEqual({ wait_ms: 0 });
   });
 });
 
@@ -152,8 +152,8 @@ describe('a step whose prompt would pass the budget is not sent', () => {
     expect(refused.code).toBe('TW004');
     expect(refused.message).toBe(
       `run limit reached: the step's prompt of about 601 tokens would take the run past its max_tokens = 1000 (used 400); no model step may start in run ${root}`);
-    const [{ slot }] = await beginStep(root, 'demo-planner-1', 600);
-    expect(slot).toEqual({ wait_ms: 0 });
+    const [{ step }] = await beginStep(root, 'demo-planner-1', 600);
+    expect(step).toEqual({ wait_ms: 0 });
     // without an estimate the old check alone applies
     await beginStep(root, 'demo-planner-1');
   });

@@ -1,5 +1,5 @@
 // Parallel at scale, in SQL: the running cap under concurrent claims, run-fair claiming, shared model
-// rate-limit slots, and hosted dispatch counting the invocations it has in flight.
+// rate-limit windows, and hosted dispatch counting the invocations it has in flight.
 import { afterEach, describe, expect, it } from 'vitest';
 import { setSettings, useTestDatabase, withSettings, type Sql } from '../helpers/database.ts';
 import { claim, createRoot, rejection } from '../helpers/tasks.ts';
@@ -234,7 +234,7 @@ describe('model rate limits (set_model_limits)', () => {
     expect(denied.code).toBe('42501');
   });
 
-  it('hands out exactly requests_per_minute slots to 20 workers asking at once; the rest learn how long to wait', async () => {
+  it('hands out exactly requests_per_minute requests to 20 workers asking at once; the rest learn how long to wait', async () => {
     await db.sql`select taskweave.set_model_limits('shared-model', 5)`;
     const roots = (await db.sql<{ id: string }[]>`select (taskweave.create_task('m' || i, 'x')).id from generate_series(1, ${CAP}) i`).map((r) => r.id);
     for (const id of roots) await claim(db.sql, id, 'w');

@@ -11,7 +11,7 @@ vi.mock('server-only', () => ({}));
 const { getAgentsAndTools, CALL_TEXT_PREVIEW_CHARS } = await import('../../src/features/agents/queries.ts');
 const { getTaskDetail } = await import('../../src/features/tasks/queries.ts');
 const { dataApiTypes } = await import('../../src/lib/server/db.ts');
-const { tokenUsage } = await import('../../src/lib/db/types.ts');
+const { taskUsage } = await import('../../src/lib/db/types.ts');
 const { formatUsd } = await import('../../src/lib/format.ts');
 
 const db = useTestDatabase();
@@ -80,11 +80,11 @@ describe('cost in dollars', () => {
     await db.sql`update taskweave.runs set cost_usd = 0.0421, max_cost_usd = 2 where root_task_id = ${fanOut.rootId}`;
     await db.sql`update taskweave.tasks set usage = ${db.sql.json({ input_tokens: 1200, output_tokens: 300, model_steps: 2, cost_usd: 0.0042134 })} where id = ${fanOut.childIds[0]}`;
     const detail = (await getTaskDetail(app(), ada, fanOut.childIds[0]))!;
-    expect(tokenUsage(detail.task.usage)).toEqual({ input_tokens: 1200, output_tokens: 300, model_steps: 2, cost_usd: 0.0042134 });
+    expect(taskUsage(detail.task.usage)).toEqual({ input_tokens: 1200, output_tokens: 300, model_steps: 2, cost_usd: 0.0042134 });
     expect(Number(detail.run!.cost_usd)).toBeCloseTo(0.0421);
     expect(Number(detail.run!.max_cost_usd)).toBe(2);
     // a task whose steps had no price has no cost, which is not the same as $0
-    expect(tokenUsage({ input_tokens: 5, output_tokens: 1, model_steps: 1 }).cost_usd).toBeNull();
+    expect(taskUsage({ input_tokens: 5, output_tokens: 1, model_steps: 1 }).cost_usd).toBeNull();
     expect([formatUsd(0.0042134), formatUsd(0.5), formatUsd(2), formatUsd('1234.5'), formatUsd(0)]).toEqual(['$0.004213', '$0.50', '$2.00', '$1,234.50', '$0.00']);
   });
 });

@@ -1,5 +1,5 @@
 // Run control in the web app's data layer and actions, against a real database: token usage per task
-// and per run, a run's limits, a budget stop in the review queue, waiting for a model slot, and Cancel.
+// and per run, a run's limits, a budget stop in the review queue, waiting on a model's rate limit, and Cancel.
 import { describe, expect, it, vi } from 'vitest';
 import { operator, plainUser, useTestDatabase } from '../helpers/database.ts';
 import type { Claims } from '../../src/lib/db/identity.ts';
@@ -73,7 +73,7 @@ describe('token usage and run limits', () => {
     expect(review!.run!.input_tokens + review!.run!.output_tokens).toBeGreaterThanOrEqual(1500);
   });
 
-  it('says when a task waits for a model rate-limit slot', async () => {
+  it('says when a task waits on its model\'s rate limit', async () => {
     const fanOut = await seedFanOut(db.sql, { title: 'Rate limited', complete: [], fail: [] });
     await db.sql`select taskweave.set_model_limits('web-test-model', 1)`;
     const [first, second] = fanOut.childIds;

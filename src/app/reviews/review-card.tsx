@@ -7,7 +7,7 @@ import { RunStateBadge } from '@/components/run-state';
 import { RunUsage } from '@/components/usage';
 import { KIND_LABELS } from '@/features/reviews/filters';
 import { describeProgress } from '@/features/reviews/messages';
-import type { OpenReview, ReviewError, Run } from '@/features/reviews/queries';
+import type { OpenReview, ReviewError, RunRow } from '@/features/reviews/queries';
 import { formatAge, formatTimestamp, jsonToText } from '@/lib/format';
 import { ApprovalActions, FailureActions, InterruptedCallActions, QuestionAnswer } from './review-actions';
 
@@ -244,7 +244,7 @@ export function ReviewCard({ review }: { review: OpenReview }) {
 }
 
 /** A task stopped because its run reached a limit: the run's usage against its limits, and the way on. */
-export function BudgetStop({ run }: { run: Run | null }) {
+export function BudgetStop({ run }: { run: RunRow | null }) {
   return (
     <section aria-label="Budget stop" data-testid="budget-stop" className="mt-3 rounded-md bg-amber-50 p-3 text-sm text-amber-950 ring-1 ring-amber-300">
       <p className="font-medium">Budget stop: this task&apos;s run reached one of its limits, so it starts no new model step and creates no task.</p>

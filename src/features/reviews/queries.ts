@@ -20,7 +20,7 @@ import { parseFilters, type FilterParam, type FilterValues, type SearchParams } 
 import type { JsonValue, ReviewAction, ReviewKind } from './schema';
 
 export type { AggregatorProgress, ReviewError, ReviewRequest, TaskWork } from '../../../supabase/functions/_shared/operator';
-export type Run = Tables<'runs'>;
+export type RunRow = Tables<'runs'>;
 type Task = Tables<'tasks'>;
 
 export interface OpenReview extends ReviewItem {

@@ -8,7 +8,7 @@ import { withClaims, type Claims, type Sql, type Tx } from '../../lib/db/identit
 import { ENDED_STATUSES, TASK_STATUSES, type TaskStatus, type Tables } from '../../lib/db/types';
 
 export type Task = Tables<'tasks'>;
-export type Run = Tables<'runs'>;
+export type RunRow = Tables<'runs'>;
 
 /** A task as a node of the fan-out picture. */
 export type TaskNode = Pick<Task, 'id' | 'title' | 'status' | 'is_parallel_task' | 'dependent_task_ids' | 'attempt'> & { child_count: number };
@@ -19,7 +19,7 @@ export type TaskReview = Tables<'human_reviews'>;
 export interface TaskDetail {
   task: Task;
   /** The run this task belongs to: its root's budget and usage (null for rows made before runs existed). */
-  run: Run | null;
+  run: RunRow | null;
   parent: TaskNode | null;
   root: TaskNode | null;
   /** The fan-out this task belongs to: its parent (or itself, for a root) and that task's children. */
@@ -36,7 +36,7 @@ export interface TaskDetail {
    * operator module's one rule, taskweave.task_states, which MCP get_task reports too.
    */
   work: TaskWork | null;
-  /** tasks.model_wait_until while it is in the future: the task waits for a model rate-limit slot */
+  /** tasks.model_wait_until while it is in the future: the task waits on its model's rate limit (no room in the window) */
   waitingForModelUntil: string | null;
   /** How many tasks Cancel would stop: this one and its descendants that have not ended. */
   cancellable: number;
@@ -79,7 +79,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
 
     const groupParentId = task.parent_task_id ?? task.id;
     const [runRows, parentRows, rootRows, groupParentRows, siblingRows, childRows, messages, events, reviews, toolCalls, work, cancellable] = await Promise.all([
-      tx<Run[]>`select * from taskweave.runs where root_task_id = ${task.root_task_id}`,
+      tx<RunRow[]>`select * from taskweave.runs where root_task_id = ${task.root_task_id}`,
       task.parent_task_id ? tx<TaskNode[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.parent_task_id}` : [],
       task.root_task_id !== task.id && task.root_task_id !== task.parent_task_id
         ? tx<TaskNode[]>`select ${nodeColumns(tx)} from taskweave.tasks n where n.id = ${task.root_task_id}`
@@ -129,7 +129,7 @@ export async function getTaskDetail(sql: Sql, claims: Claims, taskId: string): P
 
 export interface RootTaskSummary extends Pick<Task, 'id' | 'title' | 'status' | 'created_at' | 'usage'> {
   /** the run's budget and usage */
-  run: Run | null;
+  run: RunRow | null;
   descendants: number;
   /** descendants by status */
   by_status: Partial<Record<TaskStatus, number>>;

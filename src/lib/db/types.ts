@@ -20,8 +20,8 @@ export function hasEnded(status: TaskStatus): boolean {
   return (ENDED_STATUSES as readonly TaskStatus[]).includes(status);
 }
 
-/** tasks.usage and a run's counters: tokens summed over model steps, and their cost where a price is known. */
-export interface TokenUsage {
+/** tasks.usage: a task's tokens summed over its model steps, and their cost where a price is known (a run sums its own, in taskweave.runs' columns). */
+export interface TaskUsage {
   input_tokens: number;
   output_tokens: number;
   model_steps: number;
@@ -30,7 +30,7 @@ export interface TokenUsage {
 }
 
 /** tasks.usage as stored (jsonb, keys may be missing before the first model step). */
-export function tokenUsage(value: Json | null | undefined): TokenUsage {
+export function taskUsage(value: Json | null | undefined): TaskUsage {
   const o = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
   const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const cost = typeof o.cost_usd === 'number' ? o.cost_usd : typeof o.cost_usd === 'string' ? Number(o.cost_usd) : NaN;

@@ -9,7 +9,7 @@ import type { AgentDeps } from './ports.ts';
 import { ReleaseSignal, RunError } from './errors.ts';
 import { startHeartbeat } from './loop/heartbeat.ts';
 import { modelStep } from './loop/model-step.ts';
-import type { NextTaskHandOff, Run } from './loop/run.ts';
+import type { LoopRun, NextTaskHandOff } from './loop/run.ts';
 import { complete, settle } from './loop/settle.ts';
 import { runToolStep } from './loop/tool-step.ts';
 import { openAgent, type RunAgent } from './loop/agent.ts';
@@ -24,9 +24,9 @@ export { unansweredToolCalls } from './loop/transcript.ts';
  * completion also claims the lane's next task in the same transaction and hands it over.
  */
 export async function runClaimedTask(task: Task, worker: string, deadline: number, deps: AgentDeps, next?: NextTaskHandOff): Promise<TaskRunResult> {
-  const log: Run['log'] = (level, message, fields = {}) => deps.logger[level](message, { task_id: task.id, worker, attempt: task.attempt, ...fields });
+  const log: LoopRun['log'] = (level, message, fields = {}) => deps.logger[level](message, { task_id: task.id, worker, attempt: task.attempt, ...fields });
   const heartbeat = startHeartbeat(task, worker, deps, log);
-  const run: Run = { task, worker, deadline, deps, lease: heartbeat.signal, log, model: deps.models.resolve(null), next };
+  const run: LoopRun = { task, worker, deadline, deps, lease: heartbeat.signal, log, model: deps.models.resolve(null), next };
   let transcript: Transcript | undefined;
   let agent: RunAgent | undefined;
   try {

@@ -21,7 +21,7 @@ const KNOBS = {
   PROCESS_TASK_BUDGET_MS: ['budgetMs', int(1_000, 390_000)],
   PROCESS_TASK_WORKER_RESERVE_MS: ['workerReserveMs', int(0, 390_000)],
   PROCESS_TASK_MIN_STEP_MS: ['minStepMs', int(0, 120_000)],
-  PROCESS_TASK_MAX_SLOT_WAIT_MS: ['maxSlotWaitMs', int(0, 300_000)],
+  PROCESS_TASK_MAX_SLOT_WAIT_MS: ['maxRateLimitWaitMs', int(0, 300_000)],
   PROCESS_TASK_DEPENDENCY_OUTPUT_CHARS: ['dependencyOutputChars', int(100, 1_000_000)],
   PROCESS_TASK_DEPENDENCY_BUDGET_CHARS: ['dependencyBudgetChars', int(100, 4_000_000)],
   PROCESS_TASK_MAX_OUTPUT_TOKENS: ['maxOutputTokens', int(1, 1_000_000)],

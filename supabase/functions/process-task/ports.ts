@@ -1,7 +1,7 @@
 // The ports the core runs against. index.ts wires real adapters (Postgres, AI SDK providers, the system
 // clock, a JSON logger); tests pass fakes. Nothing behind these interfaces reads the environment.
 import type { LanguageModel } from 'ai';
-import type { AgentDefinition, AgentSummary, ApiFunctions, HumanRequest, MessageRole, Task, TaskError, TaskMessage, TokenUsage, ToolCallRecord, ToolCallReview } from './types.ts';
+import type { AgentDefinition, AgentSummary, ApiFunctions, HumanRequest, MessageRole, ModelStepUsage, Task, TaskError, TaskMessage, ToolCallRecord, ToolCallReview } from './types.ts';
 import type { ToolDefinition } from './tool-kinds/kind.ts';
 
 /**
@@ -15,7 +15,7 @@ export interface TaskStore {
   heartbeat(taskId: string, worker: string, leaseSeconds: number): Promise<Task>;
   /**
    * right before every model request: TW001 (lease lost, cancelled), TW004 (run limit, including a prompt
-   * of `promptTokens` that would pass max_tokens), or how long to wait for a rate-limit slot
+   * of `promptTokens` that would pass max_tokens), or how long to wait for room in the model's rate-limit window
    */
   beginModelStep(taskId: string, worker: string, model: string, promptTokens?: number): Promise<{ waitMs: number }>;
   complete(taskId: string, worker: string, output: unknown): Promise<Task>;
@@ -25,7 +25,7 @@ export interface TaskStore {
   /** back to pending without using an attempt; a rate-limited release does not count toward SQL's bound on releases without progress */
   release(taskId: string, worker: string, delaySeconds: number, rateLimited?: boolean): Promise<Task>;
   /** `model` (provider:model) with a step's usage: SQL prices the step (model_prices) into tasks.usage.cost_usd and the run */
-  appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<TaskMessage>;
+  appendMessage(taskId: string, worker: string, role: MessageRole, content: unknown, usage?: ModelStepUsage | null, model?: string | null): Promise<TaskMessage>;
   /** the agent a task runs as, with its tools in order; null when no agent has the slug */
   getAgent(slug: string): Promise<AgentDefinition | null>;
   /** the agents a model may delegate to (create_parallel_task's `agent`) */
@@ -103,10 +103,10 @@ export interface AgentSettings {
   /** a model step is not started with less than this left of the budget */
   minStepMs: number;
   /**
-   * the longest wait for a shared rate-limit slot spent in place; a longer one releases the task with the
+   * the longest rate-limit wait (the model's shared window, or a provider's Retry-After) spent in place; a longer one releases the task with the
    * delay, so a waiting task does not hold a place under the running cap that another run could use
    */
-  maxSlotWaitMs: number;
+  maxRateLimitWaitMs: number;
   /** result injection: cap per dependency output and for all of them together, in characters */
   dependencyOutputChars: number;
   dependencyBudgetChars: number;
@@ -126,7 +126,7 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   budgetMs: 110_000,
   workerReserveMs: 40_000,
   minStepMs: 5_000,
-  maxSlotWaitMs: 2_000,
+  maxRateLimitWaitMs: 2_000,
   dependencyOutputChars: 4_000,
   dependencyBudgetChars: 24_000,
   maxOutputTokens: undefined,

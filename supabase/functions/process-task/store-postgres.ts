@@ -68,8 +68,8 @@ export function postgresTaskStore(sql: Sql): TaskStore {
 
     beginModelStep: (taskId, worker, model, promptTokens) =>
       call('begin_model_step', async () => {
-        const [row] = await sql`select taskweave.begin_model_step(${taskId}::uuid, ${worker}, ${model}, ${promptTokens ?? null}::bigint) as slot`;
-        const waitMs = Number((row?.slot as { wait_ms?: unknown } | null)?.wait_ms ?? 0);
+        const [row] = await sql`select taskweave.begin_model_step(${taskId}::uuid, ${worker}, ${model}, ${promptTokens ?? null}::bigint) as step`;
+        const waitMs = Number((row?.step as { wait_ms?: unknown } | null)?.wait_ms ?? 0);
         return { waitMs: Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0 };
       }),
 

@@ -92,7 +92,7 @@ export function taskKind(task: Pick<Task, 'dependent_task_ids' | 'is_parallel_ta
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 /** What append_task_message adds to tasks.usage and the run's counters for one model step. */
-export interface TokenUsage {
+export interface ModelStepUsage {
   input_tokens: number;
   output_tokens: number;
 }

@@ -104,7 +104,7 @@ export default async function TaskPage({ params }: { params: Params }) {
 
       {modelWaitUntil ? (
         <div role="status" data-testid="model-wait" className="rounded-md bg-sky-50 px-4 py-3 text-sm text-sky-950 ring-1 ring-sky-300">
-          Waiting for a model rate-limit slot until <time dateTime={modelWaitUntil}>{formatTimestamp(modelWaitUntil)}</time> ({formatUntil(modelWaitUntil)}):
+          Waiting on the model&apos;s rate limit until <time dateTime={modelWaitUntil}>{formatTimestamp(modelWaitUntil)}</time> ({formatUntil(modelWaitUntil)}):
           the model&apos;s shared requests-per-minute limit is used up, so this task waits instead of calling it.
         </div>
       ) : null}

@@ -11,7 +11,7 @@ import type { ExternalTool, OpenedTools, ToolPorts } from '../tool-kinds/kind.ts
 import { BUILT_IN_TOOLS } from '../tools/registry.ts';
 import type { BuiltInTool, ToolCatalog } from '../tools/tool.ts';
 import type { AgentDefinition } from '../types.ts';
-import type { Run } from './run.ts';
+import type { LoopRun } from './run.ts';
 
 export interface ToolEntry {
   tool: ExternalTool;
@@ -35,7 +35,7 @@ export interface RunAgent {
   toolbox: Toolbox;
 }
 
-export function toolPorts(run: Run): ToolPorts {
+export function toolPorts(run: LoopRun): ToolPorts {
   const environment = run.deps.tools;
   return {
     fetch: environment?.fetch ?? fetch,
@@ -46,7 +46,7 @@ export function toolPorts(run: Run): ToolPorts {
 }
 
 /** Load the task's agent (if any), choose the run's model and open its tools. */
-export async function openAgent(run: Run): Promise<RunAgent> {
+export async function openAgent(run: LoopRun): Promise<RunAgent> {
   const { store, models } = run.deps;
   const slug = run.task.agent;
   const definition = slug ? await store.getAgent(slug) : null;
@@ -61,7 +61,7 @@ export async function openAgent(run: Run): Promise<RunAgent> {
   return { definition, toolbox };
 }
 
-export async function openToolbox(run: Run, definition: AgentDefinition | null, builtIns: readonly BuiltInTool[] = BUILT_IN_TOOLS): Promise<Toolbox> {
+export async function openToolbox(run: LoopRun, definition: AgentDefinition | null, builtIns: readonly BuiltInTool[] = BUILT_IN_TOOLS): Promise<Toolbox> {
   const catalog: ToolCatalog = { agents: await run.deps.store.listAgents() };
   const ports = toolPorts(run);
   const opened = await Promise.all(

@@ -1,18 +1,18 @@
-// The model step: take a slot from SQL (begin_model_step: the lease, the run's limits and the model's
-// shared rate limit are checked there), make one model request, and hand back the assistant message
+// The model step: take a request of the model's rate-limit window from SQL (begin_model_step: the lease,
+// the run's limits and the model's shared rate limit are checked there), make one model request, and hand back the assistant message
 // with its token usage. Retries stay inside the step: a provider's rate limit (429, or 503 with
 // Retry-After) waits and asks again without using an attempt, and releases the task with a delay when
 // the wait would pass the invocation's budget; other transient failures get a few bounded retries.
 import { APICallError, asSchema, generateText, type ModelMessage, type ToolSet } from 'ai';
 import { estimateTokens } from '../context.ts';
 import { isRetryableModelCallError, LeaseLostSignal, ModelTimeoutError, ReleaseSignal, RunError } from '../errors.ts';
-import type { TokenUsage } from '../types.ts';
-import { remainingMs, type Run } from './run.ts';
+import type { ModelStepUsage } from '../types.ts';
+import { remainingMs, type LoopRun } from './run.ts';
 import { textOf, toolCallsOf, type Transcript } from './transcript.ts';
 
 export interface ModelStepResult {
   assistant: ModelMessage & { role: 'assistant' };
-  usage: TokenUsage;
+  usage: ModelStepUsage;
 }
 
 /**
@@ -35,8 +35,8 @@ export async function estimatePromptTokens(transcript: Pick<Transcript, 'system'
   return estimateTokens(transcript.system) + estimateTokens(JSON.stringify(transcript.messages)) + estimateTokens(JSON.stringify(schemas));
 }
 
-/** Ask SQL for a model slot until there is one; release the task when none comes within the budget. */
-export async function takeModelSlot(run: Run, promptTokens?: number): Promise<void> {
+/** Ask SQL for a request of the model's rate-limit window until one is free; release the task when none frees within the budget. */
+export async function takeModelRequest(run: LoopRun, promptTokens?: number): Promise<void> {
   const { store, clock, settings } = run.deps;
   for (;;) {
     if (run.lease.aborted) throw new LeaseLostSignal();
@@ -44,8 +44,8 @@ export async function takeModelSlot(run: Run, promptTokens?: number): Promise<vo
     const { waitMs } = await store.beginModelStep(run.task.id, run.worker, rateLimitName(run.model.label), promptTokens);
     if (waitMs <= 0) return;
     // a long wait in place would hold a place under the running cap: hand the task back instead
-    if (waitMs > settings.maxSlotWaitMs || remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
-    run.log('info', 'waiting for a model rate-limit slot', { wait_ms: waitMs });
+    if (waitMs > settings.maxRateLimitWaitMs || remainingMs(run) - waitMs < settings.minStepMs) throw new ReleaseSignal('rate_limit', waitMs);
+    run.log('info', 'waiting for room in the rate-limit window of the model', { wait_ms: waitMs });
     await clock.sleep(waitMs, run.lease);
   }
 }
@@ -87,7 +87,7 @@ export interface StepOptions {
   maxOutputTokens?: number;
 }
 
-export async function modelStep(run: Run, transcript: Transcript, tools: ToolSet, options: StepOptions = {}): Promise<ModelStepResult> {
+export async function modelStep(run: LoopRun, transcript: Transcript, tools: ToolSet, options: StepOptions = {}): Promise<ModelStepResult> {
   const { clock, settings } = run.deps;
   const { model, label } = run.model;
   const [providerName, ...modelParts] = label.split(':');
@@ -95,7 +95,7 @@ export async function modelStep(run: Run, transcript: Transcript, tools: ToolSet
   let retries = 0;
   let rateLimitWaits = 0;
   for (;;) {
-    await takeModelSlot(run, promptTokens);
+    await takeModelRequest(run, promptTokens);
     const remaining = remainingMs(run);
     if (remaining <= 0) throw new ReleaseSignal('budget');
     const timeoutMs = Math.min(settings.modelTimeoutMs, remaining);
@@ -111,7 +111,7 @@ export async function modelStep(run: Run, transcript: Transcript, tools: ToolSet
         messages: transcript.messages,
         tools,
         toolChoice: 'auto',
-        maxRetries: 0, // retried here, with a bound on the delay, the budget in view and a slot before each request
+        maxRetries: 0, // retried here, with a bound on the delay, the budget in view and a rate-limit request taken before each one
         abortSignal: call.signal,
         maxOutputTokens: options.maxOutputTokens ?? settings.maxOutputTokens,
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
@@ -134,8 +134,8 @@ export async function modelStep(run: Run, transcript: Transcript, tools: ToolSet
       const left = remainingMs(run);
       if (isRateLimited(error)) {
         const delay = rateLimitDelay(error, rateLimitWaits++, settings);
-        // as for a slot: a long wait in place would hold a place under the running cap, so hand the task back
-        if (delay > settings.maxSlotWaitMs || left - delay < settings.minStepMs) throw new ReleaseSignal('rate_limit', delay);
+        // as for the model's rate-limit window: a long wait in place would hold a place under the running cap, so hand the task back
+        if (delay > settings.maxRateLimitWaitMs || left - delay < settings.minStepMs) throw new ReleaseSignal('rate_limit', delay);
         run.log('warn', 'the model provider is rate limiting; waiting', { wait_ms: delay, status: (error as APICallError).statusCode });
         await clock.sleep(delay, run.lease);
         continue;

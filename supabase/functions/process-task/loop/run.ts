@@ -1,9 +1,11 @@
-// What every part of one run shares: the claimed task, the worker that holds its lease, the
-// invocation's deadline, the ports, the model it asks, and a logger that tags each line with the task.
+// What every part of one loop run shares (the agent loop working one claimed task within one invocation;
+// a run of taskweave.runs, a root and its tree, is another thing): the claimed task, the worker that holds
+// its lease, the invocation's deadline, the ports, the model it asks, and a logger that tags each line
+// with the task.
 import type { AgentDeps, ResolvedModel } from '../ports.ts';
 import type { Task } from '../types.ts';
 
-export interface Run {
+export interface LoopRun {
   readonly task: Task;
   readonly worker: string;
   /** epoch ms at which this invocation must have saved and released the task */
@@ -27,4 +29,4 @@ export interface NextTaskHandOff {
 }
 
 /** The invocation's time left, in ms. */
-export const remainingMs = (run: Run) => run.deadline - run.deps.clock.now();
+export const remainingMs = (run: LoopRun) => run.deadline - run.deps.clock.now();

@@ -4,12 +4,12 @@
 // or nothing at all when the lease is gone (another worker owns the task, or it was cancelled).
 import { classifyError, HumanPauseSignal, isLeaseLost, LeaseLostSignal, ReleaseSignal } from '../errors.ts';
 import type { ModelOutput, Task, TaskError, TaskRunResult } from '../types.ts';
-import type { Run } from './run.ts';
+import type { LoopRun } from './run.ts';
 import type { Transcript } from './transcript.ts';
 
 type Outcome = TaskRunResult['outcome'];
 
-function result(run: Run, transcript: Transcript | undefined, status: TaskRunResult['status'], outcome: Outcome, error?: TaskError | null): TaskRunResult {
+function result(run: LoopRun, transcript: Transcript | undefined, status: TaskRunResult['status'], outcome: Outcome, error?: TaskError | null): TaskRunResult {
   return {
     task_id: run.task.id,
     status,
@@ -28,7 +28,7 @@ function outcomeOf(task: Task, otherwise: Outcome): Outcome {
   return otherwise;
 }
 
-export async function complete(run: Run, transcript: Transcript, text: string): Promise<TaskRunResult> {
+export async function complete(run: LoopRun, transcript: Transcript, text: string): Promise<TaskRunResult> {
   const steps = transcript.stepsBefore + transcript.stepsThisRun;
   const output: ModelOutput = { source: 'model', text, model: run.model.label, steps };
   const status = run.next?.wanted() ? await completeAndClaimNext(run, output) : (await run.deps.store.complete(run.task.id, run.worker, output)).status;
@@ -37,7 +37,7 @@ export async function complete(run: Run, transcript: Transcript, text: string): 
 }
 
 /** Completes and claims the lane's next task in one transaction; should the claim part fail, completes alone. */
-async function completeAndClaimNext(run: Run, output: ModelOutput): Promise<Task['status']> {
+async function completeAndClaimNext(run: LoopRun, output: ModelOutput): Promise<Task['status']> {
   const { store, settings } = run.deps;
   try {
     // complete_and_claim raises unless the task completed, so its status is known
@@ -51,7 +51,7 @@ async function completeAndClaimNext(run: Run, output: ModelOutput): Promise<Task
   }
 }
 
-async function stopped(run: Run, transcript: Transcript | undefined): Promise<TaskRunResult> {
+async function stopped(run: LoopRun, transcript: Transcript | undefined): Promise<TaskRunResult> {
   // an operator's cancel also takes the lease away: say so rather than blame another worker
   const now = await run.deps.store.getTask(run.task.id).catch(() => null);
   if (now?.status === 'cancelled') {
@@ -63,7 +63,7 @@ async function stopped(run: Run, transcript: Transcript | undefined): Promise<Ta
 }
 
 /** The run ended by an error or a signal: release, fail or stop, and say how. Never throws. */
-export async function settle(run: Run, transcript: Transcript | undefined, error: unknown): Promise<TaskRunResult> {
+export async function settle(run: LoopRun, transcript: Transcript | undefined, error: unknown): Promise<TaskRunResult> {
   const { store } = run.deps;
   if (error instanceof HumanPauseSignal) {
     run.log('info', 'waiting for a person', { kind: error.kind });

@@ -18,7 +18,7 @@ import { BUILT_IN_TOOLS } from '../tools/registry.ts';
 import type { BuiltInTool, ToolContext } from '../tools/tool.ts';
 import type { HumanRequest, ToolCallRecord } from '../types.ts';
 import type { ToolEntry, Toolbox } from './agent.ts';
-import { remainingMs, type Run } from './run.ts';
+import { remainingMs, type LoopRun } from './run.ts';
 import { textOf, unansweredToolCalls, type ToolCallPart, type Transcript } from './transcript.ts';
 
 export type ToolOutput = { type: 'json'; value: Record<string, unknown> } | { type: 'error-text'; value: string };
@@ -90,13 +90,13 @@ function savedOutput(record: ToolCallRecord): ToolOutput {
 const MAX_REASON_CHARS = 2_000;
 const MAX_SCHEMA_BYTES = 65_536;
 
-async function pause(run: Run, request: HumanRequest): Promise<never> {
+async function pause(run: LoopRun, request: HumanRequest): Promise<never> {
   const paused = await run.deps.store.requestHuman(run.task.id, run.worker, request);
   throw new HumanPauseSignal(paused, request.kind);
 }
 
 /** Save started, make the call, save its outcome: a crash between the two saves is what interrupted_call is for. */
-async function makeCall(run: Run, entry: ToolEntry, call: ToolCallPart, args: Record<string, unknown>, edited: boolean): Promise<ToolOutput> {
+async function makeCall(run: LoopRun, entry: ToolEntry, call: ToolCallPart, args: Record<string, unknown>, edited: boolean): Promise<ToolOutput> {
   const { store, settings } = run.deps;
   const { tool: ext, source } = entry;
   // a call that may outlast this invocation would be cut off by the platform, and a non-idempotent one
@@ -124,7 +124,7 @@ async function makeCall(run: Run, entry: ToolEntry, call: ToolCallPart, args: Re
 }
 
 /** A registry tool's call: exactly once, or a person decides (module comment). */
-export async function executeExternalCall(run: Run, entry: ToolEntry, call: ToolCallPart, reason: string): Promise<ToolOutput> {
+export async function executeExternalCall(run: LoopRun, entry: ToolEntry, call: ToolCallPart, reason: string): Promise<ToolOutput> {
   const { store } = run.deps;
   const { tool: ext } = entry;
   const definition = ext.definition;
@@ -179,7 +179,7 @@ export async function executeExternalCall(run: Run, entry: ToolEntry, call: Tool
   return makeCall(run, entry, call, edited as Record<string, unknown>, true);
 }
 
-export async function runToolStep(run: Run, transcript: Transcript, toolbox?: Toolbox): Promise<void> {
+export async function runToolStep(run: LoopRun, transcript: Transcript, toolbox?: Toolbox): Promise<void> {
   const calls = unansweredToolCalls(transcript.messages);
   if (calls.length === 0) return;
   const builtIns = toolbox?.builtIns ?? BUILT_IN_TOOLS;

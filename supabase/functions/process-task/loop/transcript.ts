@@ -4,8 +4,8 @@
 import type { ModelMessage } from 'ai';
 import { buildInitialMessages, buildTaskContext, transcriptToMessages } from '../context.ts';
 import { LeaseLostSignal } from '../errors.ts';
-import type { MessageRole, TaskMessage, TokenUsage } from '../types.ts';
-import type { Run } from './run.ts';
+import type { MessageRole, ModelStepUsage, TaskMessage } from '../types.ts';
+import type { LoopRun } from './run.ts';
 
 export type ToolCallPart = { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown };
 
@@ -53,7 +53,7 @@ export interface Transcript {
   /** model steps saved by this run */
   stepsThisRun: number;
   /** save a message, then add it to `messages`; an assistant message is one model step, priced by SQL from its usage and model */
-  append(role: Exclude<MessageRole, 'system'>, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<void>;
+  append(role: Exclude<MessageRole, 'system'>, content: unknown, usage?: ModelStepUsage | null, model?: string | null): Promise<void>;
   /** the last saved message, when it is a final answer (an assistant step without tool calls) */
   finalAnswer(): string | undefined;
 }
@@ -61,9 +61,9 @@ export interface Transcript {
 /** The agent a task runs as, as its system prompt names it. */
 export type AgentPrompt = { slug: string; name: string; instructions: string } | null;
 
-export async function openTranscript(run: Run, agent: AgentPrompt = null): Promise<Transcript> {
+export async function openTranscript(run: LoopRun, agent: AgentPrompt = null): Promise<Transcript> {
   const { task, worker, deps } = run;
-  const save = (role: MessageRole, content: unknown, usage?: TokenUsage | null, model?: string | null): Promise<TaskMessage> => {
+  const save = (role: MessageRole, content: unknown, usage?: ModelStepUsage | null, model?: string | null): Promise<TaskMessage> => {
     if (run.lease.aborted) return Promise.reject(new LeaseLostSignal());
     return deps.store.appendMessage(task.id, worker, role, content, usage, model);
   };
