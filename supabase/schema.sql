@@ -229,16 +229,11 @@ create table taskweave.tasks (
   agent text,
   constraint tasks_activated_by_check CHECK (activated_by = ANY (ARRAY['dependencies'::text, 'quorum'::text, 'deadline'::text])),
   constraint tasks_attempts_check CHECK (attempt >= 0 AND max_attempts >= 1 AND max_attempts <= 100),
-  constraint tasks_input_is_object CHECK (jsonb_typeof(input) = 'object'::text),
-  constraint tasks_instructions_check CHECK (char_length(instructions) <= 200000),
   constraint tasks_lease_check CHECK ((status = 'running'::taskweave.task_status) = (leased_by IS NOT NULL AND lease_expires_at IS NOT NULL)),
-  constraint tasks_min_completed_check CHECK (min_completed IS NULL OR min_completed >= 1 AND min_completed <= cardinality(dependent_task_ids)),
   constraint tasks_parent_task_id_fkey FOREIGN KEY (parent_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE,
   constraint tasks_pkey PRIMARY KEY (id),
   constraint tasks_queued_is_aggregator CHECK (status <> 'queued'::taskweave.task_status OR cardinality(dependent_task_ids) > 0),
-  constraint tasks_root_check CHECK ((parent_task_id IS NULL) = (root_task_id = id)),
-  constraint tasks_root_task_id_fkey FOREIGN KEY (root_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE,
-  constraint tasks_title_check CHECK (char_length(btrim(title)) >= 1 AND char_length(btrim(title)) <= 500)
+  constraint tasks_root_task_id_fkey FOREIGN KEY (root_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE
 );
 comment on table taskweave.tasks is 'One unit of agent work. Roots come from create_task; parallel tasks and aggregators from the agent''s tools. Status moves only through the SQL API and triggers; taskweave_private.guard_task_transition enforces the allowed moves.';
 comment on column taskweave.tasks.root_task_id is 'The root of this task''s tree (itself for a root): the run it belongs to.';
@@ -835,18 +830,22 @@ declare
   v_slots integer[];
   v_ids uuid[];
 begin
-  perform taskweave_private.validate_worker(p_worker);
-  perform taskweave_private.validate_seconds('p_lease_seconds', p_lease_seconds, 1, 86400);
-  perform taskweave_private.validate_seconds('p_limit', p_limit, 1, 1000);
-  perform taskweave_private.set_actor(p_worker);
+  if p_worker is null or pg_catalog.char_length(pg_catalog.btrim(p_worker)) = 0 or pg_catalog.char_length(p_worker) > 200 then
+    perform taskweave_private.validate_worker(p_worker);
+  end if;
+  if p_lease_seconds is null or p_lease_seconds < 1 or p_lease_seconds > 86400 then
+    perform taskweave_private.validate_seconds('p_lease_seconds', p_lease_seconds, 1, 86400);
+  end if;
+  if p_limit is null or p_limit < 1 or p_limit > 1000 then
+    perform taskweave_private.validate_seconds('p_limit', p_limit, 1, 1000);
+  end if;
+  perform pg_catalog.set_config('taskweave.actor', p_worker, true);
 
   -- tasks whose worker died first: they are still running and keep their slot, so the cap does not bound
-  -- them (lease_expires_at <= now() written out as well, so it bounds the index range of
-  -- tasks_lease_expiry_idx: inlined, is_due is an OR the planner can only filter with)
+  -- them (the range of tasks_lease_expiry_idx; FOR UPDATE re-checks it on the locked version)
   for v_row in
     select * from taskweave.tasks t
      where t.status = 'running' and t.lease_expires_at <= pg_catalog.now()
-       and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
      order by t.lease_expires_at
      limit v_left
      for update skip locked
@@ -864,14 +863,11 @@ begin
   end if;
   if v_left > 0 then
     -- runs take turns: a task's claim_rank is its place in its run, so a new run's first task (rank 0)
-    -- goes before the rest of a wide run, and two wide runs interleave. Two statements whose plans do not
-    -- depend on p_limit: pick and lock, then lease them all by primary key, each with one of the slots (a
-    -- pending task has no last-attempt case, so claim_locked's per-row call is not needed). One statement
-    -- with "limit p_limit" feeding the update got a generic plan that hashed the whole table, so Postgres
-    -- planned it afresh on every claim, which cost more than the claim itself.
+    -- goes before the rest of a wide run, and two wide runs interleave. Pick and lock, then lease them all
+    -- by primary key, each with one of the slots (a pending task has no last-attempt case).
     select pg_catalog.array_agg(picked.id order by picked.claim_rank, picked.created_at) into v_ids
       from (select t.id, t.claim_rank, t.created_at from taskweave.tasks t
-             where t.status = 'pending' and taskweave_private.is_due(t.status, t.run_after, t.lease_expires_at)
+             where t.status = 'pending' and t.run_after <= pg_catalog.now()
              order by t.claim_rank, t.created_at
              limit v_left
              for update skip locked) picked;
@@ -898,17 +894,90 @@ CREATE OR REPLACE FUNCTION taskweave.complete_and_claim(p_task_id uuid, p_worker
  RETURNS SETOF taskweave.tasks
  LANGUAGE plpgsql
  SET search_path TO ''
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+declare
+  v_slot integer;
+  v_cap integer;
+  v_over boolean;
+  v_row taskweave.tasks;
+  v_claimed taskweave.tasks;
 begin
   -- checked before anything changes, so bad input fails without completing the task either
-  perform taskweave_private.validate_worker(p_worker);
-  perform taskweave_private.validate_seconds('p_lease_seconds', p_lease_seconds, 1, 86400);
-  perform taskweave.complete_task(p_task_id, p_worker, p_output);
-  -- the completed task's running slot is free again within this transaction, so it can go to the next task
-  return query select * from taskweave.claim_tasks(p_worker, 1, p_lease_seconds);
+  if p_worker is null or pg_catalog.char_length(pg_catalog.btrim(p_worker)) = 0 or pg_catalog.char_length(p_worker) > 200 then
+    perform taskweave_private.validate_worker(p_worker);
+  end if;
+  if p_lease_seconds is null or p_lease_seconds < 1 or p_lease_seconds > 86400 then
+    perform taskweave_private.validate_seconds('p_lease_seconds', p_lease_seconds, 1, 86400);
+  end if;
+  if p_output is null then
+    raise exception 'p_output must not be null' using errcode = '22023';
+  end if;
+  perform pg_catalog.set_config('taskweave.actor', p_worker, true);
+
+  -- the completion, as complete_task does it, keeping the slot the task held
+  update taskweave.tasks t set status = 'completed', output = p_output
+    from (select h.id, h.running_slot from taskweave.tasks h
+           where h.id = p_task_id and h.leased_by = p_worker
+           for no key update) held
+   where t.id = held.id
+  returning held.running_slot into v_slot;
+  if not found then
+    -- not (or no longer) this worker's: complete_task raises why (TW001, P0002), or completes it should it
+    -- have become this worker's again meanwhile; the next claim then asks the cap as usual
+    perform taskweave.complete_task(p_task_id, p_worker, p_output);
+    return query select * from taskweave.claim_tasks(p_worker, 1, p_lease_seconds);
+    return;
+  end if;
+
+  -- the next task, as claim_tasks(p_worker, 1) chooses it: a task whose worker died first (it keeps its
+  -- own slot) ...
+  select * into v_row from taskweave.tasks t
+   where t.status = 'running' and t.lease_expires_at <= pg_catalog.now()
+   order by t.lease_expires_at
+   limit 1
+   for update skip locked;
+  if found then
+    v_claimed := taskweave_private.claim_locked(v_row, p_worker, p_lease_seconds);
+    if v_claimed.id is not null then
+      return next v_claimed;
+      return;
+    end if;
+  end if;
+
+  -- ... else a pending one in run-fair order, under the cap: with the slot just freed when the running
+  -- tasks fit under the cap (then one leaving and one entering keeps them there), else as claim_tasks asks
+  select c.cap,
+         exists (select 1 from taskweave.tasks t
+                  where t.status = 'running' and (t.running_slot > c.cap or t.running_slot is null))
+    into v_cap, v_over
+    from (select coalesce((select s.value from taskweave_private.settings s where s.name = 'max_running'), 100) as cap) c;
+  if v_cap <= 0 then
+    v_slot := null; -- no cap
+  elsif v_slot is null or v_slot > v_cap or v_over then
+    v_slot := (taskweave_private.take_running_slots(1))[1];
+    if v_slot is null then
+      return; -- the cap is reached
+    end if;
+  end if;
+  select * into v_row from taskweave.tasks t
+   where t.status = 'pending' and t.run_after <= pg_catalog.now()
+   order by t.claim_rank, t.created_at
+   limit 1
+   for update skip locked;
+  if not found then
+    return;
+  end if;
+  return query
+    update taskweave.tasks t
+       set status = 'running', attempt = t.attempt + 1, leased_by = p_worker,
+           lease_expires_at = pg_catalog.now() + pg_catalog.make_interval(secs => p_lease_seconds),
+           running_slot = v_slot
+     where t.id = v_row.id
+    returning t.*;
 end;
 $function$;
-comment on function taskweave.complete_and_claim(p_task_id uuid, p_worker text, p_output jsonb, p_lease_seconds integer) is 'Completes the worker''s running task exactly as complete_task does (TW001 for a worker that no longer holds the lease, P0002 for an unknown id, nothing changed) and, in the same transaction, claims at most one next task for the same worker exactly as claim_tasks(p_worker, 1, p_lease_seconds) does: zero rows when none is due or the running cap is full.';
+comment on function taskweave.complete_and_claim(p_task_id uuid, p_worker text, p_output jsonb, p_lease_seconds integer) is 'Completes the worker''s running task exactly as complete_task does (TW001 for a worker that no longer holds the lease, P0002 for an unknown id, nothing changed) and, in the same transaction, claims at most one next task for the same worker under claim_tasks'' rules (an expired lease first, then run-fair order, within the running cap): zero rows when none is due or the cap is full. The completed task''s running slot goes to the next task while the running tasks fit under the cap.';
 grant execute on function taskweave.complete_and_claim(p_task_id uuid, p_worker text, p_output jsonb, p_lease_seconds integer) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.complete_task(p_task_id uuid, p_worker text, p_output jsonb)
@@ -922,7 +991,7 @@ begin
   if p_output is null then
     raise exception 'p_output must not be null' using errcode = '22023';
   end if;
-  perform taskweave_private.set_actor(p_worker);
+  perform pg_catalog.set_config('taskweave.actor', coalesce(p_worker, ''), true);
   -- leased_by = p_worker implies status = 'running' (tasks_lease_check); no status test here, so the plan
   -- is the primary key's and never a scan of the running tasks
   update taskweave.tasks set status = 'completed', output = p_output
@@ -2601,19 +2670,37 @@ CREATE OR REPLACE FUNCTION taskweave_private.cap_task_sizes()
  SET search_path TO ''
 AS $function$
 begin
-  perform taskweave_private.cap_text(new.title, 500, 'p_title', 'tasks.title');
-  perform taskweave_private.cap_text(new.instructions, 200000, 'p_instructions', 'tasks.instructions');
-  perform taskweave_private.cap_jsonb(new.input, 1048576, 'p_input', 'tasks.input');
-  perform taskweave_private.cap_jsonb(new.output, 1048576, 'p_output', 'tasks.output');
-  perform taskweave_private.cap_jsonb(new.last_error, 65536, 'p_error', 'tasks.last_error');
-  perform taskweave_private.cap_text(new.tool_call_id, 200, 'p_tool_call_id', 'tasks.tool_call_id');
-  perform taskweave_private.cap_text(new.cancel_reason, 10000, 'p_note', 'tasks.cancel_reason');
-  perform taskweave_private.cap_text(new.agent, 200, 'p_agent', 'tasks.agent');
+  perform taskweave_private.cap_task_sizes_of(new);
   return new;
 end;
 $function$;
-comment on function taskweave_private.cap_task_sizes() is 'The size caps of taskweave.tasks (see cap_jsonb, cap_text); 22023 naming the argument.';
+comment on function taskweave_private.cap_task_sizes() is 'The size caps of taskweave.tasks (cap_task_sizes_of) for a write of output, last_error or cancel_reason that does not change the status (the guard trigger checks them on a status change); 22023 naming the argument.';
 grant execute on function taskweave_private.cap_task_sizes() to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.cap_task_sizes_of(p_task taskweave.tasks)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  -- lengths in bytes bound lengths in characters: the exact checks run only when a value may be over
+  if pg_catalog.octet_length(p_task.title) > 500 or pg_catalog.octet_length(p_task.instructions) > 200000
+     or pg_catalog.pg_column_size(p_task.input) > 1048576 or pg_catalog.pg_column_size(p_task.output) > 1048576
+     or pg_catalog.pg_column_size(p_task.last_error) > 65536 or pg_catalog.octet_length(p_task.tool_call_id) > 200
+     or pg_catalog.octet_length(p_task.cancel_reason) > 10000 or pg_catalog.octet_length(p_task.agent) > 200 then
+    perform taskweave_private.cap_text(p_task.title, 500, 'p_title', 'tasks.title');
+    perform taskweave_private.cap_text(p_task.instructions, 200000, 'p_instructions', 'tasks.instructions');
+    perform taskweave_private.cap_jsonb(p_task.input, 1048576, 'p_input', 'tasks.input');
+    perform taskweave_private.cap_jsonb(p_task.output, 1048576, 'p_output', 'tasks.output');
+    perform taskweave_private.cap_jsonb(p_task.last_error, 65536, 'p_error', 'tasks.last_error');
+    perform taskweave_private.cap_text(p_task.tool_call_id, 200, 'p_tool_call_id', 'tasks.tool_call_id');
+    perform taskweave_private.cap_text(p_task.cancel_reason, 10000, 'p_note', 'tasks.cancel_reason');
+    perform taskweave_private.cap_text(p_task.agent, 200, 'p_agent', 'tasks.agent');
+  end if;
+end;
+$function$;
+comment on function taskweave_private.cap_task_sizes_of(p_task taskweave.tasks) is 'The size caps of a taskweave.tasks row (see cap_jsonb, cap_text): 22023 naming the argument. Called by check_task_shape, cap_task_sizes and the guard trigger.';
+grant execute on function taskweave_private.cap_task_sizes_of(p_task taskweave.tasks) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.cap_text(p_value text, p_max_chars integer, p_argument text, p_column text)
  RETURNS void
@@ -2745,6 +2832,34 @@ end;
 $function$;
 comment on function taskweave_private.check_review_action(p_kind text, p_action text, p_manual_output jsonb, p_note text) is 'Raises 22023 naming what is wrong when an action does not fit a review of this kind: an action the kind does not take, manual without output, approve with anything but {"arguments": {...}}, answer without {"answer": ...}, reject without a reason.';
 grant execute on function taskweave_private.check_review_action(p_kind text, p_action text, p_manual_output jsonb, p_note text) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.check_task_shape()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_constraint text;
+begin
+  -- the size caps first (22023 naming the argument), as before
+  perform taskweave_private.cap_task_sizes_of(new);
+  v_constraint := case
+    -- as the constraints did: a test that comes out null passes (a null title is refused by NOT NULL)
+    when pg_catalog.char_length(pg_catalog.btrim(new.title)) not between 1 and 500 then 'tasks_title_check'
+    when pg_catalog.char_length(new.instructions) > 200000 then 'tasks_instructions_check'
+    when pg_catalog.jsonb_typeof(new.input) <> 'object' then 'tasks_input_is_object'
+    when (new.parent_task_id is null) <> (new.root_task_id = new.id) then 'tasks_root_check'
+    when not (new.min_completed is null or new.min_completed between 1 and pg_catalog.cardinality(new.dependent_task_ids)) then 'tasks_min_completed_check'
+  end;
+  if v_constraint is not null then
+    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
+      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+  end if;
+  return new;
+end;
+$function$;
+comment on function taskweave_private.check_task_shape() is 'BEFORE INSERT or an UPDATE of a column it tests, on taskweave.tasks: the size caps (cap_task_sizes_of, 22023 naming the argument), then what were CHECK constraints until 0.3.1 (23514 naming the same constraint): tasks_title_check (trimmed title of 1 to 500 characters), tasks_instructions_check (at most 200,000 characters), tasks_input_is_object, tasks_root_check (a root is its own root, a child is not), tasks_min_completed_check (a quorum between 1 and the number of dependencies).';
+grant execute on function taskweave_private.check_task_shape() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.claim_locked(p_task taskweave.tasks, p_worker text, p_lease_seconds integer)
  RETURNS taskweave.tasks
@@ -3019,6 +3134,13 @@ begin
     end if;
   end if;
 
+  -- what a move writes with it stays under its caps (22023 naming the argument; check_task_shape checks
+  -- the rest of a new row)
+  if tg_op = 'UPDATE' and (pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
+                           or pg_catalog.octet_length(new.cancel_reason) > 10000) then
+    perform taskweave_private.cap_task_sizes_of(new);
+  end if;
+
   -- the move's bookkeeping
   new.updated_at := pg_catalog.now();
   if new.status <> 'running' then
@@ -3075,7 +3197,11 @@ begin
     new.status,
     -- the worker or operator the API recorded (set_actor) when the caller may name one, else the
     -- trusted claims, else the role (current_actor)
-    taskweave_private.current_actor(),
+    -- a superuser's recorded actor is honoured as is (current_actor says so too): the worker path of a
+    -- local stack skips a function call per move
+    case when pg_catalog.current_setting('is_superuser') = 'on'
+         then coalesce(nullif(pg_catalog.current_setting('taskweave.actor', true), ''), taskweave_private.current_actor())
+         else taskweave_private.current_actor() end,
     v_detail
   );
 
@@ -4533,8 +4659,9 @@ CREATE TRIGGER task_events_append_only BEFORE DELETE OR UPDATE ON taskweave.task
 CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON taskweave.task_events FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER task_messages_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.task_messages FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_message_sizes();
 CREATE TRIGGER tasks_api_only BEFORE INSERT OR DELETE OR UPDATE ON taskweave.tasks FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
-CREATE TRIGGER tasks_cap_sizes BEFORE INSERT OR UPDATE OF title, instructions, input, output, last_error, tool_call_id, cancel_reason, agent ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_task_sizes();
+CREATE TRIGGER tasks_cap_sizes BEFORE UPDATE OF output, last_error, cancel_reason ON taskweave.tasks FOR EACH ROW WHEN (old.status = new.status) EXECUTE FUNCTION taskweave_private.cap_task_sizes();
 CREATE TRIGGER tasks_check_aggregator_dependencies AFTER UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) AND old.status IS DISTINCT FROM new.status AND new.is_parallel_task) EXECUTE FUNCTION taskweave.check_aggregator_dependencies();
+CREATE TRIGGER tasks_check_shape BEFORE INSERT OR UPDATE OF title, instructions, input, tool_call_id, agent, parent_task_id, root_task_id, min_completed, dependent_task_ids ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.check_task_shape();
 CREATE TRIGGER tasks_dispatch_ready AFTER INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN (new.status = 'pending'::taskweave.task_status) EXECUTE FUNCTION taskweave_private.dispatch_ready_task();
 CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
 CREATE TRIGGER tasks_keep_finished BEFORE UPDATE ON taskweave.tasks FOR EACH ROW WHEN (old.status = ANY (ARRAY['completed'::taskweave.task_status, 'failed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) EXECUTE FUNCTION taskweave_private.keep_finished_task();
