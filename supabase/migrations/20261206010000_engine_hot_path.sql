@@ -432,3 +432,204 @@ begin
   return new;
 end;
 $function$;
+
+-- 6. Who is asking, without a catalog query when the answer is already known. create_task spent most of
+--    its 2 ms here (scripts/bench-engine.ts measures enqueue -> start): claims_are_trusted looks up the
+--    login in pg_roles, and is_operator the caller.
+--    - trusted_claims: with no claims set in this session there is nothing to trust; auth.jwt() reads the
+--      same two settings and would return null.
+--    - is_operator: a caller whose role is a superuser (is_superuser follows SET ROLE, not security definer
+--      switches, as caller_role does) is an operator, as the pg_roles test found.
+create or replace function taskweave_private.trusted_claims()
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when nullif(pg_catalog.current_setting('request.jwt.claim', true), '') is null
+     and nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is null then null
+    when taskweave_private.claims_are_trusted() then (select auth.jwt())
+  end
+$$;
+
+create or replace function taskweave_private.is_operator()
+returns boolean
+language sql
+stable
+security definer -- reads pg_roles for the caller, who may not
+set search_path = ''
+as $$
+  -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator, and
+  -- neither is a login that wrote an operator claim for itself
+  select pg_catalog.current_setting('is_superuser') = 'on'
+      or taskweave_private.caller_role() = 'service_role'
+      or exists (
+        select 1
+          from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+         where r.rolname = taskweave_private.caller_role()
+           and n.nspname = 'taskweave'
+           and (r.rolsuper or r.oid = n.nspowner)
+      )
+      or coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false)
+$$;
+
+-- 7. Small helpers in PL/pgSQL rather than SQL. Postgres 17 cannot inline a SQL function that has a SET
+--    clause (and every function here has `set search_path = ''`, for the Security Advisor), and it plans
+--    such a function's body again for every statement that calls it. PL/pgSQL keeps its plans for the
+--    session, and evaluates a plain expression without the executor. Same bodies, same results.
+create or replace function taskweave_private.caller_role()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  -- the role GUC survives a security definer switch (current_user does not): it names the API role
+  -- PostgREST (or our web app) set for this request; a direct login without SET ROLE is its login role
+  return coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user::text);
+end;
+$$;
+
+create or replace function taskweave_private.claims_are_trusted()
+returns boolean
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  -- session_user is the login, unchanged by SET ROLE and by security definer functions
+  return session_user::text in ('authenticator', 'taskweave_web')
+      or exists (
+        select 1
+          from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+         where r.rolname = session_user::text
+           and n.nspname = 'taskweave'
+           and (r.rolsuper
+                or r.oid = n.nspowner
+                or pg_catalog.pg_has_role(r.oid, 'service_role', 'member')));
+end;
+$$;
+
+create or replace function taskweave_private.trusted_claims()
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  -- with no claims set in this session there is nothing to trust (auth.jwt() reads these two settings)
+  if nullif(pg_catalog.current_setting('request.jwt.claim', true), '') is null
+     and nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is null then
+    return null;
+  end if;
+  if taskweave_private.claims_are_trusted() then
+    return (select auth.jwt());
+  end if;
+  return null;
+end;
+$$;
+
+create or replace function taskweave_private.is_operator()
+returns boolean
+language plpgsql
+stable
+security definer -- reads pg_roles for the caller, who may not
+set search_path = ''
+as $$
+declare
+  v_role text := taskweave_private.caller_role();
+begin
+  -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator, and
+  -- neither is a login that wrote an operator claim for itself. is_superuser follows SET ROLE (not
+  -- security definer switches), as caller_role does: a superuser caller is an operator.
+  if pg_catalog.current_setting('is_superuser') = 'on' or v_role = 'service_role' then
+    return true;
+  end if;
+  if exists (select 1
+               from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+              where r.rolname = v_role
+                and n.nspname = 'taskweave'
+                and (r.rolsuper or r.oid = n.nspowner)) then
+    return true;
+  end if;
+  return coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false);
+end;
+$$;
+
+create or replace function taskweave_private.operator_name()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_claims jsonb := taskweave_private.trusted_claims();
+begin
+  return coalesce(v_claims ->> 'email', v_claims ->> 'sub', taskweave_private.caller_role());
+end;
+$$;
+
+create or replace function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
+returns bigint
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  -- given: the value (null = no limit); absent: the database default (0 = no limit). validate_limits ran
+  -- first, so the value is digits only
+  if p_limits ? p_key then
+    return taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000);
+  end if;
+  return nullif(taskweave_private.setting_int(p_default_setting, p_default), 0);
+end;
+$$;
+
+create or replace function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamptz)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  -- the join rule: every dependency ended, or a quorum completed, or the wait is over; null keeps waiting
+  return case
+    when p_open <= 0 then 'dependencies'
+    when p_min_completed is not null and p_completed >= p_min_completed then 'quorum'
+    when p_wait_until is not null and p_wait_until <= pg_catalog.now() then 'deadline'
+  end;
+end;
+$$;
+
+create or replace function taskweave_private.fan_in_lock_key(p_root_task_id uuid)
+returns integer
+language plpgsql
+immutable
+parallel safe
+set search_path = ''
+as $$
+begin
+  return pg_catalog.hashtextextended(p_root_task_id::text, 0)::bit(64)::bit(32)::integer;
+end;
+$$;
+
+create or replace function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return case
+    when p_run.deadline_at is not null and p_run.deadline_at <= pg_catalog.now() then
+      pg_catalog.format('the run''s deadline passed at %s', pg_catalog.to_char(p_run.deadline_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
+    when p_run.max_tokens is not null and p_run.input_tokens + p_run.output_tokens >= p_run.max_tokens then
+      pg_catalog.format('the run used %s of its max_tokens = %s', p_run.input_tokens + p_run.output_tokens, p_run.max_tokens)
+    when p_run.max_cost_usd is not null and p_run.cost_usd >= p_run.max_cost_usd then
+      pg_catalog.format('the run cost %s US dollars of its max_cost_usd = %s', pg_catalog.round(p_run.cost_usd, 6), p_run.max_cost_usd)
+    when p_for_new_task and p_run.max_tasks is not null and p_run.task_count >= p_run.max_tasks then
+      pg_catalog.format('the run has %s tasks, its max_tasks = %s', p_run.task_count, p_run.max_tasks)
+  end;
+end;
+$$;
