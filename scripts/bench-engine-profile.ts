@@ -18,9 +18,22 @@ import { startLocalPostgres } from './lib/local-postgres.ts';
 const JOBS = Number(process.env.BENCH_JOBS || 3000);
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const K = Number(process.env.BENCH_K || 1);
+/** BENCH_COMPLETION=complete_and_claim: claim once, then complete_and_claim (the worker path) instead of claims of K + complete_task */
+const COMPLETE_AND_CLAIM = process.env.BENCH_COMPLETION === 'complete_and_claim';
 
 const loopProcedure = `
 create schema bench_profile;
+create procedure bench_profile.loop_complete_and_claim(p_n int) language plpgsql as $$
+declare v_id uuid; v_done int := 0;
+begin
+  select t.id into v_id from taskweave.claim_tasks('w', 1) t;
+  commit;
+  while v_id is not null and v_done < p_n loop
+    select t.id into v_id from taskweave.complete_and_claim(v_id, 'w', '{}'::jsonb) t;
+    commit;
+    v_done := v_done + 1;
+  end loop;
+end $$;
 create procedure bench_profile.loop(p_n int, p_k int) language plpgsql as $$
 declare v_ids uuid[]; v_id uuid; v_done int := 0;
 begin
@@ -43,14 +56,22 @@ const VARIANTS: Record<string, string> = {
     create or replace function taskweave_private.setting_int(p_name text, p_default integer) returns integer language sql stable as $f$
       select coalesce(nullif(pg_catalog.current_setting('taskweave.' || p_name, true), '')::pg_catalog.int4, p_default) $f$;`,
   'no search_path on the hot-path functions (as before the Security Advisor fix)': [
-    'guard_task_transition()', 'is_due(taskweave.task_status, timestamptz, timestamptz)', 'current_actor(text)', 'set_actor(text)',
-    'require_lease(taskweave.tasks, uuid, text)', 'validate_worker(text)', 'validate_seconds(text, integer, integer, integer)',
-    'join_slot(uuid, smallint)', 'join_outcome(integer, integer, integer, timestamptz)', 'take_running_slots(integer)',
-  ].map((f) => `alter function taskweave_private.${f} reset search_path;`).join('\n'),
+    'taskweave_private.guard_task_transition()', 'taskweave_private.current_actor(text)', 'taskweave_private.caller_role()',
+    'taskweave_private.require_lease(taskweave.tasks, uuid, text)', 'taskweave_private.take_running_slots(integer)',
+    'taskweave_private.claim_locked(taskweave.tasks, text, integer)', 'taskweave.claim_tasks(text, integer, integer)',
+    'taskweave.complete_task(uuid, text, jsonb)', 'taskweave.complete_and_claim(uuid, text, jsonb, integer)',
+  ].map((f) => `alter function ${f} reset search_path;`).join('\n'),
   'a task_changed watcher is listening (every transition notifies, as in 0.2.0)':
     "insert into taskweave_private.change_watchers (watcher, expires_at) values ('bench-profile', now() + interval '1 hour')",
   'claim_tasks planned per call (plan_cache_mode auto, as in 0.2.0)':
     'alter function taskweave.claim_tasks(text, integer, integer) reset plan_cache_mode',
+  'complete_and_claim as in 0.3.0 (complete_task, then claim_tasks: no hand-over of the running slot)': `
+    create or replace function taskweave.complete_and_claim(p_task_id uuid, p_worker text, p_output jsonb, p_lease_seconds integer default 300)
+    returns setof taskweave.tasks language plpgsql set search_path = '' as $f$
+    begin
+      perform taskweave.complete_task(p_task_id, p_worker, p_output);
+      return query select * from taskweave.claim_tasks(p_worker, 1, p_lease_seconds);
+    end $f$;`,
   'no hosted-dispatch trigger': 'alter table taskweave.tasks disable trigger tasks_dispatch_ready',
   'guard trigger: bookkeeping only (no transition check, no task_events row, no notification)': `
     create or replace function taskweave_private.guard_task_transition() returns trigger language plpgsql as $f$
@@ -67,9 +88,15 @@ const VARIANTS: Record<string, string> = {
     drop index taskweave.tasks_parent_task_id_idx; drop index taskweave.tasks_root_task_id_idx; drop index taskweave.tasks_roots_recent_idx;`,
   'no task_events FK': 'alter table taskweave.task_events drop constraint task_events_task_id_fkey',
   'no CHECK constraints on tasks but the lease one': `
-    alter table taskweave.tasks drop constraint tasks_title_check, drop constraint tasks_instructions_check,
-      drop constraint tasks_input_is_object, drop constraint tasks_attempts_check, drop constraint tasks_root_check,
-      drop constraint tasks_queued_is_aggregator, drop constraint tasks_min_completed_check, drop constraint tasks_activated_by_check`,
+    alter table taskweave.tasks drop constraint tasks_attempts_check, drop constraint tasks_queued_is_aggregator,
+      drop constraint tasks_activated_by_check`,
+  'the five creation-time constraints back as CHECK constraints (as before 0.3.1)': `
+    alter table taskweave.tasks
+      add constraint tasks_title_check check (char_length(btrim(title)) between 1 and 500),
+      add constraint tasks_instructions_check check (char_length(instructions) <= 200000),
+      add constraint tasks_input_is_object check (jsonb_typeof(input) = 'object'),
+      add constraint tasks_root_check check ((parent_task_id is null) = (root_task_id = id)),
+      add constraint tasks_min_completed_check check (min_completed is null or min_completed between 1 and cardinality(dependent_task_ids))`,
 };
 
 type Sql = postgres.Sql<Record<string, unknown>>;
@@ -98,7 +125,7 @@ async function measure(serverUrl: string, template: string, variant: string) {
     const [{ lsn: lsn0 }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
     const cpu0 = cpuTicks(pid);
     const t0 = performance.now();
-    await sql.unsafe(`call bench_profile.loop(${JOBS}, ${K})`);
+    await sql.unsafe(COMPLETE_AND_CLAIM ? `call bench_profile.loop_complete_and_claim(${JOBS})` : `call bench_profile.loop(${JOBS}, ${K})`);
     const wall = performance.now() - t0;
     const cpu1 = cpuTicks(pid);
     const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_current_wal_lsn() - ${lsn0}::pg_lsn as bytes`;
@@ -126,7 +153,7 @@ async function main() {
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = med(results.get(names[0])!.map((r) => r.cpuUs));
-  console.log(`\n| variant (k = ${K}, ${JOBS} jobs, one connection) | backend CPU µs/job | vs ${names[0]} | WAL bytes/job | wall µs/job |`);
+  console.log(`\n| variant (${COMPLETE_AND_CLAIM ? 'complete_and_claim' : `k = ${K}`}, ${JOBS} jobs, one connection) | backend CPU µs/job | vs ${names[0]} | WAL bytes/job | wall µs/job |`);
   console.log('|---|---:|---:|---:|---:|');
   for (const name of names) {
     const rs = results.get(name)!;

@@ -2507,13 +2507,15 @@ grant execute on function taskweave_private.called_from_api() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.caller_role()
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
+begin
   -- the role GUC survives a security definer switch (current_user does not): it names the API role
   -- PostgREST (or our web app) set for this request; a direct login without SET ROLE is its login role
-  select coalesce(nullif(current_setting('role', true), 'none'), session_user::text)
+  return coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user::text);
+end;
 $function$;
 comment on function taskweave_private.caller_role() is 'The role the request runs as (anon, authenticated, service_role, or a direct login such as postgres), even inside a security definer function.';
 grant execute on function taskweave_private.caller_role() to authenticated;
@@ -2899,12 +2901,13 @@ grant execute on function taskweave_private.claim_locked(p_task taskweave.tasks,
 
 CREATE OR REPLACE FUNCTION taskweave_private.claims_are_trusted()
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
+begin
   -- session_user is the login, unchanged by SET ROLE and by security definer functions
-  select session_user::text in ('authenticator', 'taskweave_web')
+  return session_user::text in ('authenticator', 'taskweave_web')
       or exists (
         select 1
           from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
@@ -2912,8 +2915,8 @@ AS $function$
            and n.nspname = 'taskweave'
            and (r.rolsuper
                 or r.oid = n.nspowner
-                or pg_catalog.pg_has_role(r.oid, 'service_role', 'member'))
-      )
+                or pg_catalog.pg_has_role(r.oid, 'service_role', 'member')));
+end;
 $function$;
 comment on function taskweave_private.claims_are_trusted() is 'Whether request.jwt.claims were set by a trusted front door: the login (session_user) is authenticator (PostgREST), taskweave_web (the web app) or a login with operator power (superuser, owner of schema taskweave, member of service_role: the functions'' own connection). Any other login could have written the claims itself.';
 grant execute on function taskweave_private.claims_are_trusted() to service_role;
@@ -3078,11 +3081,13 @@ grant execute on function taskweave_private.escalate_failure(p_task taskweave.ta
 
 CREATE OR REPLACE FUNCTION taskweave_private.fan_in_lock_key(p_root_task_id uuid)
  RETURNS integer
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE
  SET search_path TO ''
 AS $function$
-  select pg_catalog.hashtextextended(p_root_task_id::text, 0)::bit(64)::bit(32)::integer
+begin
+  return pg_catalog.hashtextextended(p_root_task_id::text, 0)::bit(64)::bit(32)::integer;
+end;
 $function$;
 comment on function taskweave_private.fan_in_lock_key(p_root_task_id uuid) is 'The second key of a run''s fan-in advisory lock (the first is hashtext(''taskweave.fan_in'')): held exclusively while an aggregator is created in the run, shared by the fan-in trigger while a dependency ends. Two runs that share a key only wait for each other a little longer.';
 grant execute on function taskweave_private.fan_in_lock_key(p_root_task_id uuid) to service_role;
@@ -3438,21 +3443,28 @@ grant execute on function taskweave_private.is_ended(p_status taskweave.task_sta
 
 CREATE OR REPLACE FUNCTION taskweave_private.is_operator()
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+declare
+  v_role text := taskweave_private.caller_role();
+begin
   -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator, and
-  -- neither is a login that wrote an operator claim for itself
-  select taskweave_private.caller_role() = 'service_role'
-      or exists (
-        select 1
-          from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
-         where r.rolname = taskweave_private.caller_role()
-           and n.nspname = 'taskweave'
-           and (r.rolsuper or r.oid = n.nspowner)
-      )
-      or coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false)
+  -- neither is a login that wrote an operator claim for itself. is_superuser follows SET ROLE (not
+  -- security definer switches), as caller_role does: a superuser caller is an operator.
+  if pg_catalog.current_setting('is_superuser') = 'on' or v_role = 'service_role' then
+    return true;
+  end if;
+  if exists (select 1
+               from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+              where r.rolname = v_role
+                and n.nspname = 'taskweave'
+                and (r.rolsuper or r.oid = n.nspowner)) then
+    return true;
+  end if;
+  return coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false);
+end;
 $function$;
 comment on function taskweave_private.is_operator() is 'True for service_role, for the role that owns the taskweave schema (the migrating role, e.g. postgres) or a superuser, and for a JWT with app_metadata.role = operator set by a trusted front door (claims_are_trusted). False for everyone else, including custom roles that inherit authenticated and logins that set an operator claim themselves.';
 grant execute on function taskweave_private.is_operator() to authenticated;
@@ -3460,16 +3472,18 @@ grant execute on function taskweave_private.is_operator() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
+begin
   -- the join rule: every dependency ended, or a quorum completed, or the wait is over; null keeps waiting
-  select case
+  return case
     when p_open <= 0 then 'dependencies'
     when p_min_completed is not null and p_completed >= p_min_completed then 'quorum'
-    when p_wait_until is not null and p_wait_until <= now() then 'deadline'
-  end
+    when p_wait_until is not null and p_wait_until <= pg_catalog.now() then 'deadline'
+  end;
+end;
 $function$;
 comment on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) is 'The join rule, written once: dependencies (none open), quorum (p_min_completed completed) or deadline (p_wait_until passed); null while the aggregator must keep waiting.';
 grant execute on function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamp with time zone) to service_role;
@@ -3658,14 +3672,18 @@ grant execute on function taskweave_private.latest_tool_call_review(p_task_id uu
 
 CREATE OR REPLACE FUNCTION taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
  RETURNS bigint
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
+begin
   -- given: the value (null = no limit); absent: the database default (0 = no limit). validate_limits ran
   -- first, so the value is digits only
-  select case when p_limits ? p_key then taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000)
-              else nullif(taskweave_private.setting_int(p_default_setting, p_default), 0) end
+  if p_limits ? p_key then
+    return taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000);
+  end if;
+  return nullif(taskweave_private.setting_int(p_default_setting, p_default), 0);
+end;
 $function$;
 comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) is 'One whole-number run limit from p_limits, else from the database default setting.';
 grant execute on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) to service_role;
@@ -3792,12 +3810,15 @@ comment on function taskweave_private.notify_review_changed() is 'Notifies revie
 
 CREATE OR REPLACE FUNCTION taskweave_private.operator_name()
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
-  select coalesce(c ->> 'email', c ->> 'sub', taskweave_private.caller_role())
-    from (select taskweave_private.trusted_claims() as c) claims
+declare
+  v_claims jsonb := taskweave_private.trusted_claims();
+begin
+  return coalesce(v_claims ->> 'email', v_claims ->> 'sub', taskweave_private.caller_role());
+end;
 $function$;
 comment on function taskweave_private.operator_name() is 'The operator acting now, for resolved_by and task_events: the trusted JWT''s email, else its subject, else the role.';
 grant execute on function taskweave_private.operator_name() to service_role;
@@ -4081,20 +4102,22 @@ grant execute on function taskweave_private.review_filter_predicate(p_filter jso
 
 CREATE OR REPLACE FUNCTION taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
-  select case
-    when p_run.deadline_at is not null and p_run.deadline_at <= now() then
-      format('the run''s deadline passed at %s', to_char(p_run.deadline_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
+begin
+  return case
+    when p_run.deadline_at is not null and p_run.deadline_at <= pg_catalog.now() then
+      pg_catalog.format('the run''s deadline passed at %s', pg_catalog.to_char(p_run.deadline_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
     when p_run.max_tokens is not null and p_run.input_tokens + p_run.output_tokens >= p_run.max_tokens then
-      format('the run used %s of its max_tokens = %s', p_run.input_tokens + p_run.output_tokens, p_run.max_tokens)
+      pg_catalog.format('the run used %s of its max_tokens = %s', p_run.input_tokens + p_run.output_tokens, p_run.max_tokens)
     when p_run.max_cost_usd is not null and p_run.cost_usd >= p_run.max_cost_usd then
-      format('the run cost %s US dollars of its max_cost_usd = %s', round(p_run.cost_usd, 6), p_run.max_cost_usd)
+      pg_catalog.format('the run cost %s US dollars of its max_cost_usd = %s', pg_catalog.round(p_run.cost_usd, 6), p_run.max_cost_usd)
     when p_for_new_task and p_run.max_tasks is not null and p_run.task_count >= p_run.max_tasks then
-      format('the run has %s tasks, its max_tasks = %s', p_run.task_count, p_run.max_tasks)
-  end
+      pg_catalog.format('the run has %s tasks, its max_tasks = %s', p_run.task_count, p_run.max_tasks)
+  end;
+end;
 $function$;
 comment on function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean) is 'Why a run may not go on (deadline, max_tokens, max_cost_usd, and for a new task max_tasks), or null when it may.';
 grant execute on function taskweave_private.run_limit_reached(p_run taskweave.runs, p_for_new_task boolean) to service_role;
@@ -4365,11 +4388,21 @@ grant execute on function taskweave_private.tool_call_reused(p_parent_task_id uu
 
 CREATE OR REPLACE FUNCTION taskweave_private.trusted_claims()
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
 AS $function$
-  select case when taskweave_private.claims_are_trusted() then (select auth.jwt()) end
+begin
+  -- with no claims set in this session there is nothing to trust (auth.jwt() reads these two settings)
+  if nullif(pg_catalog.current_setting('request.jwt.claim', true), '') is null
+     and nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is null then
+    return null;
+  end if;
+  if taskweave_private.claims_are_trusted() then
+    return (select auth.jwt());
+  end if;
+  return null;
+end;
 $function$;
 comment on function taskweave_private.trusted_claims() is 'The request''s JWT claims when a trusted front door set them (claims_are_trusted), else null.';
 grant execute on function taskweave_private.trusted_claims() to service_role;

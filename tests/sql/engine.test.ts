@@ -99,6 +99,68 @@ describe('complete_and_claim', () => {
   });
 });
 
+describe('complete_and_claim hands the running slot over only while the running tasks fit under the cap', () => {
+  it('after the cap is lowered below what runs, nothing new starts until the running tasks are under it', async () => {
+    await clearQueue();
+    await db.sql`select count(taskweave.create_task('lowered ' || i, 'x')) from generate_series(1, 6) i`;
+    await setCap(3);
+    const held = await db.sql<{ id: string; running_slot: number }[]>`select id, running_slot from taskweave.claim_tasks('w', 3) order by running_slot`;
+    expect(held.map((t) => t.running_slot)).toEqual([1, 2, 3]);
+    await setCap(1);
+    try {
+      // slot 1 is under the new cap, but slots 2 and 3 are above it: no hand-over, and no room
+      expect(await db.sql`select * from taskweave.complete_and_claim(${held[0].id}, 'w', '{}')`).toEqual([]);
+      expect(await db.sql`select * from taskweave.complete_and_claim(${held[1].id}, 'w', '{}')`).toEqual([]);
+      expect(await runningCount()).toBe(1);
+      // one running, cap 1: the last one's slot (3, above the cap) is not handed over either, but the cap
+      // has room once it completes, so the next task starts with the lowest free slot
+      const [next] = await db.sql<{ id: string; running_slot: number }[]>`select id, running_slot from taskweave.complete_and_claim(${held[2].id}, 'w', '{}')`;
+      expect(next.running_slot).toBe(1);
+      expect(await runningCount()).toBe(1);
+      // from now on the slot goes from task to task
+      const [after] = await db.sql<{ id: string; running_slot: number }[]>`select id, running_slot from taskweave.complete_and_claim(${next.id}, 'w', '{}')`;
+      expect(after).toMatchObject({ running_slot: 1 });
+      expect(await runningCount()).toBe(1);
+    } finally {
+      await setCap(CAP);
+    }
+  });
+
+  it('tasks started while the cap was off count: turning it on stops new starts until they are under it', async () => {
+    await clearQueue();
+    await db.sql`select count(taskweave.create_task('uncapped ' || i, 'x')) from generate_series(1, 5) i`;
+    await setCap(0);
+    const held = await db.sql<{ id: string; running_slot: number | null }[]>`select id, running_slot from taskweave.claim_tasks('w', 3)`;
+    expect(held.map((t) => t.running_slot)).toEqual([null, null, null]);
+    await setCap(2);
+    try {
+      expect(await db.sql`select * from taskweave.complete_and_claim(${held[0].id}, 'w', '{}')`).toEqual([]);
+      expect(await runningCount()).toBe(2);
+      // one of the three left: room for one more, which gets the lowest free slot
+      const [next] = await db.sql<{ running_slot: number }[]>`select running_slot from taskweave.complete_and_claim(${held[1].id}, 'w', '{}')`;
+      expect(next.running_slot).toBe(1);
+      expect(await runningCount()).toBe(2);
+    } finally {
+      await setCap(CAP);
+    }
+  });
+
+  it('takes a task whose worker died before a pending one, as claim_tasks does', async () => {
+    await clearQueue();
+    const mine = await createRoot(db.sql, 'mine');
+    const orphan = await createRoot(db.sql, 'orphan');
+    await createRoot(db.sql, 'waiting');
+    await claim(db.sql, mine.id, 'w');
+    await claim(db.sql, orphan.id, 'dead worker');
+    await expireLease(orphan.id);
+    const [next] = await db.sql<TaskRow[]>`select * from taskweave.complete_and_claim(${mine.id}, 'w', '{}')`;
+    expect(next).toMatchObject({ id: orphan.id, status: 'running', leased_by: 'w', attempt: 2 });
+    const [event] = await db.sql<{ detail: { previous_worker: string } }[]>`
+      select detail from taskweave.task_events where task_id = ${orphan.id} and event = 'lease_taken_over'`;
+    expect(event.detail.previous_worker).toBe('dead worker');
+  });
+});
+
 describe('the running cap under 16 concurrent claimers', () => {
   /**
    * 16 connections claim, complete and complete_and_claim at once while a 17th samples how many run;
