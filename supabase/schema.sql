@@ -1239,25 +1239,52 @@ CREATE OR REPLACE FUNCTION taskweave.create_task(p_title text, p_instructions te
  SET search_path TO ''
 AS $function$
 declare
-  v_id uuid := gen_random_uuid();
+  v_id uuid := pg_catalog.gen_random_uuid();
   v_task taskweave.tasks;
+  v_max_attempts integer;
+  v_max_tasks bigint;
+  v_max_tokens bigint;
   v_deadline bigint;
 begin
   -- service_role, the schema owner and superusers pass; a signed-in user needs the operator claim
-  perform taskweave_private.require_operator('create tasks');
-  perform taskweave_private.validate_new_task(p_title, p_instructions, p_input);
-  perform taskweave_private.validate_limits(p_limits);
-  perform taskweave_private.lock_agent(p_agent);
+  if not taskweave_private.is_operator() then
+    perform taskweave_private.require_operator('create tasks');
+  end if;
+  if p_title is null or pg_catalog.char_length(pg_catalog.btrim(p_title)) = 0 or pg_catalog.char_length(p_title) > 500
+     or p_instructions is null or pg_catalog.char_length(p_instructions) > 200000
+     or p_input is null or pg_catalog.jsonb_typeof(p_input) <> 'object' then
+    perform taskweave_private.validate_new_task(p_title, p_instructions, p_input);
+  end if;
+  if p_limits is distinct from '{}'::jsonb then
+    perform taskweave_private.validate_limits(p_limits);
+  end if;
+  if p_agent is not null then
+    perform taskweave_private.lock_agent(p_agent);
+  end if;
+  -- the database defaults (0 = no limit), in one read
+  select coalesce(pg_catalog.max(s.value) filter (where s.name = 'default_max_attempts'), 3),
+         coalesce(pg_catalog.max(s.value) filter (where s.name = 'default_max_tasks'), 1000),
+         coalesce(pg_catalog.max(s.value) filter (where s.name = 'default_max_tokens'), 2000000),
+         coalesce(pg_catalog.max(s.value) filter (where s.name = 'default_deadline_seconds'), 86400)
+    into v_max_attempts, v_max_tasks, v_max_tokens, v_deadline
+    from taskweave_private.settings s
+   where s.name in ('default_max_attempts', 'default_max_tasks', 'default_max_tokens', 'default_deadline_seconds');
+  v_max_tasks := nullif(v_max_tasks, 0);
+  v_max_tokens := nullif(v_max_tokens, 0);
+  v_deadline := nullif(v_deadline, 0);
+  if p_limits is distinct from '{}'::jsonb then
+    -- given: the value (null = no limit); absent: the database default
+    if p_limits ? 'max_tasks' then v_max_tasks := taskweave_private.json_whole_number(p_limits -> 'max_tasks', 'p_limits.max_tasks', 1, 1000000000000); end if;
+    if p_limits ? 'max_tokens' then v_max_tokens := taskweave_private.json_whole_number(p_limits -> 'max_tokens', 'p_limits.max_tokens', 1, 1000000000000); end if;
+    if p_limits ? 'deadline_seconds' then v_deadline := taskweave_private.json_whole_number(p_limits -> 'deadline_seconds', 'p_limits.deadline_seconds', 1, 1000000000000); end if;
+  end if;
   insert into taskweave.tasks (id, root_task_id, title, instructions, input, status, max_attempts, agent)
-  values (v_id, v_id, btrim(p_title), p_instructions, p_input, 'pending', taskweave_private.setting_int('default_max_attempts', 3), p_agent)
+  values (v_id, v_id, pg_catalog.btrim(p_title), p_instructions, p_input, 'pending', v_max_attempts, p_agent)
   returning * into v_task;
-  v_deadline := taskweave_private.limit_value(p_limits, 'deadline_seconds', 'default_deadline_seconds', 86400);
   insert into taskweave.runs (root_task_id, max_tasks, max_tokens, max_cost_usd, deadline_at, created_at)
-  values (v_id,
-          taskweave_private.limit_value(p_limits, 'max_tasks', 'default_max_tasks', 1000),
-          taskweave_private.limit_value(p_limits, 'max_tokens', 'default_max_tokens', 2000000),
-          taskweave_private.json_decimal(p_limits -> 'max_cost_usd', 'p_limits.max_cost_usd', 0.000001, 1000000),
-          v_task.created_at + make_interval(secs => v_deadline),
+  values (v_id, v_max_tasks, v_max_tokens,
+          case when p_limits ? 'max_cost_usd' then taskweave_private.json_decimal(p_limits -> 'max_cost_usd', 'p_limits.max_cost_usd', 0.000001, 1000000) end,
+          v_task.created_at + pg_catalog.make_interval(secs => v_deadline),
           v_task.created_at);
   return v_task;
 end;
