@@ -1454,8 +1454,17 @@ begin
 
   if v_call.status = 'awaiting_approval' then
     v_review := taskweave_private.latest_tool_call_review(p_task_id, p_tool_call_id, 'approval');
+    if v_review.action = 'approve' and v_review.status = 'resolved' and p_result is null and p_error is not null then
+      -- approved, but it could not start (the operator's edited arguments do not fit the tool's schema):
+      -- it ends failed with the reason, never started, so a resumed run reads the failure back
+      update taskweave.tool_calls
+         set status = 'failed', error = p_error, ended_at = now(), duration_ms = 0
+       where id = v_call.id
+       returning * into v_call;
+      return v_call;
+    end if;
     if v_review.action is distinct from 'reject' or p_result is not null then
-      raise exception 'tool call % of task % waits for approval: only a rejection (p_result null) can end it unstarted', p_tool_call_id, p_task_id
+      raise exception 'tool call % of task % waits for approval: only a rejection (p_result null), or an approved call that cannot start (p_result null and p_error), can end it unstarted', p_tool_call_id, p_task_id
         using errcode = '55000';
     end if;
     update taskweave.tool_calls
@@ -1475,7 +1484,7 @@ begin
   return v_call;
 end;
 $function$;
-comment on function taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text) is 'The worker records a started tool call''s outcome (the lease holder only: TW001): succeeded with p_result, or failed with p_error (at most 10000 characters; p_result at most 2 MiB, already cut to the tool''s max_output_bytes). A call awaiting an approval that was rejected ends as rejected (p_result null; p_error defaults to the operator''s note). The same outcome twice returns the row unchanged; another outcome for an ended call is 55000; P0002 for a call never started.';
+comment on function taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text) is 'The worker records a started tool call''s outcome (the lease holder only: TW001): succeeded with p_result, or failed with p_error (at most 10000 characters; p_result at most 2 MiB, already cut to the tool''s max_output_bytes). A call awaiting an approval ends unstarted: rejected when its review was rejected (p_result null; p_error defaults to the operator''s note), or failed with p_error when it was approved but cannot start (p_result null; the operator''s edited arguments do not fit the tool''s schema). The same outcome twice returns the row unchanged; another outcome for an ended call is 55000; P0002 for a call never started.';
 grant execute on function taskweave.finish_tool_call(p_task_id uuid, p_worker text, p_tool_call_id text, p_result jsonb, p_error text) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave.get_dependency_results(p_task_id uuid)

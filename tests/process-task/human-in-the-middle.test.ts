@@ -127,6 +127,11 @@ describe('a tool that requires approval', () => {
     const results = await resumeOnce(id);
     expect(mail.hits('/send').length).toBe(before);
     expect(results).toEqual([{ tool_call_id: 'mail_1', value: expect.stringMatching(/^send_email was approved with edited arguments that do not fit its schema, so it was not called: .*subject/) }]);
+    // the call ends failed, never started: it no longer waits for approval
+    const [call] = await db.sql<{ status: string; error: string; ended_at: Date | null }[]>`select status, error, ended_at from taskweave.tool_calls where task_id = ${id}`;
+    expect(call.status).toBe('failed');
+    expect(call.error).toMatch(/^send_email was approved with edited arguments that do not fit its schema, so it was not called: .*subject/);
+    expect(call.ended_at).not.toBeNull();
   });
 
   it('reject with a reason: the call is never made and the model gets the reason as its result', async () => {

@@ -181,6 +181,24 @@ describe('request_human', () => {
     expect((await rejection(requestHuman(db.sql, task, 'w1', 'approval', { tool_call_id: 'wipe-1', tool: 'wipe', arguments: { all: true } }))).code).toBe('55000');
   });
 
+  it('approved but unable to start (edited arguments that do not fit): the call ends failed with the reason, never started', async () => {
+    await upsertTool(db.sql, 'send', httpTool({ requires_approval: true }));
+    const task = await runningTask('send');
+    const review = await requestHuman(db.sql, task, 'w1', 'approval', { tool_call_id: 'send-1', tool: 'send', arguments: { to: 'a' } });
+    // an ended call needs an outcome: before the decision, and with a result, it is refused
+    expect((await rejection(finishCall(db.sql, task, 'w1', 'send-1', null, 'x'))).code).toBe('TW001');
+    await decide(review.id, 'approve', { arguments: { too: 'many' } });
+    await claim(db.sql, task, 'w1');
+    expect((await rejection(finishCall(db.sql, task, 'w1', 'send-1', { sent: true }))).code).toBe('55000');
+    expect((await rejection(finishCall(db.sql, task, 'w1', 'send-1', null))).code).toBe('55000');
+    const failed = await finishCall(db.sql, task, 'w1', 'send-1', null, 'not called: the edited arguments do not fit');
+    expect(failed).toMatchObject({ status: 'failed', error: 'not called: the edited arguments do not fit', result: null, duration_ms: 0 });
+    expect(failed.ended_at).not.toBeNull();
+    // read back as it is; it never starts afterwards
+    expect(await finishCall(db.sql, task, 'w1', 'send-1', null, 'not called: the edited arguments do not fit')).toMatchObject({ id: failed.id, status: 'failed' });
+    expect(await start(db.sql, task, 'w1', 'send-1', 'send', 'send', { to: 'a' })).toMatchObject({ id: failed.id, status: 'failed' });
+  });
+
   it('question: ask_human waits for an answer the loop reads back by tool call id', async () => {
     const task = await runningTask('ask');
     const review = await requestHuman(db.sql, task, 'w1', 'question', { tool_call_id: 'ask-1', question: 'Which region?', options: ['eu', 'us'] });

@@ -175,7 +175,13 @@ export async function executeExternalCall(run: LoopRun, entry: ToolEntry, call: 
   const edited = (review.manual_output as { arguments?: unknown } | null)?.arguments;
   if (edited === undefined || edited === null) return makeCall(run, entry, call, args, false);
   const editIssues = edited && typeof edited === 'object' && !Array.isArray(edited) ? schemaIssues(ext.inputSchema, edited) : 'a JSON object is expected';
-  if (editIssues) return toolError(`${ext.name} was approved with edited arguments that do not fit its schema, so it was not called: ${editIssues}`);
+  if (editIssues) {
+    // not called; the call ends failed with the reason, so it does not wait for approval for ever and a
+    // resumed run reads the failure back
+    const message = `${ext.name} was approved with edited arguments that do not fit its schema, so it was not called: ${editIssues}`;
+    await store.finishToolCall(run.task.id, run.worker, call.toolCallId, { result: null, error: message.slice(0, 10_000) });
+    return toolError(message);
+  }
   return makeCall(run, entry, call, edited as Record<string, unknown>, true);
 }
 
