@@ -1269,14 +1269,14 @@ begin
     into v_max_attempts, v_max_tasks, v_max_tokens, v_deadline
     from taskweave_private.settings s
    where s.name in ('default_max_attempts', 'default_max_tasks', 'default_max_tokens', 'default_deadline_seconds');
+  -- a database default of 0 is no limit
   v_max_tasks := nullif(v_max_tasks, 0);
   v_max_tokens := nullif(v_max_tokens, 0);
   v_deadline := nullif(v_deadline, 0);
   if p_limits is distinct from '{}'::jsonb then
-    -- given: the value (null = no limit); absent: the database default
-    if p_limits ? 'max_tasks' then v_max_tasks := taskweave_private.json_whole_number(p_limits -> 'max_tasks', 'p_limits.max_tasks', 1, 1000000000000); end if;
-    if p_limits ? 'max_tokens' then v_max_tokens := taskweave_private.json_whole_number(p_limits -> 'max_tokens', 'p_limits.max_tokens', 1, 1000000000000); end if;
-    if p_limits ? 'deadline_seconds' then v_deadline := taskweave_private.json_whole_number(p_limits -> 'deadline_seconds', 'p_limits.deadline_seconds', 1, 1000000000000); end if;
+    v_max_tasks := taskweave_private.limit_value(p_limits, 'max_tasks', v_max_tasks);
+    v_max_tokens := taskweave_private.limit_value(p_limits, 'max_tokens', v_max_tokens);
+    v_deadline := taskweave_private.limit_value(p_limits, 'deadline_seconds', v_deadline);
   end if;
   insert into taskweave.tasks (id, root_task_id, title, instructions, input, status, max_attempts, agent)
   values (v_id, v_id, pg_catalog.btrim(p_title), p_instructions, p_input, 'pending', v_max_attempts, p_agent)
@@ -3238,11 +3238,7 @@ begin
     new.status,
     -- the worker or operator the API recorded (set_actor) when the caller may name one, else the
     -- trusted claims, else the role (current_actor)
-    -- a superuser's recorded actor is honoured as is (current_actor says so too): the worker path of a
-    -- local stack skips a function call per move
-    case when pg_catalog.current_setting('is_superuser') = 'on'
-         then coalesce(nullif(pg_catalog.current_setting('taskweave.actor', true), ''), taskweave_private.current_actor())
-         else taskweave_private.current_actor() end,
+    taskweave_private.current_actor(),
     v_detail
   );
 
@@ -3706,23 +3702,23 @@ $function$;
 comment on function taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text) is 'The newest review about one tool call of a task (of one kind, or any when p_kind is null).';
 grant execute on function taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text) to service_role;
 
-CREATE OR REPLACE FUNCTION taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
+CREATE OR REPLACE FUNCTION taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint)
  RETURNS bigint
  LANGUAGE plpgsql
- STABLE
+ IMMUTABLE
  SET search_path TO ''
 AS $function$
 begin
-  -- given: the value (null = no limit); absent: the database default (0 = no limit). validate_limits ran
-  -- first, so the value is digits only
+  -- given: the value (null = no limit); absent: the default. validate_limits ran first, so the value is
+  -- digits only
   if p_limits ? p_key then
     return taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000);
   end if;
-  return nullif(taskweave_private.setting_int(p_default_setting, p_default), 0);
+  return p_default;
 end;
 $function$;
-comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) is 'One whole-number run limit from p_limits, else from the database default setting.';
-grant execute on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer) to service_role;
+comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint) is 'One whole-number run limit: the value p_limits gives for p_key (null = no limit), else p_default.';
+grant execute on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint) to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.lock_agent(p_agent text)
  RETURNS void
