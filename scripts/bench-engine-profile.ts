@@ -86,10 +86,15 @@ const VARIANTS: Record<string, string> = {
     end $f$;`,
   'no parent/root/roots_recent indexes': `
     drop index taskweave.tasks_parent_task_id_idx; drop index taskweave.tasks_root_task_id_idx; drop index taskweave.tasks_roots_recent_idx;`,
-  'no task_events FK': 'alter table taskweave.task_events drop constraint task_events_task_id_fkey',
-  'no CHECK constraints on tasks but the lease one': `
-    alter table taskweave.tasks drop constraint tasks_attempts_check, drop constraint tasks_queued_is_aggregator,
-      drop constraint tasks_activated_by_check`,
+  'task_events.task_id with its foreign key back (as before 0.3.2)': `
+    alter table taskweave.task_events add constraint task_events_task_id_fkey foreign key (task_id)
+      references taskweave.tasks (id) on delete cascade deferrable initially deferred`,
+  'the four state rules back as CHECK constraints (as before 0.3.2)': `
+    alter table taskweave.tasks
+      add constraint tasks_attempts_check check (attempt >= 0 and max_attempts between 1 and 100),
+      add constraint tasks_lease_check check ((status = 'running') = (leased_by is not null and lease_expires_at is not null)),
+      add constraint tasks_queued_is_aggregator check (status <> 'queued' or cardinality(dependent_task_ids) > 0),
+      add constraint tasks_activated_by_check check (activated_by in ('dependencies', 'quorum', 'deadline'))`,
   'the five creation-time constraints back as CHECK constraints (as before 0.3.1)': `
     alter table taskweave.tasks
       add constraint tasks_title_check check (char_length(btrim(title)) between 1 and 500),

@@ -161,10 +161,10 @@ create table taskweave.task_events (
   actor text,
   detail jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
-  constraint task_events_pkey PRIMARY KEY (id),
-  constraint task_events_task_id_fkey FOREIGN KEY (task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
+  constraint task_events_pkey PRIMARY KEY (id)
 );
 comment on table taskweave.task_events is 'Append-only history: one row per task creation, status change and lease takeover, with the actor where known.';
+comment on column taskweave.task_events.task_id is 'The task this history row belongs to (taskweave.tasks.id). No foreign key since 0.3.2: only the guard and the API functions that hold the task write history rows, and tasks are never deleted.';
 comment on column taskweave.task_events.event is 'created or status_changed (written by the guard trigger taskweave_private.guard_task_transition), or lease_taken_over (a claim of a running task whose lease expired, written by taskweave_private.claim_locked: from_status and to_status are both running, detail.previous_worker names the worker that lost it).';
 CREATE INDEX task_events_task_id_idx ON taskweave.task_events USING btree (task_id, id);
 alter table taskweave.task_events enable row level security;
@@ -227,12 +227,8 @@ create table taskweave.tasks (
   completed_at timestamp with time zone,
   running_slot integer,
   agent text,
-  constraint tasks_activated_by_check CHECK (activated_by = ANY (ARRAY['dependencies'::text, 'quorum'::text, 'deadline'::text])),
-  constraint tasks_attempts_check CHECK (attempt >= 0 AND max_attempts >= 1 AND max_attempts <= 100),
-  constraint tasks_lease_check CHECK ((status = 'running'::taskweave.task_status) = (leased_by IS NOT NULL AND lease_expires_at IS NOT NULL)),
   constraint tasks_parent_task_id_fkey FOREIGN KEY (parent_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE,
   constraint tasks_pkey PRIMARY KEY (id),
-  constraint tasks_queued_is_aggregator CHECK (status <> 'queued'::taskweave.task_status OR cardinality(dependent_task_ids) > 0),
   constraint tasks_root_task_id_fkey FOREIGN KEY (root_task_id) REFERENCES taskweave.tasks(id) ON DELETE CASCADE
 );
 comment on table taskweave.tasks is 'One unit of agent work. Roots come from create_task; parallel tasks and aggregators from the agent''s tools. Status moves only through the SQL API and triggers; taskweave_private.guard_task_transition enforces the allowed moves.';
@@ -263,7 +259,8 @@ CREATE INDEX tasks_claimable_idx ON taskweave.tasks USING btree (claim_rank, cre
 CREATE INDEX tasks_dependent_task_ids_idx ON taskweave.tasks USING gin (dependent_task_ids) WHERE (cardinality(dependent_task_ids) > 0);
 CREATE INDEX tasks_join_deadline_idx ON taskweave.tasks USING btree (wait_until) WHERE ((status = 'queued'::taskweave.task_status) AND (wait_until IS NOT NULL));
 CREATE INDEX tasks_lease_expiry_idx ON taskweave.tasks USING btree (lease_expires_at) WHERE (status = 'running'::taskweave.task_status);
-CREATE INDEX tasks_parent_task_id_idx ON taskweave.tasks USING btree (parent_task_id, created_at);
+CREATE INDEX tasks_parent_task_id_idx ON taskweave.tasks USING btree (parent_task_id, created_at) WHERE (parent_task_id IS NOT NULL);
+comment on index taskweave.tasks_parent_task_id_idx is 'A task''s children, oldest first (roots are in tasks_roots_recent_idx). A lookup by parent_task_id = x uses it.';
 CREATE INDEX tasks_root_task_id_idx ON taskweave.tasks USING btree (root_task_id, created_at);
 CREATE INDEX tasks_roots_recent_idx ON taskweave.tasks USING btree (created_at DESC) WHERE (parent_task_id IS NULL);
 CREATE UNIQUE INDEX tasks_running_slot_idx ON taskweave.tasks USING btree (running_slot) WHERE (status = 'running'::taskweave.task_status);
@@ -2702,19 +2699,6 @@ $function$;
 comment on function taskweave_private.cap_review_sizes() is 'The size caps of taskweave.human_reviews; 22023 naming the argument.';
 grant execute on function taskweave_private.cap_review_sizes() to service_role;
 
-CREATE OR REPLACE FUNCTION taskweave_private.cap_task_sizes()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
-begin
-  perform taskweave_private.cap_task_sizes_of(new);
-  return new;
-end;
-$function$;
-comment on function taskweave_private.cap_task_sizes() is 'The size caps of taskweave.tasks (cap_task_sizes_of) for a write of output, last_error or cancel_reason that does not change the status (the guard trigger checks them on a status change); 22023 naming the argument.';
-grant execute on function taskweave_private.cap_task_sizes() to service_role;
-
 CREATE OR REPLACE FUNCTION taskweave_private.cap_task_sizes_of(p_task taskweave.tasks)
  RETURNS void
  LANGUAGE plpgsql
@@ -2888,6 +2872,7 @@ begin
     when pg_catalog.jsonb_typeof(new.input) <> 'object' then 'tasks_input_is_object'
     when (new.parent_task_id is null) <> (new.root_task_id = new.id) then 'tasks_root_check'
     when not (new.min_completed is null or new.min_completed between 1 and pg_catalog.cardinality(new.dependent_task_ids)) then 'tasks_min_completed_check'
+    when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
   end;
   if v_constraint is not null then
     raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
@@ -2896,7 +2881,7 @@ begin
   return new;
 end;
 $function$;
-comment on function taskweave_private.check_task_shape() is 'BEFORE INSERT or an UPDATE of a column it tests, on taskweave.tasks: the size caps (cap_task_sizes_of, 22023 naming the argument), then what were CHECK constraints until 0.3.1 (23514 naming the same constraint): tasks_title_check (trimmed title of 1 to 500 characters), tasks_instructions_check (at most 200,000 characters), tasks_input_is_object, tasks_root_check (a root is its own root, a child is not), tasks_min_completed_check (a quorum between 1 and the number of dependencies).';
+comment on function taskweave_private.check_task_shape() is 'BEFORE INSERT OR UPDATE OF the creation-time columns of tasks: the size caps (22023), then the rules tasks_title_check, tasks_instructions_check, tasks_input_is_object, tasks_root_check, tasks_min_completed_check and tasks_queued_is_aggregator (23514 naming the rule, as the CHECK constraints they were).';
 grant execute on function taskweave_private.check_task_shape() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.claim_locked(p_task taskweave.tasks, p_worker text, p_lease_seconds integer)
@@ -3137,6 +3122,7 @@ declare
   v_detail jsonb;
   v_open integer;
   v_completed integer;
+  v_constraint text;
 begin
   if tg_op = 'INSERT' then
     -- a task is born pending, queued (an aggregator waiting) or, for an aggregator whose dependencies
@@ -3145,6 +3131,30 @@ begin
       raise exception 'a new task cannot start in status %', new.status using errcode = '55000';
     end if;
   elsif new.status = old.status then
+    -- a write that keeps the status: a finished task's row never changes ...
+    if old.status in ('completed', 'failed', 'cancelled') then
+      if new is distinct from old then
+        raise exception 'task % is %: a finished task''s row never changes', old.id, old.status
+          using errcode = '55000',
+                hint = 'completed, failed and cancelled are final; to do the work again, create a new task.';
+      end if;
+      return new;
+    end if;
+    -- ... and what it writes stays under its caps (tasks_check_shape checks the creation-time columns
+    -- when they are written) and keeps the state rules
+    if pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
+       or pg_catalog.octet_length(new.cancel_reason) > 10000 then
+      perform taskweave_private.cap_task_sizes_of(new);
+    end if;
+    v_constraint := case
+      when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
+      when (new.status = 'running') <> (new.leased_by is not null and new.lease_expires_at is not null) then 'tasks_lease_check'
+      when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
+    end;
+    if v_constraint is not null then
+      raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
+        using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+    end if;
     return new;
   -- the moves of next_statuses(), written out: this runs on every transition (tests/sql compares the two)
   elsif not (case old.status
@@ -3198,8 +3208,21 @@ begin
     new.completed_at := null;
   end if;
 
-  -- the move's history: one task_events row, built from only what this move needs (its foreign key is
-  -- checked at commit, so a task's 'created' row can be written before the task row itself)
+  -- the state rules, on the row as it will be stored (they were CHECK constraints until 0.3.2; a test that
+  -- comes out null passes, as it did there)
+  v_constraint := case
+    when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
+    when new.status = 'running' and (new.leased_by is null or new.lease_expires_at is null) then 'tasks_lease_check'
+    when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
+    when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
+  end;
+  if v_constraint is not null then
+    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
+      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+  end if;
+
+  -- the move's history: one task_events row, built from only what this move needs (a task's 'created' row
+  -- is written just before the task row itself, in the same statement)
   v_detail := pg_catalog.jsonb_build_object('attempt', new.attempt);
   if new.leased_by is not null then
     v_detail := v_detail || pg_catalog.jsonb_build_object('leased_by', new.leased_by);
@@ -3256,7 +3279,7 @@ begin
   return new;
 end;
 $function$;
-comment on function taskweave_private.guard_task_transition() is 'The one place a task moves (BEFORE INSERT OR UPDATE OF status on tasks): rejects a move not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending.';
+comment on function taskweave_private.guard_task_transition() is 'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules. On a move: rejects one not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On a write that keeps the status: refuses any change to a finished task (55000) and caps output, last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check, tasks_queued_is_aggregator and tasks_activated_by_check (23514 naming the rule; CHECK constraints until 0.3.2).';
 grant execute on function taskweave_private.guard_task_transition() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_problems()
@@ -3670,23 +3693,6 @@ end;
 $function$;
 comment on function taskweave_private.json_whole_number(p_value jsonb, p_name text, p_min bigint, p_max bigint) is 'A JSON whole number between p_min and p_max (null for JSON null or absent); 22023 naming p_name for anything else, including 1.0, fractions, strings and numbers too large to cast.';
 grant execute on function taskweave_private.json_whole_number(p_value jsonb, p_name text, p_min bigint, p_max bigint) to service_role;
-
-CREATE OR REPLACE FUNCTION taskweave_private.keep_finished_task()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
-begin
-  if new is distinct from old then
-    raise exception 'task % is %: a finished task''s row never changes', old.id, old.status
-      using errcode = '55000',
-            hint = 'completed, failed and cancelled are final; to do the work again, create a new task.';
-  end if;
-  return new;
-end;
-$function$;
-comment on function taskweave_private.keep_finished_task() is 'Refuses (55000) any change to a completed, failed or cancelled task, for every role.';
-grant execute on function taskweave_private.keep_finished_task() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.latest_tool_call_review(p_task_id uuid, p_tool_call_id text, p_kind text)
  RETURNS taskweave.human_reviews
@@ -4724,12 +4730,10 @@ CREATE TRIGGER task_events_append_only BEFORE DELETE OR UPDATE ON taskweave.task
 CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON taskweave.task_events FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER task_messages_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.task_messages FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_message_sizes();
 CREATE TRIGGER tasks_api_only BEFORE INSERT OR DELETE OR UPDATE ON taskweave.tasks FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
-CREATE TRIGGER tasks_cap_sizes BEFORE UPDATE OF output, last_error, cancel_reason ON taskweave.tasks FOR EACH ROW WHEN (old.status = new.status) EXECUTE FUNCTION taskweave_private.cap_task_sizes();
 CREATE TRIGGER tasks_check_aggregator_dependencies AFTER UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) AND old.status IS DISTINCT FROM new.status AND new.is_parallel_task) EXECUTE FUNCTION taskweave.check_aggregator_dependencies();
 CREATE TRIGGER tasks_check_shape BEFORE INSERT OR UPDATE OF title, instructions, input, tool_call_id, agent, parent_task_id, root_task_id, min_completed, dependent_task_ids ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.check_task_shape();
 CREATE TRIGGER tasks_dispatch_ready AFTER INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN (new.status = 'pending'::taskweave.task_status) EXECUTE FUNCTION taskweave_private.dispatch_ready_task();
-CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
-CREATE TRIGGER tasks_keep_finished BEFORE UPDATE ON taskweave.tasks FOR EACH ROW WHEN (old.status = ANY (ARRAY['completed'::taskweave.task_status, 'failed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) EXECUTE FUNCTION taskweave_private.keep_finished_task();
+CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
 CREATE TRIGGER tasks_never_deleted BEFORE DELETE ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON taskweave.tasks FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER tool_calls_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.tool_calls FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_tool_call_sizes();

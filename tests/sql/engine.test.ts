@@ -217,6 +217,20 @@ describe('the running cap under 16 concurrent claimers', () => {
     expect(slots.running).toBeLessThanOrEqual(CAP);
     expect(slots.distinct_slots).toBe(slots.running);
     expect(slots.max_slot).toBeLessThanOrEqual(CAP);
+    // the history kept up under 16 connections (task_events has no foreign key since 0.3.2): every row names a
+    // task that exists, and every claim and completion has its row
+    const [history] = await db.sql<{ orphans: number; completed: number; completion_events: number; claims: number; claim_events: number }[]>`
+      select (select count(*)::int from taskweave.task_events e where not exists (select 1 from taskweave.tasks t where t.id = e.task_id)) as orphans,
+             (select count(*)::int from taskweave.tasks where status = 'completed' and title like 'cap %') as completed,
+             (select count(*)::int from taskweave.task_events e join taskweave.tasks t on t.id = e.task_id
+               where e.to_status = 'completed' and t.title like 'cap %') as completion_events,
+             (select coalesce(sum(attempt), 0)::int from taskweave.tasks where title like 'cap %') as claims,
+             (select count(*)::int from taskweave.task_events e join taskweave.tasks t on t.id = e.task_id
+               where e.to_status = 'running' and e.from_status = 'pending' and t.title like 'cap %') as claim_events`;
+    expect(history.orphans).toBe(0);
+    expect(history.completed).toBeGreaterThan(0);
+    expect(history.completion_events).toBe(history.completed);
+    expect(history.claim_events).toBe(history.claims);
   });
 
   it('holds exactly at max_running = 10,000 with fewer tasks than the cap, and at 100 with more', async () => {

@@ -1,9 +1,11 @@
-// A task's shape and size caps hold for every write, whichever path it takes (0.3.1 moved five CHECK
-// constraints that Postgres parsed on every update into a trigger that fires only when their columns are
-// written, and the output/error caps of a status change into the guard trigger).
+// A task's shape, state rules and size caps hold for every write, whichever path it takes. Postgres parses
+// every CHECK constraint again for each UPDATE statement, so 0.3.1 moved the five creation-time rules into a
+// trigger that fires only when their columns are written, and 0.3.2 moved the four state rules (attempts,
+// lease, queued, activated_by) and "a finished row never changes" into the guard trigger. Each still raises
+// 23514 naming the constraint it was.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/database.ts';
-import { claim, createRoot, getTask, rejection } from '../helpers/tasks.ts';
+import { claim, createFanOut, createRoot, finish, getTask, rejection } from '../helpers/tasks.ts';
 
 const db = useTestDatabase();
 
@@ -45,6 +47,73 @@ describe('the creation-time rules of a task', () => {
     // a multibyte title of 500 characters is over 500 bytes but within the cap
     await db.sql`update taskweave.tasks set title = ${'é'.repeat(500)} where id = ${root.id}`;
     expect((await getTask(db.sql, root.id)).title).toBe('é'.repeat(500));
+  });
+});
+
+describe('the state rules of a task', () => {
+  const broken = async (statement: string) =>
+    db.sql.unsafe(statement).then(
+      () => null,
+      (e: { code: string; constraint_name?: string; message: string }) => e,
+    );
+
+  it('refuse a direct write that breaks one, with 23514 naming the constraint it was, and change nothing', async () => {
+    const pending = await createRoot(db.sql, 'pending');
+    const running = await createRoot(db.sql, 'running');
+    await claim(db.sql, running.id, 'w');
+    const { aggregator } = await createFanOut(db.sql, 2, 'queued');
+    const before = await db.sql`select id, status, attempt, max_attempts, leased_by, lease_expires_at, activated_by, dependent_task_ids, updated_at
+                                  from taskweave.tasks order by id`;
+    const [{ events }] = await db.sql<{ events: number }[]>`select count(*)::int as events from taskweave.task_events`;
+    const cases: [string, string][] = [
+      [`update taskweave.tasks set attempt = -1 where id = '${pending.id}'`, 'tasks_attempts_check'],
+      [`update taskweave.tasks set max_attempts = 0 where id = '${pending.id}'`, 'tasks_attempts_check'],
+      [`update taskweave.tasks set max_attempts = 101 where id = '${running.id}'`, 'tasks_attempts_check'],
+      [`update taskweave.tasks set leased_by = null where id = '${running.id}'`, 'tasks_lease_check'],
+      [`update taskweave.tasks set lease_expires_at = null where id = '${running.id}'`, 'tasks_lease_check'],
+      [`update taskweave.tasks set leased_by = 'w', lease_expires_at = now() where id = '${pending.id}'`, 'tasks_lease_check'],
+      // a move into running without a lease
+      [`update taskweave.tasks set status = 'running' where id = '${pending.id}'`, 'tasks_lease_check'],
+      [`update taskweave.tasks set activated_by = 'whim' where id = '${pending.id}'`, 'tasks_activated_by_check'],
+      [`update taskweave.tasks set dependent_task_ids = '{}' where id = '${aggregator.id}'`, 'tasks_queued_is_aggregator'],
+      [`insert into taskweave.tasks (id, root_task_id, title, instructions, status)
+        values ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000b1', 't', 'x', 'queued')`, 'tasks_queued_is_aggregator'],
+    ];
+    for (const [statement, constraint] of cases) {
+      const error = await broken(statement);
+      expect(error, statement).toMatchObject({ code: '23514', constraint_name: constraint });
+      expect(error!.message).toBe(`new row for relation "tasks" violates check constraint "${constraint}"`);
+    }
+    expect(await db.sql`select id, status, attempt, max_attempts, leased_by, lease_expires_at, activated_by, dependent_task_ids, updated_at
+                          from taskweave.tasks order by id`).toEqual(before);
+    const [{ after }] = await db.sql<{ after: number }[]>`select count(*)::int as after from taskweave.task_events`;
+    expect(after).toBe(events);
+  });
+
+  it('let a write that keeps them pass, with or without a move', async () => {
+    const root = await createRoot(db.sql, 'fine');
+    await db.sql`update taskweave.tasks set max_attempts = 100, attempt = 2 where id = ${root.id}`;
+    await claim(db.sql, root.id, 'w');
+    // a heartbeat's write: the lease moves on, the status stays
+    await db.sql`update taskweave.tasks set lease_expires_at = now() + interval '10 minutes' where id = ${root.id}`;
+    expect(await getTask(db.sql, root.id)).toMatchObject({ status: 'running', attempt: 3, max_attempts: 100, leased_by: 'w' });
+  });
+
+  it('keep a finished task\'s row as it is, even with the status written again', async () => {
+    const root = await createRoot(db.sql, 'done');
+    await finish(db.sql, root.id, { answer: 1 });
+    for (const statement of [
+      `update taskweave.tasks set status = 'completed', output = '{"answer": 2}' where id = '${root.id}'`,
+      `update taskweave.tasks set attempt = 9 where id = '${root.id}'`,
+    ]) {
+      expect(await rejection(db.sql.unsafe(statement)), statement).toEqual({
+        code: '55000',
+        message: `task ${root.id} is completed: a finished task's row never changes`,
+      });
+    }
+    // writing what is already there changes nothing, so it passes
+    await db.sql`update taskweave.tasks set status = 'completed' where id = ${root.id}`;
+    expect(await getTask(db.sql, root.id)).toMatchObject({ status: 'completed', output: { answer: 1 }, attempt: 1 });
   });
 });
 

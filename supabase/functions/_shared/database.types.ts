@@ -111,13 +111,7 @@ isOneToOne: true
                     "actor"?: string | null,"created_at"?: string,"detail"?: NonNullable<Json>,"event"?: string,"from_status"?: Database["taskweave"]['Enums']["task_status"] | null,"id"?: never,"task_id"?: string,"to_status"?: Database["taskweave"]['Enums']["task_status"] | null
                   }
                   Relationships: [
-                    {
-      foreignKeyName: "task_events_task_id_fkey"
-      columns: ["task_id"]
-isOneToOne: false
-      referencedRelation: "tasks"
-      referencedColumns: ["id"]
-    }
+                    
                   ]
                 },"task_messages": {
                   Row: {
