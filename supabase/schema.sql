@@ -3124,6 +3124,13 @@ declare
   v_completed integer;
   v_constraint text;
 begin
+  -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
+  if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
+    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
+      using errcode = '42501',
+            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+  end if;
+
   if tg_op = 'INSERT' then
     -- a task is born pending, queued (an aggregator waiting) or, for an aggregator whose dependencies
     -- already ended, activated or cancelled at once
@@ -3140,7 +3147,7 @@ begin
       end if;
       return new;
     end if;
-    -- ... and what it writes stays under its caps (tasks_check_shape checks the creation-time columns
+    -- ... and what it writes stays under its caps (tasks_shape_check checks the creation-time columns
     -- when they are written) and keeps the state rules
     if pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
        or pg_catalog.octet_length(new.cancel_reason) > 10000 then
@@ -3279,7 +3286,7 @@ begin
   return new;
 end;
 $function$;
-comment on function taskweave_private.guard_task_transition() is 'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules. On a move: rejects one not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On a write that keeps the status: refuses any change to a finished task (55000) and caps output, last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check, tasks_queued_is_aggregator and tasks_activated_by_check (23514 naming the rule; CHECK constraints until 0.3.2).';
+comment on function taskweave_private.guard_task_transition() is 'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules (tasks_shape_check fires after it for the creation-time columns). For every role but a superuser: refuses a write not made from inside the SQL API (42501, called_from_api). On a move: rejects one not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On a write that keeps the status: refuses any change to a finished task (55000) and caps output, last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check, tasks_queued_is_aggregator and tasks_activated_by_check (23514 naming the rule; CHECK constraints until 0.3.2).';
 grant execute on function taskweave_private.guard_task_transition() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_problems()
@@ -4729,13 +4736,13 @@ CREATE TRIGGER task_events_api_only BEFORE INSERT ON taskweave.task_events FOR E
 CREATE TRIGGER task_events_append_only BEFORE DELETE OR UPDATE ON taskweave.task_events FOR EACH ROW EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON taskweave.task_events FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER task_messages_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.task_messages FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_message_sizes();
-CREATE TRIGGER tasks_api_only BEFORE INSERT OR DELETE OR UPDATE ON taskweave.tasks FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
+CREATE TRIGGER tasks_api_only BEFORE DELETE ON taskweave.tasks FOR EACH ROW WHEN (current_setting('is_superuser'::text) <> 'on'::text) EXECUTE FUNCTION taskweave_private.require_api_change();
 CREATE TRIGGER tasks_check_aggregator_dependencies AFTER UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::taskweave.task_status, 'cancelled'::taskweave.task_status])) AND old.status IS DISTINCT FROM new.status AND new.is_parallel_task) EXECUTE FUNCTION taskweave.check_aggregator_dependencies();
-CREATE TRIGGER tasks_check_shape BEFORE INSERT OR UPDATE OF title, instructions, input, tool_call_id, agent, parent_task_id, root_task_id, min_completed, dependent_task_ids ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.check_task_shape();
 CREATE TRIGGER tasks_dispatch_ready AFTER INSERT OR UPDATE OF status ON taskweave.tasks FOR EACH ROW WHEN (new.status = 'pending'::taskweave.task_status) EXECUTE FUNCTION taskweave_private.dispatch_ready_task();
 CREATE TRIGGER tasks_guard_transition BEFORE INSERT OR UPDATE ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.guard_task_transition();
 CREATE TRIGGER tasks_never_deleted BEFORE DELETE ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.refuse_history_change();
 CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON taskweave.tasks FOR EACH STATEMENT EXECUTE FUNCTION taskweave_private.refuse_history_change();
+CREATE TRIGGER tasks_shape_check BEFORE INSERT OR UPDATE OF title, instructions, input, tool_call_id, agent, parent_task_id, root_task_id, min_completed, dependent_task_ids ON taskweave.tasks FOR EACH ROW EXECUTE FUNCTION taskweave_private.check_task_shape();
 CREATE TRIGGER tool_calls_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.tool_calls FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_tool_call_sizes();
 CREATE TRIGGER tools_cap_sizes BEFORE INSERT OR UPDATE ON taskweave.tools FOR EACH ROW EXECUTE FUNCTION taskweave_private.cap_tool_sizes();
 CREATE TRIGGER settings_sync_dispatch_slots AFTER INSERT OR UPDATE OF value ON taskweave_private.settings FOR EACH ROW WHEN (new.name = 'max_running'::text) EXECUTE FUNCTION taskweave_private.sync_dispatch_slots();

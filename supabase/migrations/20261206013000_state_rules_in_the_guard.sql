@@ -8,14 +8,16 @@
 --   - the four CHECK constraints left on `tasks` (tasks_attempts_check, tasks_lease_check,
 --     tasks_queued_is_aggregator, tasks_activated_by_check) into guard_task_transition, which raises the
 --     same 23514 naming the same constraint for any write that breaks one;
---   - tasks_keep_finished (a finished task's row never changes) and tasks_cap_sizes (the caps of output,
---     last_error and cancel_reason on a write without a status change) into the same function.
+--   - tasks_keep_finished (a finished task's row never changes), tasks_cap_sizes (the caps of output,
+--     last_error and cancel_reason on a write without a status change) and the INSERT and UPDATE part of
+--     tasks_api_only (a write from outside the SQL API is refused, for every role but a superuser) into the
+--     same function: one trigger call per row instead of two for the roles workers and operators use.
 -- The guard therefore fires on every INSERT and UPDATE of a task (no column list and no WHEN clause), and
 -- does no more than before on a status change. What it checks on an update that keeps the status reads
 -- only small columns and sizes (pg_column_size and octet_length read a stored value's header, never a
 -- toasted body), so a heartbeat does not pay for a task's instructions.
--- tasks_check_shape keeps its column list: it fires only when a creation-time column is written, and now
--- also holds tasks_queued_is_aggregator when dependent_task_ids is written.
+-- The creation-time rules keep their column list: their trigger (now tasks_shape_check) fires only when a
+-- creation-time column is written, and now also holds tasks_queued_is_aggregator for dependent_task_ids.
 -- And the parent index no longer lists roots: tasks_roots_recent_idx already lists them (newest first), and
 -- a root's two moves per job each wrote an entry at the head of the queue's page of this index.
 
@@ -31,6 +33,13 @@ declare
   v_completed integer;
   v_constraint text;
 begin
+  -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
+  if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
+    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
+      using errcode = '42501',
+            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+  end if;
+
   if tg_op = 'INSERT' then
     -- a task is born pending, queued (an aggregator waiting) or, for an aggregator whose dependencies
     -- already ended, activated or cancelled at once
@@ -47,7 +56,7 @@ begin
       end if;
       return new;
     end if;
-    -- ... and what it writes stays under its caps (tasks_check_shape checks the creation-time columns
+    -- ... and what it writes stays under its caps (tasks_shape_check checks the creation-time columns
     -- when they are written) and keeps the state rules
     if pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
        or pg_catalog.octet_length(new.cancel_reason) > 10000 then
@@ -188,7 +197,9 @@ end;
 $function$;
 
 comment on function taskweave_private.guard_task_transition() is
-  'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules. On a move: rejects one not in next_statuses() '
+  'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules (tasks_shape_check fires after it for the '
+  'creation-time columns). For every role but a superuser: refuses a write not made from inside the SQL API (42501, '
+  'called_from_api). On a move: rejects one not in next_statuses() '
   '(55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule '
   'against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and '
   'running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor '
@@ -203,6 +214,15 @@ create trigger tasks_guard_transition
   before insert or update on taskweave.tasks
   for each row execute function taskweave_private.guard_task_transition();
 
+-- the guard now refuses a write from outside the API itself; tasks_api_only is left for DELETE (where it
+-- speaks before tasks_never_deleted, as it did)
+drop trigger tasks_api_only on taskweave.tasks;
+create trigger tasks_api_only
+  before delete on taskweave.tasks
+  for each row
+  when (pg_catalog.current_setting('is_superuser') <> 'on')
+  execute function taskweave_private.require_api_change();
+
 drop trigger tasks_keep_finished on taskweave.tasks;
 drop function taskweave_private.keep_finished_task();
 drop trigger tasks_cap_sizes on taskweave.tasks;
@@ -214,8 +234,10 @@ alter table taskweave.tasks
   drop constraint tasks_queued_is_aggregator,
   drop constraint tasks_activated_by_check;
 
--- 2. The creation-time rules (tasks_check_shape) also hold "a queued task is an aggregator" when the list
---    of dependencies is written.
+-- 2. The creation-time rules also hold "a queued task is an aggregator" when the list of dependencies is
+--    written. Their trigger is renamed tasks_shape_check so that it fires after the guard (BEFORE triggers
+--    fire in name order): a write from outside the API is refused (42501) before its values are looked at,
+--    as when tasks_api_only fired first.
 create or replace function taskweave_private.check_task_shape()
 returns trigger
 language plpgsql
@@ -242,6 +264,8 @@ begin
   return new;
 end;
 $function$;
+
+alter trigger tasks_check_shape on taskweave.tasks rename to tasks_shape_check;
 
 comment on function taskweave_private.check_task_shape() is
   'BEFORE INSERT OR UPDATE OF the creation-time columns of tasks: the size caps (22023), then the rules tasks_title_check, '

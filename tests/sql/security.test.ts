@@ -173,6 +173,16 @@ describe('finding 12: history and finished tasks are immutable, and only the SQL
       ),
     );
     expect(block.code).toBe('42501');
+    // refused for coming from outside the API before its values are looked at (the guard fires before the
+    // creation-time rules), and a heartbeat-like write of a running task's lease as well
+    for (const statement of [
+      `insert into taskweave.tasks (id, root_task_id, title, instructions) values ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000c1', '   ', 'x')`,
+      `update taskweave.tasks set title = '' where id = '${root.id}'`,
+      `update taskweave.tasks set lease_expires_at = now() + interval '1 hour' where id = '${root.id}'`,
+      `delete from taskweave.tasks where id = '${root.id}'`,
+    ]) {
+      expect(await rejection(asIdentity(db.sql, serviceRole, (tx) => tx.unsafe(statement))), statement).toMatchObject({ code: '42501' });
+    }
     expect(await getTask(db.sql, aggregator.id)).toMatchObject({ status: 'queued' });
     expect(await getTask(db.sql, root.id)).toMatchObject({ status: 'pending' });
     expect(await eventCount(db.sql)).toBe(before);
