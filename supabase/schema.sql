@@ -3124,6 +3124,11 @@ declare
   v_completed integer;
   v_constraint text;
 begin
+  -- the first task write of a backend settles its memory (20261206012500_settled_backend_memory.sql)
+  if pg_catalog.current_setting('taskweave.backend_memory_settled', true) is distinct from 'on' then
+    perform taskweave_private.settle_backend_memory();
+  end if;
+
   -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
   if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
     raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
@@ -4227,6 +4232,20 @@ end;
 $function$;
 comment on function taskweave_private.setting_int(p_name text, p_default integer) is 'A Taskweave setting from taskweave_private.settings (set with taskweave.set_settings), or p_default for a name it does not hold. Postgres parameters (taskweave.*) are not read: no session can change a limit for itself.';
 grant execute on function taskweave_private.setting_int(p_name text, p_default integer) to service_role;
+
+CREATE OR REPLACE FUNCTION taskweave_private.settle_backend_memory()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  perform pg_catalog.set_config('taskweave.backend_memory_settled', 'on', false);
+  -- one chunk above glibc's 128 kB mmap threshold, freed when this statement's memory is reset
+  perform pg_catalog.length(pg_catalog.repeat(' ', 2097152));
+end;
+$function$;
+comment on function taskweave_private.settle_backend_memory() is 'Once per backend, from the guard trigger: allocates and frees 2 MB so that glibc keeps up to 4 MB of free heap instead of returning it to the kernel after every transaction and page-faulting it back in (2.5x the backend CPU of the worker path on a new connection). Records that it ran in the session setting taskweave.backend_memory_settled.';
+grant execute on function taskweave_private.settle_backend_memory() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.sweep(p_limit integer DEFAULT 500)
  RETURNS jsonb

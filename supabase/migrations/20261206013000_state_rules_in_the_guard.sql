@@ -33,6 +33,11 @@ declare
   v_completed integer;
   v_constraint text;
 begin
+  -- the first task write of a backend settles its memory (20261206012500_settled_backend_memory.sql)
+  if pg_catalog.current_setting('taskweave.backend_memory_settled', true) is distinct from 'on' then
+    perform taskweave_private.settle_backend_memory();
+  end if;
+
   -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
   if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
     raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name

@@ -294,3 +294,23 @@ describe('claim_task on a task whose last worker died on its last attempt', () =
     expect((await getTask(db.sql, root.id)).status).toBe('failed');
   });
 });
+
+describe('a backend\'s memory', () => {
+  it('is settled once, on its first task write (a rolled-back write leaves it for the next)', async () => {
+    const settled = async (c: ReturnType<typeof db.client>) =>
+      (await c<{ v: string | null }[]>`select current_setting('taskweave.backend_memory_settled', true) as v`)[0].v;
+    const c = db.client(1);
+    try {
+      expect(await settled(c)).toBeNull();
+      await c.begin(async (tx) => {
+        await tx`select taskweave.create_task('settle', 'x')`;
+        await tx`select 1/0`;
+      }).catch(() => undefined);
+      expect(await settled(c)).not.toBe('on'); // '' once Postgres knows the name
+      await c`select taskweave.create_task('settle', 'x')`;
+      expect(await settled(c)).toBe('on');
+    } finally {
+      await c.end({ timeout: 2 });
+    }
+  });
+});
