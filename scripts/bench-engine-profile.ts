@@ -86,6 +86,9 @@ const VARIANTS: Record<string, string> = {
     end $f$;`,
   'no parent/root/roots_recent indexes': `
     drop index taskweave.tasks_parent_task_id_idx; drop index taskweave.tasks_root_task_id_idx; drop index taskweave.tasks_roots_recent_idx;`,
+  'a backend whose memory is not settled (as before 0.3.2: glibc trims the heap after every job)': `
+    create or replace function taskweave_private.settle_backend_memory() returns void language plpgsql set search_path = '' as $f$
+    begin perform pg_catalog.set_config('taskweave.backend_memory_settled', 'on', false); end $f$;`,
   'task_events.task_id with its foreign key back (as before 0.3.2)': `
     alter table taskweave.task_events add constraint task_events_task_id_fkey foreign key (task_id)
       references taskweave.tasks (id) on delete cascade deferrable initially deferred`,
