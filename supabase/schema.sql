@@ -2875,8 +2875,7 @@ begin
     when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
   end;
   if v_constraint is not null then
-    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+    perform taskweave_private.raise_check_violation(v_constraint);
   end if;
   return new;
 end;
@@ -3131,9 +3130,14 @@ begin
 
   -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
   if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
-    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
-      using errcode = '42501',
-            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+    perform taskweave_private.refuse_outside_api(tg_op, tg_table_name);
+  end if;
+
+  -- what an update writes stays under its caps (22023 naming the argument; tasks_shape_check checks the
+  -- creation-time columns when they are written). Stored sizes only: no toasted value is read.
+  if tg_op = 'UPDATE' and (pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
+                           or pg_catalog.octet_length(new.cancel_reason) > 10000) then
+    perform taskweave_private.cap_task_sizes_of(new);
   end if;
 
   if tg_op = 'INSERT' then
@@ -3143,7 +3147,7 @@ begin
       raise exception 'a new task cannot start in status %', new.status using errcode = '55000';
     end if;
   elsif new.status = old.status then
-    -- a write that keeps the status: a finished task's row never changes ...
+    -- a write that keeps the status: a finished task's row never changes
     if old.status in ('completed', 'failed', 'cancelled') then
       if new is distinct from old then
         raise exception 'task % is %: a finished task''s row never changes', old.id, old.status
@@ -3152,22 +3156,6 @@ begin
       end if;
       return new;
     end if;
-    -- ... and what it writes stays under its caps (tasks_shape_check checks the creation-time columns
-    -- when they are written) and keeps the state rules
-    if pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
-       or pg_catalog.octet_length(new.cancel_reason) > 10000 then
-      perform taskweave_private.cap_task_sizes_of(new);
-    end if;
-    v_constraint := case
-      when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
-      when (new.status = 'running') <> (new.leased_by is not null and new.lease_expires_at is not null) then 'tasks_lease_check'
-      when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
-    end;
-    if v_constraint is not null then
-      raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-        using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
-    end if;
-    return new;
   -- the moves of next_statuses(), written out: this runs on every transition (tests/sql compares the two)
   elsif not (case old.status
           when 'pending' then new.status in ('running', 'cancelled')
@@ -3197,40 +3185,36 @@ begin
     end if;
   end if;
 
-  -- what a move writes with it stays under its caps (22023 naming the argument; check_task_shape checks
-  -- the rest of a new row)
-  if tg_op = 'UPDATE' and (pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
-                           or pg_catalog.octet_length(new.cancel_reason) > 10000) then
-    perform taskweave_private.cap_task_sizes_of(new);
+  -- a move's bookkeeping
+  if tg_op = 'INSERT' or new.status <> old.status then
+    new.updated_at := pg_catalog.now();
+    if new.status <> 'running' then
+      new.leased_by := null;
+      new.lease_expires_at := null;
+      new.running_slot := null;
+    else
+      new.started_at := coalesce(new.started_at, pg_catalog.now());
+    end if;
+    if new.status in ('completed', 'failed', 'cancelled') then
+      new.completed_at := pg_catalog.now();
+      new.model_wait_until := null;
+    else
+      new.completed_at := null;
+    end if;
   end if;
 
-  -- the move's bookkeeping
-  new.updated_at := pg_catalog.now();
-  if new.status <> 'running' then
-    new.leased_by := null;
-    new.lease_expires_at := null;
-    new.running_slot := null;
-  else
-    new.started_at := coalesce(new.started_at, pg_catalog.now());
-  end if;
-  if new.status in ('completed', 'failed', 'cancelled') then
-    new.completed_at := pg_catalog.now();
-    new.model_wait_until := null;
-  else
-    new.completed_at := null;
-  end if;
-
-  -- the state rules, on the row as it will be stored (they were CHECK constraints until 0.3.2; a test that
-  -- comes out null passes, as it did there)
+  -- the state rules, on the row as it will be stored (CHECK constraints until 0.3.2; a test that comes out
+  -- null passes, as it did there). tasks_queued_is_aggregator is tasks_shape_check's: no move enters queued.
   v_constraint := case
     when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
-    when new.status = 'running' and (new.leased_by is null or new.lease_expires_at is null) then 'tasks_lease_check'
-    when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
+    when (new.status = 'running') <> (new.leased_by is not null and new.lease_expires_at is not null) then 'tasks_lease_check'
     when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
   end;
   if v_constraint is not null then
-    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+    perform taskweave_private.raise_check_violation(v_constraint);
+  end if;
+  if tg_op = 'UPDATE' and new.status = old.status then
+    return new; -- no move: no history, no notification
   end if;
 
   -- the move's history: one task_events row, built from only what this move needs (a task's 'created' row
@@ -3291,7 +3275,7 @@ begin
   return new;
 end;
 $function$;
-comment on function taskweave_private.guard_task_transition() is 'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules (tasks_shape_check fires after it for the creation-time columns). For every role but a superuser: refuses a write not made from inside the SQL API (42501, called_from_api). On a move: rejects one not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On a write that keeps the status: refuses any change to a finished task (55000) and caps output, last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check, tasks_queued_is_aggregator and tasks_activated_by_check (23514 naming the rule; CHECK constraints until 0.3.2).';
+comment on function taskweave_private.guard_task_transition() is 'The one BEFORE INSERT OR UPDATE trigger that holds a task row''s rules (tasks_shape_check fires after it for the creation-time columns). For every role but a superuser: refuses a write not made from inside the SQL API (42501, called_from_api). On a move: rejects one not in next_statuses() (55000, with a hint that says what may follow, or that a finished task is final), re-checks an aggregator''s join rule against its dependencies before it leaves queued (every role but a superuser), writes the move''s bookkeeping (lease and running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On a write that keeps the status: refuses any change to a finished task (55000). On every update: the caps of output, last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check and tasks_activated_by_check (23514 naming the rule, raise_check_violation; CHECK constraints until 0.3.2).';
 grant execute on function taskweave_private.guard_task_transition() to service_role;
 
 CREATE OR REPLACE FUNCTION taskweave_private.hosted_dispatch_problems()
@@ -3909,6 +3893,20 @@ end;
 $function$;
 comment on function taskweave_private.process_task_endpoint() is 'The process-task URL and bearer key from Vault (process_task_url, process_task_secret), or no row when pg_net or Vault is missing.';
 
+CREATE OR REPLACE FUNCTION taskweave_private.raise_check_violation(p_constraint text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  -- what Postgres raises for a CHECK constraint of that name, which these rules were
+  raise exception 'new row for relation "tasks" violates check constraint "%"', p_constraint
+    using errcode = 'check_violation', constraint = p_constraint, table = 'tasks', schema = 'taskweave';
+end;
+$function$;
+comment on function taskweave_private.raise_check_violation(p_constraint text) is 'Raises 23514 naming a rule on taskweave.tasks that was a CHECK constraint, with the message Postgres gives for one.';
+grant execute on function taskweave_private.raise_check_violation(p_constraint text) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.refuse_history_change()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3927,6 +3925,20 @@ $function$;
 comment on function taskweave_private.refuse_history_change() is 'Refuses (42501) an UPDATE, DELETE or TRUNCATE of task_events and a DELETE or TRUNCATE of tasks, for every role.';
 grant execute on function taskweave_private.refuse_history_change() to service_role;
 
+CREATE OR REPLACE FUNCTION taskweave_private.refuse_outside_api(p_op text, p_table text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', p_op, p_table
+    using errcode = '42501',
+          hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+end;
+$function$;
+comment on function taskweave_private.refuse_outside_api(p_op text, p_table text) is 'Raises 42501 for a write to a Taskweave table from outside the SQL API (p_op: INSERT, UPDATE or DELETE).';
+grant execute on function taskweave_private.refuse_outside_api(p_op text, p_table text) to service_role;
+
 CREATE OR REPLACE FUNCTION taskweave_private.require_api_change()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3934,9 +3946,7 @@ CREATE OR REPLACE FUNCTION taskweave_private.require_api_change()
 AS $function$
 begin
   if not taskweave_private.called_from_api() then
-    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
-      using errcode = '42501',
-            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+    perform taskweave_private.refuse_outside_api(tg_op, tg_table_name);
   end if;
   return case when tg_op = 'DELETE' then old else new end;
 end;

@@ -5,8 +5,9 @@
 -- expressions per statement, from text). A worker's claim and completion are two such statements per job,
 -- so on `tasks` that parsing was the largest single cost of the worker path: `perf` put ExecConstraints at
 -- 16% of a backend's CPU and the WHEN clauses at 11%. This migration moves:
---   - the four CHECK constraints left on `tasks` (tasks_attempts_check, tasks_lease_check,
---     tasks_queued_is_aggregator, tasks_activated_by_check) into guard_task_transition, which raises the
+--   - the four CHECK constraints left on `tasks`: tasks_attempts_check, tasks_lease_check and
+--     tasks_activated_by_check into guard_task_transition, tasks_queued_is_aggregator into check_task_shape
+--     (only a new row or a new list of dependencies can break it: no move enters queued). Both raise the
 --     same 23514 naming the same constraint for any write that breaks one;
 --   - tasks_keep_finished (a finished task's row never changes), tasks_cap_sizes (the caps of output,
 --     last_error and cancel_reason on a write without a status change) and the INSERT and UPDATE part of
@@ -17,11 +18,60 @@
 -- only small columns and sizes (pg_column_size and octet_length read a stored value's header, never a
 -- toasted body), so a heartbeat does not pay for a task's instructions.
 -- The creation-time rules keep their column list: their trigger (now tasks_shape_check) fires only when a
--- creation-time column is written, and now also holds tasks_queued_is_aggregator for dependent_task_ids.
+-- creation-time column is written (always on INSERT).
 -- And the parent index no longer lists roots: tasks_roots_recent_idx already lists them (newest first), and
 -- a root's two moves per job each wrote an entry at the head of the queue's page of this index.
 
--- 1. The guard: every rule on a task row in one BEFORE trigger.
+-- 1. The guard: every rule on a task row in one BEFORE trigger. Two small helpers raise what the rules
+--    raise, so each error is written once: refuse_outside_api (42501, also for require_api_change, which
+--    tasks_api_only and task_events_api_only still call) and raise_check_violation (23514, also for
+--    check_task_shape below).
+create function taskweave_private.refuse_outside_api(p_op text, p_table text)
+returns void
+language plpgsql
+set search_path = ''
+as $function$
+begin
+  raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', p_op, p_table
+    using errcode = '42501',
+          hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+end;
+$function$;
+comment on function taskweave_private.refuse_outside_api(text, text) is
+  'Raises 42501 for a write to a Taskweave table from outside the SQL API (p_op: INSERT, UPDATE or DELETE).';
+
+create function taskweave_private.raise_check_violation(p_constraint text)
+returns void
+language plpgsql
+set search_path = ''
+as $function$
+begin
+  -- what Postgres raises for a CHECK constraint of that name, which these rules were
+  raise exception 'new row for relation "tasks" violates check constraint "%"', p_constraint
+    using errcode = 'check_violation', constraint = p_constraint, table = 'tasks', schema = 'taskweave';
+end;
+$function$;
+comment on function taskweave_private.raise_check_violation(text) is
+  'Raises 23514 naming a rule on taskweave.tasks that was a CHECK constraint, with the message Postgres gives for one.';
+
+revoke all on function taskweave_private.refuse_outside_api(text, text), taskweave_private.raise_check_violation(text)
+  from public, anon, authenticated;
+grant execute on function taskweave_private.refuse_outside_api(text, text), taskweave_private.raise_check_violation(text)
+  to service_role;
+
+create or replace function taskweave_private.require_api_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $function$
+begin
+  if not taskweave_private.called_from_api() then
+    perform taskweave_private.refuse_outside_api(tg_op, tg_table_name);
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end;
+$function$;
+
 create or replace function taskweave_private.guard_task_transition()
 returns trigger
 language plpgsql
@@ -40,9 +90,14 @@ begin
 
   -- every role but a superuser changes a task only from inside the SQL API (tasks_api_only until 0.3.2)
   if pg_catalog.current_setting('is_superuser') <> 'on' and not taskweave_private.called_from_api() then
-    raise exception '% on taskweave.% is refused: tasks and their history change only through the SQL API', tg_op, tg_table_name
-      using errcode = '42501',
-            hint = 'Call the API function (claim_tasks, complete_task, fail_task, cancel_task, resolve_review, …) instead of writing the table.';
+    perform taskweave_private.refuse_outside_api(tg_op, tg_table_name);
+  end if;
+
+  -- what an update writes stays under its caps (22023 naming the argument; tasks_shape_check checks the
+  -- creation-time columns when they are written). Stored sizes only: no toasted value is read.
+  if tg_op = 'UPDATE' and (pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
+                           or pg_catalog.octet_length(new.cancel_reason) > 10000) then
+    perform taskweave_private.cap_task_sizes_of(new);
   end if;
 
   if tg_op = 'INSERT' then
@@ -52,7 +107,7 @@ begin
       raise exception 'a new task cannot start in status %', new.status using errcode = '55000';
     end if;
   elsif new.status = old.status then
-    -- a write that keeps the status: a finished task's row never changes ...
+    -- a write that keeps the status: a finished task's row never changes
     if old.status in ('completed', 'failed', 'cancelled') then
       if new is distinct from old then
         raise exception 'task % is %: a finished task''s row never changes', old.id, old.status
@@ -61,22 +116,6 @@ begin
       end if;
       return new;
     end if;
-    -- ... and what it writes stays under its caps (tasks_shape_check checks the creation-time columns
-    -- when they are written) and keeps the state rules
-    if pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
-       or pg_catalog.octet_length(new.cancel_reason) > 10000 then
-      perform taskweave_private.cap_task_sizes_of(new);
-    end if;
-    v_constraint := case
-      when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
-      when (new.status = 'running') <> (new.leased_by is not null and new.lease_expires_at is not null) then 'tasks_lease_check'
-      when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
-    end;
-    if v_constraint is not null then
-      raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-        using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
-    end if;
-    return new;
   -- the moves of next_statuses(), written out: this runs on every transition (tests/sql compares the two)
   elsif not (case old.status
           when 'pending' then new.status in ('running', 'cancelled')
@@ -106,40 +145,36 @@ begin
     end if;
   end if;
 
-  -- what a move writes with it stays under its caps (22023 naming the argument; check_task_shape checks
-  -- the rest of a new row)
-  if tg_op = 'UPDATE' and (pg_catalog.pg_column_size(new.output) > 1048576 or pg_catalog.pg_column_size(new.last_error) > 65536
-                           or pg_catalog.octet_length(new.cancel_reason) > 10000) then
-    perform taskweave_private.cap_task_sizes_of(new);
+  -- a move's bookkeeping
+  if tg_op = 'INSERT' or new.status <> old.status then
+    new.updated_at := pg_catalog.now();
+    if new.status <> 'running' then
+      new.leased_by := null;
+      new.lease_expires_at := null;
+      new.running_slot := null;
+    else
+      new.started_at := coalesce(new.started_at, pg_catalog.now());
+    end if;
+    if new.status in ('completed', 'failed', 'cancelled') then
+      new.completed_at := pg_catalog.now();
+      new.model_wait_until := null;
+    else
+      new.completed_at := null;
+    end if;
   end if;
 
-  -- the move's bookkeeping
-  new.updated_at := pg_catalog.now();
-  if new.status <> 'running' then
-    new.leased_by := null;
-    new.lease_expires_at := null;
-    new.running_slot := null;
-  else
-    new.started_at := coalesce(new.started_at, pg_catalog.now());
-  end if;
-  if new.status in ('completed', 'failed', 'cancelled') then
-    new.completed_at := pg_catalog.now();
-    new.model_wait_until := null;
-  else
-    new.completed_at := null;
-  end if;
-
-  -- the state rules, on the row as it will be stored (they were CHECK constraints until 0.3.2; a test that
-  -- comes out null passes, as it did there)
+  -- the state rules, on the row as it will be stored (CHECK constraints until 0.3.2; a test that comes out
+  -- null passes, as it did there). tasks_queued_is_aggregator is tasks_shape_check's: no move enters queued.
   v_constraint := case
     when not (new.attempt >= 0 and new.max_attempts between 1 and 100) then 'tasks_attempts_check'
-    when new.status = 'running' and (new.leased_by is null or new.lease_expires_at is null) then 'tasks_lease_check'
-    when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
+    when (new.status = 'running') <> (new.leased_by is not null and new.lease_expires_at is not null) then 'tasks_lease_check'
     when new.activated_by not in ('dependencies', 'quorum', 'deadline') then 'tasks_activated_by_check'
   end;
   if v_constraint is not null then
-    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+    perform taskweave_private.raise_check_violation(v_constraint);
+  end if;
+  if tg_op = 'UPDATE' and new.status = old.status then
+    return new; -- no move: no history, no notification
   end if;
 
   -- the move's history: one task_events row, built from only what this move needs (a task's 'created' row
@@ -210,9 +245,9 @@ comment on function taskweave_private.guard_task_transition() is
   'running slot cleared off running, started_at, completed_at, updated_at), appends its task_events row (with the actor '
   'from current_actor, the reason of a cancel, and the category and message head of a new error, which itself is stored '
   'once in last_error), notifies task_changed while a watcher listens, and task_ready when the task became pending. On '
-  'a write that keeps the status: refuses any change to a finished task (55000) and caps output, last_error and '
-  'cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check, '
-  'tasks_queued_is_aggregator and tasks_activated_by_check (23514 naming the rule; CHECK constraints until 0.3.2).';
+  'a write that keeps the status: refuses any change to a finished task (55000). On every update: the caps of output, '
+  'last_error and cancel_reason (22023). On every write: the state rules tasks_attempts_check, tasks_lease_check and '
+  'tasks_activated_by_check (23514 naming the rule, raise_check_violation; CHECK constraints until 0.3.2).';
 
 drop trigger tasks_guard_transition on taskweave.tasks;
 create trigger tasks_guard_transition
@@ -263,8 +298,7 @@ begin
     when new.status = 'queued' and pg_catalog.cardinality(new.dependent_task_ids) = 0 then 'tasks_queued_is_aggregator'
   end;
   if v_constraint is not null then
-    raise exception 'new row for relation "tasks" violates check constraint "%"', v_constraint
-      using errcode = 'check_violation', constraint = v_constraint, table = 'tasks', schema = 'taskweave';
+    perform taskweave_private.raise_check_violation(v_constraint);
   end if;
   return new;
 end;
