@@ -33,8 +33,9 @@ const UNSUPPORTED_QUERY_METHODS = new Set<PropertyKey>(['execute', 'run', 'watch
  * the user. Nothing else that would reach the database (listen, reserve, file, cursors) is offered.
  */
 export function asUser(sql: Sql, claims: object): Sql {
-  const transaction = <T>(fn: (tx: Tx) => T | Promise<T>) =>
-    sql.begin(async (tx) => {
+  // options: what sql.begin takes before the function, e.g. 'isolation level repeatable read read only'
+  const transaction = <T>(fn: (tx: Tx) => T | Promise<T>, options = '') =>
+    sql.begin(options, async (tx) => {
       await actAsUser(tx, claims);
       return fn(tx);
     }) as Promise<T>;
@@ -84,7 +85,7 @@ export function asUser(sql: Sql, claims: object): Sql {
       if (prop === 'begin') {
         return (...args: unknown[]) => {
           const fn = args[args.length - 1] as (tx: Tx) => unknown;
-          return transaction(fn);
+          return transaction(fn, args.length > 1 ? (args[0] as string) : '');
         };
       }
       if (VALUE_HELPERS.has(prop)) {

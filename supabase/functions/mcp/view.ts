@@ -41,8 +41,18 @@ export async function versionOf(subtree: TaskRow[]): Promise<string> {
   return `${subtree.length}-${hex}`;
 }
 
-/** get_task's view of one task; undefined when there is no such task. */
+/**
+ * get_task's view of one task; undefined when there is no such task. All its reads share one snapshot
+ * (a read-only REPEATABLE READ transaction): read in separate statements, the children could show a task
+ * still running while the work state, read a moment later, already said nothing can move.
+ */
 export async function buildTaskView(sql: Sql, webUrl: string, taskId: string): Promise<TaskView | undefined> {
+  return (await sql.begin('isolation level repeatable read read only', (tx) =>
+    readTaskView(tx as unknown as Sql, webUrl, taskId),
+  )) as TaskView | undefined;
+}
+
+async function readTaskView(sql: Sql, webUrl: string, taskId: string): Promise<TaskView | undefined> {
   const task = await store.loadTask(sql, taskId);
   if (!task) return undefined;
   const subtree = await store.loadSubtree(sql, task);
