@@ -255,7 +255,8 @@ comment on column taskweave.tasks.depth is 'Nesting depth: 0 for a root, parent 
 comment on column taskweave.tasks.running_slot is 'While running under taskweave.max_running: the slot (1..max_running) this task holds; null otherwise, and for tasks started while the cap was off. Written by the claim, cleared by the guard trigger when the task stops running.';
 comment on column taskweave.tasks.agent is 'The slug of the agent this task runs as (taskweave.agents); null runs the environment''s model.';
 CREATE INDEX tasks_agent_unfinished_idx ON taskweave.tasks USING btree (agent) WHERE ((agent IS NOT NULL) AND (status <> ALL (ARRAY['completed'::taskweave.task_status, 'failed'::taskweave.task_status, 'cancelled'::taskweave.task_status])));
-CREATE INDEX tasks_claimable_idx ON taskweave.tasks USING btree (claim_rank, created_at) WHERE (status = 'pending'::taskweave.task_status);
+CREATE INDEX tasks_claimable_idx ON taskweave.tasks USING btree (claim_rank, created_at) WITH (deduplicate_items=off) WHERE (status = 'pending'::taskweave.task_status);
+comment on index taskweave.tasks_claimable_idx is 'The pending tasks in claim order (claim_rank, created_at): every claim scans it from the head. deduplicate_items = off since 0.3.3, so a claimed task''s leftover entry can be marked dead on its own (a posting list is marked only when all its rows are dead).';
 CREATE INDEX tasks_dependent_task_ids_idx ON taskweave.tasks USING gin (dependent_task_ids) WHERE (cardinality(dependent_task_ids) > 0);
 CREATE INDEX tasks_join_deadline_idx ON taskweave.tasks USING btree (wait_until) WHERE ((status = 'queued'::taskweave.task_status) AND (wait_until IS NOT NULL));
 CREATE INDEX tasks_lease_expiry_idx ON taskweave.tasks USING btree (lease_expires_at) WHERE (status = 'running'::taskweave.task_status);
@@ -944,9 +945,14 @@ begin
 
   -- ... else a pending one in run-fair order, under the cap: with the slot just freed when the running
   -- tasks fit under the cap (then one leaving and one entering keeps them there), else as claim_tasks asks
+  -- (one probe of tasks_running_slot_idx from its top: the highest slot in use, or a running task without
+  -- one, which sorts first backwards; not a walk over every running task)
   select c.cap,
-         exists (select 1 from taskweave.tasks t
-                  where t.status = 'running' and (t.running_slot > c.cap or t.running_slot is null))
+         coalesce((select t.running_slot is null or t.running_slot > c.cap
+                     from taskweave.tasks t
+                    where t.status = 'running'
+                    order by t.running_slot desc nulls first
+                    limit 1), false)
     into v_cap, v_over
     from (select coalesce((select s.value from taskweave_private.settings s where s.name = 'max_running'), 100) as cap) c;
   if v_cap <= 0 then
@@ -4251,7 +4257,7 @@ AS $function$
 begin
   perform pg_catalog.set_config('taskweave.backend_memory_settled', 'on', false);
   -- one chunk above glibc's 128 kB mmap threshold, freed when this statement's memory is reset
-  perform pg_catalog.length(pg_catalog.repeat(' ', 2097152));
+  perform pg_catalog.octet_length(pg_catalog.repeat(pg_catalog.repeat(' ', 8192), 256));
 end;
 $function$;
 comment on function taskweave_private.settle_backend_memory() is 'Once per backend, from the guard trigger: allocates and frees 2 MB so that glibc keeps up to 4 MB of free heap instead of returning it to the kernel after every transaction and page-faulting it back in (2.5x the backend CPU of the worker path on a new connection). Records that it ran in the session setting taskweave.backend_memory_settled.';

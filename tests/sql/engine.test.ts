@@ -161,6 +161,63 @@ describe('complete_and_claim hands the running slot over only while the running 
   });
 });
 
+describe('what a claim reads', () => {
+  /** Index tuples that scans of taskweave.tasks' indexes returned in the current transaction, by index. */
+  async function indexReads(tx: Sql) {
+    const rows = await tx<{ name: string; n: number }[]>`
+      select c.relname as name, pg_stat_get_xact_tuples_returned(i.indexrelid)::int as n
+        from pg_index i join pg_class c on c.oid = i.indexrelid
+       where i.indrelid = 'taskweave.tasks'::regclass`;
+    return Object.fromEntries(rows.map((r) => [r.name, r.n])) as Record<string, number>;
+  }
+  const delta = (after: Record<string, number>, before: Record<string, number>) =>
+    Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]).filter(([, n]) => (n as number) > 0));
+
+  it('complete_and_claim checks the cap with one probe, however many tasks run (0.3.2 read every running task)', async () => {
+    await clearQueue();
+    await setCap(1000);
+    try {
+      await db.sql`select count(taskweave.create_task('many running ' || i, 'x')) from generate_series(1, 260) i`;
+      expect(await db.sql`select id from taskweave.claim_tasks('someone else', 250)`).toHaveLength(250);
+      let [mine] = await db.sql<TaskRow[]>`select * from taskweave.claim_tasks('w', 1)`;
+      // the first completion also marks the claimed tasks' leftover pending entries dead; the second is measured
+      [mine] = await db.sql<TaskRow[]>`select * from taskweave.complete_and_claim(${mine.id}, 'w', '{}')`;
+      const reads = await db.sql.begin(async (tx) => {
+        const before = await indexReads(tx);
+        const [next] = await tx<TaskRow[]>`select * from taskweave.complete_and_claim(${mine.id}, 'w', '{}')`;
+        expect(next).toMatchObject({ status: 'running', leased_by: 'w', running_slot: mine.running_slot });
+        return delta(await indexReads(tx), before);
+      });
+      const total = Object.values(reads).reduce((a, b) => a + b, 0);
+      expect(reads.tasks_running_slot_idx ?? 0, JSON.stringify(reads)).toBeLessThanOrEqual(5);
+      expect(total, JSON.stringify(reads)).toBeLessThan(20);
+      expect(await runningCount()).toBe(251);
+    } finally {
+      await clearQueue();
+      await setCap(CAP);
+    }
+  });
+
+  it('a claim does not read again past the tasks claimed before it, when they were created in one statement (0.3.2 did)', async () => {
+    await clearQueue();
+    // one statement: one created_at for all, and claim_rank 0 for every root — equal keys in tasks_claimable_idx,
+    // enough of them to fill its leaf pages (btree deduplication merges equal keys when a page fills)
+    await db.sql`select count(taskweave.create_task('same instant ' || i, 'x')) from generate_series(1, 1500) i`;
+    let [held] = await db.sql<TaskRow[]>`select * from taskweave.claim_tasks('w', 1)`;
+    for (let i = 0; i < 150; i++) {
+      [held] = await db.sql<TaskRow[]>`select * from taskweave.complete_and_claim(${held.id}, 'w', '{}')`;
+    }
+    const reads = await db.sql.begin(async (tx) => {
+      const before = await indexReads(tx);
+      const [next] = await tx<TaskRow[]>`select * from taskweave.complete_and_claim(${held.id}, 'w', '{}')`;
+      expect(next).toMatchObject({ status: 'running', leased_by: 'w' });
+      return delta(await indexReads(tx), before);
+    });
+    expect(reads.tasks_claimable_idx, JSON.stringify(reads)).toBeLessThanOrEqual(5);
+    await clearQueue();
+  });
+});
+
 describe('the running cap under 16 concurrent claimers', () => {
   /**
    * 16 connections claim, complete and complete_and_claim at once while a 17th samples how many run;
