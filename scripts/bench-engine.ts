@@ -23,7 +23,8 @@
 //
 // Env: BENCH_REPEAT (3): each throughput row is measured that many times, engines in rotating order,
 // and the median is shown. BENCH_JOBS (5000). BENCH_SIZES (5000,50000). BENCH_LATENCY_SAMPLES (200).
-// BENCH_SYNC_COMMIT: off (default) or on (every commit waits for the disk flush).
+// BENCH_SYNC_COMMIT: off (default) or on (every commit waits for the disk flush). BENCH_WARMUP (0): jobs each
+// throughput run completes on its connections before the clock starts, both engines alike (steady state).
 // With the embedded server, each throughput row also shows the CPU all Postgres processes spent per job
 // (from /proc), which says how much of the gap is work in the database rather than the client.
 import crypto from 'node:crypto';
@@ -55,6 +56,12 @@ type Completion = 'complete_and_claim' | 'complete_task';
 const COMPLETIONS = (process.env.BENCH_COMPLETIONS ?? 'complete_and_claim,complete_task').split(',') as Completion[];
 /** max_running values whose claims must cost the same (an empty BENCH_CAP_SIZES skips that table) */
 const CAP_SIZES = (process.env.BENCH_CAP_SIZES ?? '100,1000,10000').split(',').filter(Boolean).map(Number);
+/**
+ * Jobs each throughput run completes on the same connections before its clock starts (both engines). A worker
+ * connection lives long, and a new Postgres backend's first thousands of jobs cost it more (it faults in the
+ * shared buffers and WAL buffers it touches, and fills its caches); 0 measures connections from cold.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 0);
 const SKIP_LATENCY = process.env.BENCH_LATENCY_SAMPLES === '0';
 
 const connection = { synchronous_commit: SYNC_COMMIT };
@@ -227,16 +234,17 @@ async function graphileDatabase(queued: number) {
 // throughput
 
 async function taskweaveThroughput(queued: number, k: number, maxRunning: number | null, completion: Completion): Promise<Throughput> {
-  const db = await taskweaveDatabase(queued, maxRunning);
+  const db = await taskweaveDatabase(queued + WARMUP, maxRunning);
   const clients = Array.from({ length: WORKERS }, () => connect(db.url));
   try {
     await Promise.all(clients.map((c) => c`select 1`));
-    const target = Math.min(JOBS, queued);
+    // the warm-up's jobs are the oldest in the queue, so the clock starts with `queued` still waiting
+    const target = WARMUP + Math.min(JOBS, queued);
     let completed = 0;
     const seen = new Set<string>();
     let duplicates = 0;
-    const cpuBefore = postgresTicks();
-    const started = performance.now();
+    let cpuBefore = postgresTicks();
+    let started = performance.now();
     await Promise.all(
       clients.map(async (c, w) => {
         const worker = `bench-${w}`;
@@ -264,12 +272,16 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
           } else {
             await c.unsafe(`select 1 from taskweave.complete_task($1, $2, '{}'::jsonb)`, [id, worker], { prepare: true });
           }
-          completed++;
+          if (++completed === WARMUP) {
+            cpuBefore = postgresTicks();
+            started = performance.now();
+          }
         }
       }),
     );
     const ms = performance.now() - started;
-    const postgresCpuUs = postgresCpuUsPerJob(cpuBefore, completed);
+    const timed = completed - WARMUP;
+    const postgresCpuUs = postgresCpuUsPerJob(cpuBefore, timed);
     const [check] = await clients[0]<{ done: number; events: number; claims: number }[]>`
       select (select count(*)::int from taskweave.tasks where status = 'completed') as done,
              (select count(*)::int from taskweave.task_events where to_status = 'completed') as events,
@@ -278,7 +290,7 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
       throw new Error(`Taskweave broke exactly-once: ${duplicates} duplicate claims, ${completed} completions counted, ` +
         `${check.done} completed in the database, ${check.events} completion events, ${check.claims} claim events`);
     }
-    return { jobs: completed, ms, perSecond: (completed * 1000) / ms, postgresCpuUs };
+    return { jobs: timed, ms, perSecond: (timed * 1000) / ms, postgresCpuUs };
   } finally {
     await Promise.all(clients.map((c) => c.end({ timeout: 2 })));
     await db.drop();
@@ -286,8 +298,8 @@ async function taskweaveThroughput(queued: number, k: number, maxRunning: number
 }
 
 async function graphileThroughput(queued: number): Promise<Throughput> {
-  const db = await graphileDatabase(queued);
-  const target = Math.min(JOBS, queued);
+  const db = await graphileDatabase(queued + WARMUP);
+  const target = WARMUP + Math.min(JOBS, queued);
   let started = 0;
   let runner: Runner | undefined;
   try {
@@ -304,7 +316,7 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
       logger: quietLogger,
       taskList: {
         noop: async () => {
-          if (clockStart === 0) {
+          if (clockStart === 0 && started === WARMUP) {
             cpuBefore = postgresTicks();
             clockStart = performance.now();
           }
@@ -320,7 +332,7 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
     const sql = adminClient(db.url);
     const [row] = await sql<{ left: number }[]>`select count(*)::int as left from graphile_worker._private_jobs`;
     await sql.end({ timeout: 2 });
-    const jobs = queued - row.left;
+    const jobs = queued + WARMUP - row.left - WARMUP;
     return { jobs, ms, perSecond: (jobs * 1000) / ms, postgresCpuUs: postgresCpuUsPerJob(cpuBefore, jobs, cpuAfter) };
   } finally {
     await runner?.stop().catch(() => {});
@@ -450,7 +462,7 @@ async function main() {
   await probe.end({ timeout: 2 });
   const gwVersion = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', 'graphile-worker', 'package.json'), 'utf8')) as { version: string }).version;
   console.log(`\nengine benchmark: Postgres ${server.v}, ${WORKERS} workers, synchronous_commit=${server.sc}, ` +
-    `${JOBS} jobs per throughput run, median of ${REPEAT}, graphile-worker ${gwVersion}`);
+    `${JOBS} jobs per throughput run${WARMUP ? ` after ${WARMUP} warm-up jobs on the same connections` : ""}, median of ${REPEAT}, graphile-worker ${gwVersion}`);
 
   const capLabel = (cap: number | null) => (cap === null ? '100 (default)' : cap === 0 ? '0 (no cap)' : fmt(cap));
   const configs: Config[] = [];
