@@ -6,9 +6,12 @@
 //   - CPU µs of that Postgres backend (utime + stime from /proc/<pid>/stat): robust against other load on a
 //     shared machine, unlike wall time;
 //   - WAL bytes (pg_current_wal_lsn before and after; nothing else writes on this server meanwhile);
+//   - task rows and index entries that scans of taskweave.tasks read (idx_tup_read of its indexes plus its
+//     seq_tup_read): what a claim walks past, independent of the machine's speed;
 //   - wall µs, for reference.
 // Variants run in rotating order BENCH_REPEAT times; the median CPU figure is shown. Needs the server on
-// this machine (/proc), i.e. the embedded Postgres.
+// this machine (/proc), i.e. the embedded Postgres. BENCH_RUNNING=N first has another worker hold N tasks
+// running (max_running raised above them).
 import fs from 'node:fs';
 import postgres from 'postgres';
 import { databaseUrl, usesEmbeddedDatabase } from './lib/local-config.ts';
@@ -16,6 +19,11 @@ import { adminClient, bootstrapSupabaseRoles, createDatabaseFromTemplate, ensure
 import { startLocalPostgres } from './lib/local-postgres.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS || 3000);
+/**
+ * BENCH_RUNNING: tasks another worker holds running the whole time (max_running is raised above them), as
+ * when long model calls run: what a claim or completion reads must not grow with them.
+ */
+const RUNNING = Number(process.env.BENCH_RUNNING || 0);
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const K = Number(process.env.BENCH_K || 1);
 /** BENCH_COMPLETION=complete_and_claim: claim once, then complete_and_claim (the worker path) instead of claims of K + complete_task */
@@ -49,8 +57,21 @@ begin
   end loop;
 end $$;`;
 
+/** A function as an earlier migration defined it (the variants that put an older version back). */
+function definitionIn(migration: string, signatureStart: string) {
+  const text = fs.readFileSync(new URL(`../supabase/migrations/${migration}`, import.meta.url), 'utf8');
+  const start = text.indexOf(`create or replace function ${signatureStart}`);
+  const end = text.indexOf('\n$$;', start);
+  if (start < 0 || end < 0) throw new Error(`${signatureStart} not found in ${migration}`);
+  return text.slice(start, end + 4);
+}
+
 const VARIANTS: Record<string, string> = {
   baseline: '',
+  "complete_and_claim's cap check as in 0.3.2 (exists … running_slot > cap or running_slot is null: reads every running task)":
+    definitionIn('20261206010000_engine_hot_path.sql', 'taskweave.complete_and_claim('),
+  'tasks_claimable_idx with posting lists (deduplicate_items on, as in 0.3.2)': `
+    alter index taskweave.tasks_claimable_idx set (deduplicate_items = on); reindex index taskweave.tasks_claimable_idx;`,
   'max_running = 0': `select taskweave.set_settings('{"max_running": 0}')`,
   'settings read from a Postgres parameter (as in 0.2.0), not the settings table': `
     create or replace function taskweave_private.setting_int(p_name text, p_default integer) returns integer language sql stable as $f$
@@ -116,13 +137,32 @@ function cpuTicks(pid: number): number {
 }
 const TICK_US = 1_000_000 / 100; // USER_HZ
 
+/**
+ * What scans of taskweave.tasks read so far in this database: index entries (idx_tup_read of its indexes) plus
+ * rows read by sequential scans (seq_tup_read). This backend's counts are flushed first.
+ */
+async function indexReads(sql: Sql) {
+  await sql`select pg_stat_force_next_flush()`; // flushed when the backend next goes idle, i.e. now
+  const [{ n }] = await sql<{ n: string }[]>`
+    select (coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where schemaname = 'taskweave' and relname = 'tasks'), 0)
+            + coalesce((select seq_tup_read from pg_stat_user_tables where schemaname = 'taskweave' and relname = 'tasks'), 0))::text as n`;
+  return Number(n);
+}
+
 async function measure(serverUrl: string, template: string, variant: string) {
   const db = await createDatabaseFromTemplate(serverUrl, template, 'taskweave_bench_profile');
   const admin = adminClient(db.url);
   try {
     if (VARIANTS[variant]) await admin.unsafe(VARIANTS[variant].replaceAll(':db', db.name));
     await admin.unsafe(loopProcedure);
-    await admin.unsafe(`select count(taskweave.create_task('bench job ' || i, 'no-op', '{}'::jsonb)) from generate_series(1, ${JOBS + 100}) i`);
+    await admin.unsafe(`select count(taskweave.create_task('bench job ' || i, 'no-op', '{}'::jsonb)) from generate_series(1, ${JOBS + 100 + RUNNING}) i`);
+    if (RUNNING > 0) {
+      const [{ cap }] = await admin<{ cap: number }[]>`select coalesce((taskweave.get_settings() ->> 'max_running')::int, 100) as cap`;
+      if (cap > 0) await admin`select taskweave.set_settings(${admin.json({ max_running: Math.max(cap, RUNNING + 100) })})`;
+      for (let held = 0; held < RUNNING; held += 1000) {
+        await admin`select count(*) from taskweave.claim_tasks('someone else', ${Math.min(1000, RUNNING - held)}, 86400)`;
+      }
+    }
     await admin.unsafe('vacuum analyze');
   } finally {
     await admin.end({ timeout: 2 });
@@ -131,13 +171,15 @@ async function measure(serverUrl: string, template: string, variant: string) {
   try {
     const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const [{ lsn: lsn0 }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    const reads0 = await indexReads(sql);
     const cpu0 = cpuTicks(pid);
     const t0 = performance.now();
     await sql.unsafe(COMPLETE_AND_CLAIM ? `call bench_profile.loop_complete_and_claim(${JOBS})` : `call bench_profile.loop(${JOBS}, ${K})`);
     const wall = performance.now() - t0;
     const cpu1 = cpuTicks(pid);
     const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_current_wal_lsn() - ${lsn0}::pg_lsn as bytes`;
-    return { cpuUs: ((cpu1 - cpu0) * TICK_US) / JOBS, wallUs: (wall * 1000) / JOBS, walBytes: Number(bytes) / JOBS };
+    const reads = (await indexReads(sql)) - reads0;
+    return { cpuUs: ((cpu1 - cpu0) * TICK_US) / JOBS, wallUs: (wall * 1000) / JOBS, walBytes: Number(bytes) / JOBS, indexReads: reads / JOBS };
   } finally {
     await sql.end({ timeout: 2 });
     await db.drop();
@@ -150,23 +192,24 @@ async function main() {
   if (usesEmbeddedDatabase() || !(await hasSupabaseRoles(serverUrl))) await bootstrapSupabaseRoles(serverUrl);
   const template = await ensureTemplateDatabase(serverUrl);
   const names = (process.env.BENCH_VARIANTS ? process.env.BENCH_VARIANTS.split('|') : Object.keys(VARIANTS)).filter((n) => n in VARIANTS);
-  const results = new Map<string, { cpuUs: number; wallUs: number; walBytes: number }[]>();
+  const results = new Map<string, { cpuUs: number; wallUs: number; walBytes: number; indexReads: number }[]>();
   for (let rep = 0; rep < REPEAT; rep++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + rep) % names.length];
       const r = await measure(serverUrl, template, name);
-      console.log(`  ${rep + 1}/${REPEAT} ${name}: ${r.cpuUs.toFixed(0)} µs CPU, ${r.wallUs.toFixed(0)} µs wall, ${r.walBytes.toFixed(0)} WAL bytes per job`);
+      console.log(`  ${rep + 1}/${REPEAT} ${name}: ${r.cpuUs.toFixed(0)} µs CPU, ${r.wallUs.toFixed(0)} µs wall, ${r.walBytes.toFixed(0)} WAL bytes, ${r.indexReads.toFixed(1)} task rows or index entries read per job`);
       results.set(name, [...(results.get(name) ?? []), r]);
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = med(results.get(names[0])!.map((r) => r.cpuUs));
-  console.log(`\n| variant (${COMPLETE_AND_CLAIM ? 'complete_and_claim' : `k = ${K}`}, ${JOBS} jobs, one connection) | backend CPU µs/job | vs ${names[0]} | WAL bytes/job | wall µs/job |`);
-  console.log('|---|---:|---:|---:|---:|');
+  const held = RUNNING ? `, ${RUNNING} held running by another worker` : '';
+  console.log(`\n| variant (${COMPLETE_AND_CLAIM ? 'complete_and_claim' : `k = ${K}`}, ${JOBS} jobs, one connection${held}) | backend CPU µs/job | vs ${names[0]} | WAL bytes/job | task rows + index entries read/job | wall µs/job |`);
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const name of names) {
     const rs = results.get(name)!;
     const cpu = med(rs.map((r) => r.cpuUs));
-    console.log(`| ${name} | ${cpu.toFixed(0)} | ${(cpu / base).toFixed(2)}x | ${med(rs.map((r) => r.walBytes)).toFixed(0)} | ${med(rs.map((r) => r.wallUs)).toFixed(0)} |`);
+    console.log(`| ${name} | ${cpu.toFixed(0)} | ${(cpu / base).toFixed(2)}x | ${med(rs.map((r) => r.walBytes)).toFixed(0)} | ${med(rs.map((r) => r.indexReads)).toFixed(1)} | ${med(rs.map((r) => r.wallUs)).toFixed(0)} |`);
   }
 }
 

@@ -17,7 +17,7 @@ import { fillHeaders, secretScope } from './secrets.ts';
 
 /** What providers accept as a tool name (OpenAI: ^[a-zA-Z0-9_-]{1,64}$). */
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const CLIENT_INFO = { name: 'taskweave-process-task', version: '0.3.2' };
+const CLIENT_INFO = { name: 'taskweave-process-task', version: '0.3.3' };
 
 type ContentPart = { type: string; text?: string; [key: string]: unknown };
 
