@@ -541,9 +541,11 @@ async function main() {
     }
   }
 
-  console.log(`\n### Enqueue → start latency, one job at a time, ${WORKERS} idle workers (${LATENCY_SAMPLES} samples)\n`);
-  console.log('| engine | p50 ms | p99 ms |');
-  console.log('|---|---:|---:|');
+  if (!SKIP_LATENCY) {
+    console.log(`\n### Enqueue → start latency, one job at a time, ${WORKERS} idle workers (${LATENCY_SAMPLES} samples)\n`);
+    console.log('| engine | p50 ms | p99 ms |');
+    console.log('|---|---:|---:|');
+  }
   const latencyRuns: [string, () => Promise<number[]>, Config['engine']][] = [
     ['Taskweave (LISTEN task_ready, claim_tasks(…, 1), then complete_and_claim), max_running = 100 (default)', () => taskweaveLatency(null), 'taskweave'],
     [`graphile-worker ${gwVersion} (its own LISTEN)`, () => graphileLatency(), 'graphile'],
