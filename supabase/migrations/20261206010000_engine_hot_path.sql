@@ -15,7 +15,7 @@
 -- 4. Five CHECK constraints on values a task gets when it is created became a trigger that fires only
 --    when one of those values is written (see below), and the size caps run only when a value may be
 --    over its cap.
--- 5. The guard trigger checks the caps of output, last_error and cancel_reason on a status change (see 4).
+-- 5. The guard trigger takes a superuser's recorded actor without calling current_actor.
 
 create or replace function taskweave.claim_tasks(p_worker text, p_limit integer default 1, p_lease_seconds integer default 300)
 returns setof taskweave.tasks
@@ -410,7 +410,11 @@ begin
     new.status,
     -- the worker or operator the API recorded (set_actor) when the caller may name one, else the
     -- trusted claims, else the role (current_actor)
-    taskweave_private.current_actor(),
+    -- a superuser's recorded actor is honoured as is (current_actor says so too): the worker path of a
+    -- local stack skips a function call per move
+    case when pg_catalog.current_setting('is_superuser') = 'on'
+         then coalesce(nullif(pg_catalog.current_setting('taskweave.actor', true), ''), taskweave_private.current_actor())
+         else taskweave_private.current_actor() end,
     v_detail
   );
 
@@ -429,13 +433,46 @@ begin
 end;
 $function$;
 
--- 6. Who is asking, without a catalog query when the answer is already known (the definitions are in 7).
---    create_task spent most of its 2 ms here (scripts/bench-engine.ts measures enqueue -> start):
---    claims_are_trusted looks up the login in pg_roles, and is_operator the caller.
+-- 6. Who is asking, without a catalog query when the answer is already known. create_task spent most of
+--    its 2 ms here (scripts/bench-engine.ts measures enqueue -> start): claims_are_trusted looks up the
+--    login in pg_roles, and is_operator the caller.
 --    - trusted_claims: with no claims set in this session there is nothing to trust; auth.jwt() reads the
 --      same two settings and would return null.
 --    - is_operator: a caller whose role is a superuser (is_superuser follows SET ROLE, not security definer
 --      switches, as caller_role does) is an operator, as the pg_roles test found.
+create or replace function taskweave_private.trusted_claims()
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when nullif(pg_catalog.current_setting('request.jwt.claim', true), '') is null
+     and nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is null then null
+    when taskweave_private.claims_are_trusted() then (select auth.jwt())
+  end
+$$;
+
+create or replace function taskweave_private.is_operator()
+returns boolean
+language sql
+stable
+security definer -- reads pg_roles for the caller, who may not
+set search_path = ''
+as $$
+  -- an allow-list, never a deny-list: a custom role that inherits authenticated is not an operator, and
+  -- neither is a login that wrote an operator claim for itself
+  select pg_catalog.current_setting('is_superuser') = 'on'
+      or taskweave_private.caller_role() = 'service_role'
+      or exists (
+        select 1
+          from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
+         where r.rolname = taskweave_private.caller_role()
+           and n.nspname = 'taskweave'
+           and (r.rolsuper or r.oid = n.nspowner)
+      )
+      or coalesce(taskweave_private.trusted_claims() -> 'app_metadata' ->> 'role' = 'operator', false)
+$$;
 
 -- 7. Small helpers in PL/pgSQL rather than SQL. Postgres 17 cannot inline a SQL function that has a SET
 --    clause (and every function here has `set search_path = ''`, for the Security Advisor), and it plans
@@ -533,26 +570,21 @@ begin
 end;
 $$;
 
--- create_task reads every default in one statement, so limit_value takes the default itself
-drop function taskweave_private.limit_value(jsonb, text, text, integer);
-create function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint)
+create or replace function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default_setting text, p_default integer)
 returns bigint
 language plpgsql
-immutable
+stable
 set search_path = ''
 as $$
 begin
-  -- given: the value (null = no limit); absent: the default. validate_limits ran first, so the value is
-  -- digits only
+  -- given: the value (null = no limit); absent: the database default (0 = no limit). validate_limits ran
+  -- first, so the value is digits only
   if p_limits ? p_key then
     return taskweave_private.json_whole_number(p_limits -> p_key, 'p_limits.' || p_key, 1, 1000000000000);
   end if;
-  return p_default;
+  return nullif(taskweave_private.setting_int(p_default_setting, p_default), 0);
 end;
 $$;
-comment on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint) is 'One whole-number run limit: the value p_limits gives for p_key (null = no limit), else p_default.';
-revoke all on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint) from public, anon, authenticated;
-grant execute on function taskweave_private.limit_value(p_limits jsonb, p_key text, p_default bigint) to service_role;
 
 create or replace function taskweave_private.join_outcome(p_open integer, p_completed integer, p_min_completed integer, p_wait_until timestamptz)
 returns text
@@ -642,14 +674,14 @@ begin
     into v_max_attempts, v_max_tasks, v_max_tokens, v_deadline
     from taskweave_private.settings s
    where s.name in ('default_max_attempts', 'default_max_tasks', 'default_max_tokens', 'default_deadline_seconds');
-  -- a database default of 0 is no limit
   v_max_tasks := nullif(v_max_tasks, 0);
   v_max_tokens := nullif(v_max_tokens, 0);
   v_deadline := nullif(v_deadline, 0);
   if p_limits is distinct from '{}'::jsonb then
-    v_max_tasks := taskweave_private.limit_value(p_limits, 'max_tasks', v_max_tasks);
-    v_max_tokens := taskweave_private.limit_value(p_limits, 'max_tokens', v_max_tokens);
-    v_deadline := taskweave_private.limit_value(p_limits, 'deadline_seconds', v_deadline);
+    -- given: the value (null = no limit); absent: the database default
+    if p_limits ? 'max_tasks' then v_max_tasks := taskweave_private.json_whole_number(p_limits -> 'max_tasks', 'p_limits.max_tasks', 1, 1000000000000); end if;
+    if p_limits ? 'max_tokens' then v_max_tokens := taskweave_private.json_whole_number(p_limits -> 'max_tokens', 'p_limits.max_tokens', 1, 1000000000000); end if;
+    if p_limits ? 'deadline_seconds' then v_deadline := taskweave_private.json_whole_number(p_limits -> 'deadline_seconds', 'p_limits.deadline_seconds', 1, 1000000000000); end if;
   end if;
   insert into taskweave.tasks (id, root_task_id, title, instructions, input, status, max_attempts, agent)
   values (v_id, v_id, pg_catalog.btrim(p_title), p_instructions, p_input, 'pending', v_max_attempts, p_agent)
