@@ -332,7 +332,7 @@ async function graphileThroughput(queued: number): Promise<Throughput> {
     const sql = adminClient(db.url);
     const [row] = await sql<{ left: number }[]>`select count(*)::int as left from graphile_worker._private_jobs`;
     await sql.end({ timeout: 2 });
-    const jobs = queued + WARMUP - row.left - WARMUP;
+    const jobs = queued - row.left; // of the queued + WARMUP jobs, those done after the warm-up
     return { jobs, ms, perSecond: (jobs * 1000) / ms, postgresCpuUs: postgresCpuUsPerJob(cpuBefore, jobs, cpuAfter) };
   } finally {
     await runner?.stop().catch(() => {});
